@@ -1,0 +1,39 @@
+// Element-by-element kernels: fill, add, subtract, multiply, scale, bias add.
+// Legend: n elements; rows x columns for the bias add (bias has `columns` values).
+// CPU counterpart: Sources/ViTCPU/CPUBackend+Elementwise.swift.
+
+__kernel void fill_forward(__global float *output, const int n, const float value) {
+    const int i = get_global_id(0);
+    if (i < n) output[i] = value;
+}
+
+__kernel void add_forward(__global const float *a, __global const float *b, __global float *output, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) output[i] = a[i] + b[i];
+}
+
+__kernel void subtract_forward(__global const float *a, __global const float *b, __global float *output, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) output[i] = a[i] - b[i];
+}
+
+__kernel void multiply_forward(__global const float *a, __global const float *b, __global float *output, const int n) {
+    const int i = get_global_id(0);
+    if (i < n) output[i] = a[i] * b[i];
+}
+
+__kernel void scale_forward(__global const float *input, __global float *output, const int n, const float alpha) {
+    const int i = get_global_id(0);
+    if (i < n) output[i] = alpha * input[i];
+}
+
+// 2D range: dimension 0 over columns, dimension 1 over rows.
+__kernel void add_bias_forward(__global const float *input, __global const float *bias, __global float *output,
+                               const int rows, const int columns) {
+    const int column = get_global_id(0);
+    const int row = get_global_id(1);
+    if (column < columns && row < rows) {
+        const int i = row * columns + column;
+        output[i] = input[i] + bias[column];
+    }
+}

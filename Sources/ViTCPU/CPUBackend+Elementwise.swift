@@ -1,0 +1,104 @@
+import Foundation
+import ViTCore
+
+extension CPUBackend {
+    /// Elements per chunk below which a loop stays on one thread.
+    static let elementGrain = 1 << 15
+
+    public func binary(_ operation: BinaryOperation, _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int) throws {
+        let (x, y, z) = (host(a), host(b), host(output))
+        profiler.measure(operation.rawValue) {
+            Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
+                switch operation {
+                case .add: for i in range { z[i] = x[i] + y[i] }
+                case .subtract: for i in range { z[i] = x[i] - y[i] }
+                case .multiply: for i in range { z[i] = x[i] * y[i] }
+                }
+            }
+        }
+    }
+
+    public func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) throws {
+        let (x, z) = (host(input), host(output))
+        profiler.measure("scale") {
+            Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
+                for i in range { z[i] = alpha * x[i] }
+            }
+        }
+    }
+
+    public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
+        let (x, b, z) = (host(input), host(bias), host(output))
+        profiler.measure("add_bias") {
+            Parallel.forEachChunk(rows, grain: max(1, Self.elementGrain / max(columns, 1))) { range in
+                for row in range {
+                    let offset = row * columns
+                    for column in 0..<columns { z[offset + column] = x[offset + column] + b[column] }
+                }
+            }
+        }
+    }
+
+    public func geluForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
+        let (x, z) = (host(input), host(output))
+        profiler.measure("gelu_forward") {
+            Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
+                for i in range {
+                    let value = x[i]
+                    z[i] = 0.5 * value * (1 + erff(value * Float(0.5).squareRoot()))
+                }
+            }
+        }
+    }
+
+    public func geluBackward(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) throws {
+        let (x, dy, dx) = (host(input), host(outputGradient), host(inputGradient))
+        let inverseRootTwoPi = 1 / Float(2 * Double.pi).squareRoot()
+        profiler.measure("gelu_backward") {
+            Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
+                for i in range {
+                    let value = x[i]
+                    let cdf = 0.5 * (1 + erff(value * Float(0.5).squareRoot()))
+                    let pdf = expf(-0.5 * value * value) * inverseRootTwoPi
+                    dx[i] = dy[i] * (cdf + value * pdf)
+                }
+            }
+        }
+    }
+
+    public func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws {
+        let (x, z) = (host(input), host(output))
+        let key = CounterRandom.key(seed: seed, offset: offset)
+        let keepScale = 1 / (1 - probability)
+        profiler.measure("dropout") {
+            Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
+                for i in range {
+                    let keep = CounterRandom.uniform(key: key, index: UInt32(truncatingIfNeeded: i)) >= probability
+                    z[i] = keep ? x[i] * keepScale : 0
+                }
+            }
+        }
+    }
+
+    public func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws {
+        let (p, g, m, v) = (host(parameter), host(gradient), host(firstMoment), host(secondMoment))
+        // PyTorch's AdamW arithmetic, in its order, so the two agree to rounding.
+        let decay = 1 - step.learningRate * step.weightDecay
+        let stepSize = step.learningRate / step.firstCorrection
+        let secondCorrectionRoot = step.secondCorrection.squareRoot()
+        let (beta1, beta2, epsilon) = (step.beta1, step.beta2, step.epsilon)
+        profiler.measure("adamw") {
+            Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
+                for i in range {
+                    let grad = g[i]
+                    let first = beta1 * m[i] + (1 - beta1) * grad
+                    let second = beta2 * v[i] + (1 - beta2) * grad * grad
+                    m[i] = first
+                    v[i] = second
+                    let denominator = second.squareRoot() / secondCorrectionRoot + epsilon
+                    p[i] = p[i] * decay - stepSize * first / denominator
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// The backward rule of one operation: given the gradient of its output, the gradients of
+/// its inputs (nil for an input that needs none). Rules are written with backend
+/// operations, so the backward pass runs on the device of the forward pass.
+final class GradientNode {
+    let inputs: [Tensor]
+    let backward: (Tensor) throws -> [Tensor?]
+
+    init(inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Switches gradient recording on and off. Evaluation runs inside `withoutGradient` so
+/// that no graph is kept. The mode is process-wide: models are driven from one thread.
+public enum GradientMode {
+    nonisolated(unsafe) private static var enabled = true
+
+    /// Whether operations record backward rules now.
+    public static var isEnabled: Bool { enabled }
+
+    /// Runs `body` with recording off, restoring the previous mode afterwards.
+    public static func withoutGradient<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = enabled
+        enabled = false
+        defer { enabled = previous }
+        return try body()
+    }
+}
+
+extension Tensor {
+    /// Attaches a backward rule to `self`, the output of an operation on `inputs`, when
+    /// recording is on and some input needs a gradient. Returns `self`.
+    @discardableResult
+    func recording(_ inputs: [Tensor], _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+        guard GradientMode.isEnabled, inputs.contains(where: { $0.requiresGradient }) else { return self }
+        requiresGradient = true
+        gradientNode = GradientNode(inputs: inputs, backward: backward)
+        return self
+    }
+
+    /// Back-propagates from this tensor. Without an argument the tensor must hold one
+    /// element (a loss) and its gradient is 1. Leaves that require a gradient accumulate
+    /// it in `gradient` (call `zeroGradient()` between steps, as in PyTorch). The graph
+    /// below this tensor is released afterwards.
+    public func backward(_ seed: Tensor? = nil) throws {
+        guard requiresGradient else {
+            throw ViTError.gradient(detail: "backward() on a tensor that does not require a gradient")
+        }
+        let start: Tensor
+        if let seed {
+            guard seed.shape == shape else {
+                throw ViTError.shapeMismatch(operation: "backward", detail: "gradient \(seed.shape) for tensor \(shape)")
+            }
+            guard seed.backend === backend else {
+                throw ViTError.deviceMismatch(operation: "backward", first: "\(device)", second: "\(seed.device)")
+            }
+            start = seed
+        } else {
+            guard elementCount == 1 else {
+                throw ViTError.gradient(detail: "backward() without a gradient needs a one-element tensor, not \(shape)")
+            }
+            start = try Tensor.full(shape, value: 1, on: backend)
+        }
+        try GradientMode.withoutGradient {
+            let order = topologicalOrder()
+            var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
+            for tensor in order.reversed() {
+                guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                guard let node = tensor.gradientNode else {
+                    try tensor.accumulateGradient(gradient)
+                    continue
+                }
+                let inputGradients = try node.backward(gradient)
+                for (input, inputGradient) in zip(node.inputs, inputGradients) {
+                    guard let inputGradient, input.requiresGradient else { continue }
+                    let key = ObjectIdentifier(input)
+                    if let existing = gradients[key] {
+                        gradients[key] = try existing + inputGradient
+                    } else {
+                        gradients[key] = inputGradient
+                    }
+                }
+                tensor.gradientNode = nil
+            }
+        }
+    }
+
+    /// Sets the accumulated gradient of this leaf to nil.
+    public func zeroGradient() {
+        gradient = nil
+    }
+
+    private func accumulateGradient(_ incoming: Tensor) throws {
+        guard let gradient else {
+            // Copy: the incoming tensor may share storage with an activation of this step.
+            let copy = try Tensor.empty(shape, on: backend)
+            try backend.copy(from: incoming.storage, offset: 0, to: copy.storage, offset: 0, count: elementCount)
+            self.gradient = copy
+            return
+        }
+        try backend.binary(.add, gradient.storage, incoming.storage, output: gradient.storage, count: elementCount)
+    }
+
+    /// Every tensor this one depends on, inputs before the tensors made from them.
+    private func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        // Iterative depth-first search: a deep model would overflow the stack recursively.
+        var stack: [(tensor: Tensor, expanded: Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded {
+                order.append(tensor)
+                continue
+            }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.gradientNode?.inputs ?? [] where input.requiresGradient && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+}

@@ -1,0 +1,92 @@
+/// Matrix product `op(a) op(b)`, where `op` transposes the last two axes when asked.
+///
+/// - `b` of rank 2 (a weight) multiplies every row of `a`: a of shape [..., m, k] gives
+///   [..., n] rows in one GEMM (`transposeA` is then allowed only for a rank-2 `a`).
+/// - `a` and `b` of equal rank 3 or more with equal leading axes multiply batch by batch
+///   in one strided-batched GEMM (attention's Q K^T and P V).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+    let output = try Tensor.product(a, b, transposeA, transposeB)
+    return output.recording([a, b]) { gradient in
+        var gradientA: Tensor?
+        var gradientB: Tensor?
+        if b.shape.rank == 2 && a.shape.rank > 2 {
+            // A shared weight: its gradient contracts over every row of every batch.
+            let rowsA = try a.reshaped([a.shape.rowCount, a.shape.last])
+            let rowsGradient = try gradient.reshaped([gradient.shape.rowCount, gradient.shape.last])
+            if a.requiresGradient {
+                gradientA = try Tensor.product(rowsGradient, b, false, !transposeB).reshaped(a.shape)
+            }
+            if b.requiresGradient {
+                gradientB = transposeB
+                    ? try Tensor.product(rowsGradient, rowsA, true, false)
+                    : try Tensor.product(rowsA, rowsGradient, true, false)
+            }
+            return [gradientA, gradientB]
+        }
+        if a.requiresGradient {
+            gradientA = transposeA
+                ? try Tensor.product(b, gradient, transposeB, true)
+                : try Tensor.product(gradient, b, false, !transposeB)
+        }
+        if b.requiresGradient {
+            gradientB = transposeB
+                ? try Tensor.product(gradient, a, true, transposeA)
+                : try Tensor.product(a, gradient, !transposeA, false)
+        }
+        return [gradientA, gradientB]
+    }
+}
+
+/// `input W^T + bias` with PyTorch's weight layout [out, in].
+public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+    let product = try matmul(input, weight, transposeB: true)
+    return try bias.map { try product.addingBias($0) } ?? product
+}
+
+extension Tensor {
+    /// The product without autograd: shapes checked, output allocated, one GEMM call.
+    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool) throws -> Tensor {
+        let backend = try commonBackend("matmul", a, b)
+        guard a.shape.rank >= 2, b.shape.rank >= 2 else {
+            throw ViTError.invalidArgument(operation: "matmul", detail: "needs tensors of rank 2 or more, got \(a.shape) and \(b.shape)")
+        }
+        let (bRows, bColumns) = (b.shape[-2], b.shape[-1])
+        let (k2, n) = transposeB ? (bColumns, bRows) : (bRows, bColumns)
+        var descriptor: GemmDescriptor
+        var outputDimensions: [Int]
+        if b.shape.rank == 2 {
+            guard a.shape.rank == 2 || !transposeA else {
+                throw ViTError.invalidArgument(operation: "matmul", detail: "transposeA with a rank-2 b needs a rank-2 a, got \(a.shape)")
+            }
+            let m = a.shape.rank == 2 ? (transposeA ? a.shape[1] : a.shape[0]) : a.shape.rowCount
+            let k = transposeA ? a.shape[0] : a.shape.last
+            guard k == k2 else {
+                throw ViTError.shapeMismatch(operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+            }
+            descriptor = GemmDescriptor(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
+            outputDimensions = a.shape.rank == 2 ? [m, n] : Array(a.shape.dimensions.dropLast()) + [n]
+        } else {
+            let batchDimensions = Array(a.shape.dimensions.dropLast(2))
+            guard a.shape.rank == b.shape.rank, batchDimensions == Array(b.shape.dimensions.dropLast(2)) else {
+                throw ViTError.shapeMismatch(operation: "matmul", detail: "batch axes differ: \(a.shape) and \(b.shape)")
+            }
+            let (m, k) = transposeA ? (a.shape[-1], a.shape[-2]) : (a.shape[-2], a.shape[-1])
+            guard k == k2 else {
+                throw ViTError.shapeMismatch(operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+            }
+            let batchCount = batchDimensions.reduce(1, *)
+            descriptor = GemmDescriptor(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batchCount: batchCount,
+                strideA: m * k, strideB: k * n, strideC: m * n)
+            outputDimensions = batchDimensions + [m, n]
+        }
+        let output = try Tensor.empty(Shape(outputDimensions), on: backend)
+        if output.elementCount == 0 { return output }
+        if descriptor.k == 0 {
+            try backend.fill(output.storage, count: output.elementCount, value: 0)
+            return output
+        }
+        try backend.gemm(descriptor, a: a.storage, b: b.storage, c: output.storage)
+        return output
+    }
+}

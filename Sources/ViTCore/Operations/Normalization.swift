@@ -1,0 +1,29 @@
+extension Tensor {
+    /// Layer norm over the last axis with a learned `weight` and `bias` (PyTorch's
+    /// `nn.LayerNorm`, biased variance).
+    public func layerNorm(weight: Tensor, bias: Tensor, epsilon: Float = 1e-5) throws -> Tensor {
+        let backend = try Tensor.commonBackend("layerNorm", self, weight, bias)
+        try requireRank(atLeast: 1, "layerNorm")
+        let columns = shape.last
+        guard weight.shape == [columns], bias.shape == [columns] else {
+            throw ViTError.shapeMismatch(operation: "layerNorm", detail: "weight \(weight.shape) and bias \(bias.shape) must both be [\(columns)] for input \(shape)")
+        }
+        let rows = shape.rowCount
+        let output = try emptyLike()
+        let mean = try backend.allocate(count: rows)
+        let inverseStandardDeviation = try backend.allocate(count: rows)
+        try backend.layerNormForward(
+            storage, weight: weight.storage, bias: bias.storage, output: output.storage, mean: mean,
+            inverseStandardDeviation: inverseStandardDeviation, rows: rows, columns: columns, epsilon: epsilon)
+        return output.recording([self, weight, bias]) { gradient in
+            let inputGradient = try self.emptyLike()
+            let weightGradient = try weight.emptyLike()
+            let biasGradient = try bias.emptyLike()
+            try backend.layerNormBackward(
+                outputGradient: gradient.storage, input: self.storage, weight: weight.storage, mean: mean,
+                inverseStandardDeviation: inverseStandardDeviation, inputGradient: inputGradient.storage,
+                weightGradient: weightGradient.storage, biasGradient: biasGradient.storage, rows: rows, columns: columns)
+            return [inputGradient, weightGradient, biasGradient]
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import COpenCL
+import ViTCore
+
+/// The kernel families of Kernels/ behind the Backend operations.
+extension OpenCLBackend {
+    public func fill(_ storage: DeviceStorage, count: Int, value: Float) throws {
+        try launch("elementwise", "fill_forward", global: [count], [.buffer(storage), .int(count), .float(value)])
+    }
+
+    public func binary(_ operation: BinaryOperation, _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int) throws {
+        try launch("elementwise", "\(operation.rawValue)_forward", global: [count], [.buffer(a), .buffer(b), .buffer(output), .int(count)])
+    }
+
+    public func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) throws {
+        try launch("elementwise", "scale_forward", global: [count], [.buffer(input), .buffer(output), .int(count), .float(alpha)])
+    }
+
+    public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
+        try launch("elementwise", "add_bias_forward", global: [columns, rows],
+                   [.buffer(input), .buffer(bias), .buffer(output), .int(rows), .int(columns)])
+    }
+
+    public func geluForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
+        try launch("gelu", "gelu_forward", global: [count], [.buffer(input), .buffer(output), .int(count)])
+    }
+
+    public func geluBackward(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) throws {
+        try launch("gelu", "gelu_backward", global: [count], [.buffer(input), .buffer(outputGradient), .buffer(inputGradient), .int(count)])
+    }
+
+    public func layerNormForward(
+        _ input: DeviceStorage, weight: DeviceStorage, bias: DeviceStorage, output: DeviceStorage,
+        mean: DeviceStorage, inverseStandardDeviation: DeviceStorage, rows: Int, columns: Int, epsilon: Float
+    ) throws {
+        let group = rowGroupSize(columns: columns)
+        try launch("layernorm", "layernorm_forward", global: [rows * group], local: [group], [
+            .buffer(input), .buffer(weight), .buffer(bias), .buffer(output), .buffer(mean), .buffer(inverseStandardDeviation),
+            .int(columns), .float(epsilon), .local(floats: group),
+        ])
+    }
+
+    public func layerNormBackward(
+        outputGradient: DeviceStorage, input: DeviceStorage, weight: DeviceStorage, mean: DeviceStorage,
+        inverseStandardDeviation: DeviceStorage, inputGradient: DeviceStorage, weightGradient: DeviceStorage,
+        biasGradient: DeviceStorage, rows: Int, columns: Int
+    ) throws {
+        let group = rowGroupSize(columns: columns)
+        try launch("layernorm", "layernorm_backward", global: [rows * group], local: [group], [
+            .buffer(outputGradient), .buffer(input), .buffer(weight), .buffer(mean), .buffer(inverseStandardDeviation),
+            .buffer(inputGradient), .int(columns), .local(floats: group),
+        ])
+        try launch("layernorm", "layernorm_parameters_backward", global: [columns], [
+            .buffer(outputGradient), .buffer(input), .buffer(mean), .buffer(inverseStandardDeviation),
+            .buffer(weightGradient), .buffer(biasGradient), .int(rows), .int(columns),
+        ])
+    }
+
+    public func softmaxForward(_ input: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
+        let group = rowGroupSize(columns: columns)
+        try launch("softmax", "softmax_forward", global: [rows * group], local: [group],
+                   [.buffer(input), .buffer(output), .int(columns), .local(floats: group)])
+    }
+
+    public func softmaxBackward(output: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, rows: Int, columns: Int) throws {
+        let group = rowGroupSize(columns: columns)
+        try launch("softmax", "softmax_backward", global: [rows * group], local: [group],
+                   [.buffer(output), .buffer(outputGradient), .buffer(inputGradient), .int(columns), .local(floats: group)])
+    }
+
+    public func crossEntropyForward(logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float) throws {
+        let group = rowGroupSize(columns: classes)
+        try launch("crossentropy", "crossentropy_forward", global: [rows * group], local: [group], [
+            .buffer(logits), .buffer(labels), .buffer(losses), .int(classes), .float(labelSmoothing), .local(floats: group),
+        ])
+    }
+
+    public func crossEntropyBackward(
+        logits: DeviceStorage, labels: DeviceStorage, logitsGradient: DeviceStorage, rows: Int, classes: Int,
+        labelSmoothing: Float, scale: Float
+    ) throws {
+        let group = rowGroupSize(columns: classes)
+        try launch("crossentropy", "crossentropy_backward", global: [rows * group], local: [group], [
+            .buffer(logits), .buffer(labels), .buffer(logitsGradient), .int(classes), .float(labelSmoothing), .float(scale),
+            .local(floats: group),
+        ])
+    }
+
+    public func sum(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {
+        try launch("reduce", "sum_forward", global: [outer * inner],
+                   [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
+    }
+
+    public func broadcast(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {
+        try launch("reduce", "broadcast_forward", global: [outer * axis * inner],
+                   [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
+    }
+
+    public func permute(_ input: DeviceStorage, output: DeviceStorage, shape: [Int], permutation: [Int]) throws {
+        var inputStrides = [Int](repeating: 1, count: shape.count)
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) { inputStrides[axis] = inputStrides[axis + 1] * shape[axis + 1] }
+        // Pad to rank 6 with leading axes of size 1 (stride 0).
+        let padding = 6 - shape.count
+        let sizes = [Int](repeating: 1, count: padding) + permutation.map { shape[$0] }
+        let strides = [Int](repeating: 0, count: padding) + permutation.map { inputStrides[$0] }
+        let count = shape.reduce(1, *)
+        try launch("permute", "permute_forward", global: [count],
+                   [.buffer(input), .buffer(output), .int(count)] + sizes.map { .int($0) } + strides.map { .int($0) })
+    }
+
+    public func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws {
+        try launch("dropout", "dropout_forward", global: [count],
+                   [.buffer(input), .buffer(output), .int(count), .float(probability), .uint(seed), .uint(offset)])
+    }
+
+    public func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws {
+        try launch("adamw", "adamw_step", global: [count], [
+            .buffer(parameter), .buffer(gradient), .buffer(firstMoment), .buffer(secondMoment), .int(count),
+            .float(1 - step.learningRate * step.weightDecay), .float(step.learningRate / step.firstCorrection),
+            .float(step.beta1), .float(step.beta2), .float(step.epsilon), .float(step.secondCorrection.squareRoot()),
+        ])
+    }
+}

@@ -1,0 +1,158 @@
+import CCLBlast
+import COpenCL
+import Foundation
+import ViTCore
+
+/// The OpenCL backend for one device: a context and an in-order queue with profiling on,
+/// a buffer pool, the kernel families of Kernels/, and CLBlast for GEMM.
+public final class OpenCLBackend: Backend {
+    public let device: Device
+    public let info: DeviceInfo
+    public let memory = MemoryCounter()
+    let context: cl_context
+    var queue: cl_command_queue?
+    let deviceID: cl_device_id
+    let library: KernelLibrary
+    let pool = BufferPool<cl_mem>()
+    let profiler: Profiler
+    /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
+    let maximumWorkGroupSize: Int
+
+    /// Opens the device described by `entry`.
+    public init(entry: OpenCLDeviceEntry, profiler: Profiler = .shared) throws {
+        self.device = entry.info.device
+        self.info = entry.info
+        self.deviceID = entry.deviceID
+        self.profiler = profiler
+        var status: cl_int = 0
+        var properties: [cl_context_properties] = [
+            cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: UnsafeRawPointer(entry.platform))), 0,
+        ]
+        var deviceID: cl_device_id? = entry.deviceID
+        guard let context = clCreateContext(&properties, 1, &deviceID, nil, nil, &status), status == CL_SUCCESS else {
+            throw ViTError.openCL(call: "clCreateContext", code: CLStatus.name(status))
+        }
+        self.context = context
+        guard let queue = clCreateCommandQueue(context, entry.deviceID, cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE), &status),
+              status == CL_SUCCESS else {
+            clReleaseContext(context)
+            throw ViTError.openCL(call: "clCreateCommandQueue", code: CLStatus.name(status))
+        }
+        self.queue = queue
+        let workGroup: Int = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) ?? 64
+        self.maximumWorkGroupSize = max(1, workGroup)
+        self.library = KernelLibrary(context: context, device: entry.deviceID, deviceInfo: entry.info)
+    }
+
+    deinit {
+        clFinish(queue)
+        pool.drain { clReleaseMemObject($0) }
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    public func allocate(count: Int) throws -> DeviceStorage {
+        if let buffer = pool.take(count: count) {
+            return OpenCLStorage(count: count, buffer: buffer, pool: pool, memory: memory)
+        }
+        var status: cl_int = 0
+        // OpenCL has no empty buffers; an empty tensor gets one unused element.
+        let bytes = max(count, 1) * MemoryLayout<Float>.size
+        var buffer = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
+        if buffer == nil || status != CL_SUCCESS {
+            // Cached buffers of other sizes may be what stands in the way: free them and retry.
+            pool.drain { clReleaseMemObject($0) }
+            buffer = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
+        }
+        guard let buffer, status == CL_SUCCESS else {
+            if status == CL_MEM_OBJECT_ALLOCATION_FAILURE || status == CL_OUT_OF_RESOURCES || status == CL_INVALID_BUFFER_SIZE {
+                throw ViTError.outOfMemory(device: "\(device) (\(info.name))", bytes: bytes)
+            }
+            throw ViTError.openCL(call: "clCreateBuffer(\(bytes) bytes)", code: CLStatus.name(status))
+        }
+        return OpenCLStorage(count: count, buffer: buffer, pool: pool, memory: memory)
+    }
+
+    public func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws {
+        guard let base = values.baseAddress, !values.isEmpty else { return }
+        try CLStatus.check(
+            clEnqueueWriteBuffer(queue, buffer(storage), cl_bool(CL_TRUE), 0, values.count * MemoryLayout<Float>.size, base, 0, nil, nil),
+            "clEnqueueWriteBuffer")
+    }
+
+    public func read(_ storage: DeviceStorage, into values: UnsafeMutableBufferPointer<Float>) throws {
+        guard let base = values.baseAddress, !values.isEmpty else { return }
+        try CLStatus.check(
+            clEnqueueReadBuffer(queue, buffer(storage), cl_bool(CL_TRUE), 0, values.count * MemoryLayout<Float>.size, base, 0, nil, nil),
+            "clEnqueueReadBuffer")
+    }
+
+    public func synchronize() throws {
+        try CLStatus.check(clFinish(queue), "clFinish")
+    }
+
+    public func emptyCache() {
+        pool.drain { clReleaseMemObject($0) }
+    }
+
+    public func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int) throws {
+        guard count > 0 else { return }
+        let size = MemoryLayout<Float>.size
+        try recordingEvent("copy") { event in
+            try CLStatus.check(
+                clEnqueueCopyBuffer(queue, buffer(source), buffer(destination), sourceOffset * size, destinationOffset * size, count * size, 0, nil, event),
+                "clEnqueueCopyBuffer")
+        }
+    }
+
+    public func gemm(_ descriptor: GemmDescriptor, a: DeviceStorage, b: DeviceStorage, c: DeviceStorage) throws {
+        let d = descriptor
+        let transposeA = d.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo
+        let transposeB = d.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo
+        let name = d.batchCount == 1 ? "gemm" : "gemm_batched"
+        try recordingEvent(name) { eventPointer in
+            let status: CLBlastStatusCode
+            if d.batchCount == 1 {
+                status = CLBlastSgemm(
+                    CLBlastLayoutRowMajor, transposeA, transposeB, d.m, d.n, d.k, d.alpha,
+                    buffer(a), 0, d.leadingDimensionA, buffer(b), 0, d.leadingDimensionB, d.beta,
+                    buffer(c), 0, d.leadingDimensionC, &queue, eventPointer)
+            } else {
+                status = CLBlastSgemmStridedBatched(
+                    CLBlastLayoutRowMajor, transposeA, transposeB, d.m, d.n, d.k, d.alpha,
+                    buffer(a), 0, d.leadingDimensionA, d.strideA, buffer(b), 0, d.leadingDimensionB, d.strideB, d.beta,
+                    buffer(c), 0, d.leadingDimensionC, d.strideC, d.batchCount, &queue, eventPointer)
+            }
+            guard status == CLBlastSuccess else {
+                throw ViTError.clBlast(routine: d.batchCount == 1 ? "Sgemm" : "SgemmStridedBatched", status: Int(status.rawValue))
+            }
+        }
+    }
+
+    /// The memory object of an OpenCL storage. Tensor operations check devices before a
+    /// backend is called, so another backend's storage here is a bug.
+    @inline(__always)
+    func buffer(_ storage: DeviceStorage) -> cl_mem? {
+        (storage as! OpenCLStorage).buffer
+    }
+
+    /// Runs `enqueue` with an event pointer when profiling (nil otherwise) and hands the
+    /// event to the profiler, which reads its start and end times later.
+    func recordingEvent(_ name: String, _ enqueue: (UnsafeMutablePointer<cl_event?>?) throws -> Void) throws {
+        guard profiler.isEnabled else { return try enqueue(nil) }
+        var event: cl_event?
+        try enqueue(&event)
+        guard let event else { return }
+        profiler.record(name) {
+            defer { clReleaseEvent(event) }
+            var waitList: cl_event? = event
+            guard clWaitForEvents(1, &waitList) == CL_SUCCESS else { return nil }
+            var start: cl_ulong = 0
+            var end: cl_ulong = 0
+            guard clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), MemoryLayout<cl_ulong>.size, &start, nil) == CL_SUCCESS,
+                  clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), MemoryLayout<cl_ulong>.size, &end, nil) == CL_SUCCESS
+            else { return nil }
+            return Double(end &- start) * 1e-9
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import ViTBackends
+import ViTCore
+
+@main
+struct VitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vit",
+        abstract: "Train and measure Vision Transformers with efficient attention on OpenCL devices or the CPU.",
+        subcommands: [DevicesCommand.self, CheckCommand.self]
+    )
+}
