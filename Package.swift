@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "ViTCore"),
         .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"]),
         // The OpenCL C sources live in the top-level Kernels/ folder and ship as resources.
@@ -34,6 +35,8 @@ let package = Package(
             resources: kernelFiles.map { .copy($0) }
         ),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
+        .target(name: "ViTData", dependencies: ["CZlib"]),
+        .target(name: "ViTSerialization"),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
             name: "vit",
@@ -45,6 +48,8 @@ let package = Package(
             path: "Tools/vit-bench"
         ),
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends"]),
+        .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
+        .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
     ],
     swiftLanguageModes: [.v5]
 )
