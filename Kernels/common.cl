@@ -7,8 +7,8 @@ inline float group_sum(float value, __local float *scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = get_local_size(0) / 2; half > 0; half /= 2) {
-        if (lid < half) scratch[lid] += scratch[lid + half];
+    for (int step = get_local_size(0) / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] += scratch[lid + step];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float total = scratch[0];
@@ -21,8 +21,8 @@ inline float group_max(float value, __local float *scratch) {
     const int lid = get_local_id(0);
     scratch[lid] = value;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int half = get_local_size(0) / 2; half > 0; half /= 2) {
-        if (lid < half) scratch[lid] = fmax(scratch[lid], scratch[lid + half]);
+    for (int step = get_local_size(0) / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] = fmax(scratch[lid], scratch[lid + step]);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const float largest = scratch[0];
