@@ -1,14 +1,6 @@
 // swift-tools-version:6.0
-import Foundation
 import PackageDescription
 
-/// Every OpenCL C file in Kernels/ ships as a resource of the ViTKernels target.
-let kernelFiles = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/Kernels")) ?? [])
-    .filter { $0.hasSuffix(".cl") }
-    .sorted()
-
-/// Layering (see ARCHITECTURE.md): C libraries -> ViTCore -> backends (ViTCPU, ViTOpenCL)
-/// -> ViTBackends (device discovery) -> the `vit` command line tool and the tools in Tools/.
 let package = Package(
     name: "VisionTransformerCL",
     products: [
@@ -27,12 +19,16 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "ViTCore"),
         .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"]),
-        // The OpenCL C sources live in the top-level Kernels/ folder and ship as resources.
+        // The OpenCL C sources live in the top-level Kernels/ folder and ship as resources
+        // of this target, whose root is the package's so that it can reach that folder.
         .target(
             name: "ViTKernels",
-            path: "Kernels",
-            sources: ["KernelSources.swift"],
-            resources: kernelFiles.map { .copy($0) }
+            path: ".",
+            exclude: ["Sources/COpenCL", "Sources/CCLBlast", "Sources/COpenBLAS", "Sources/CZlib", "Sources/ViTCore", "Sources/ViTCPU",
+                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/vit",
+                      "Tests", "Tools", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"],
+            sources: ["Sources/ViTKernels"],
+            resources: [.copy("Kernels")]
         ),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
         .target(name: "ViTData", dependencies: ["CZlib"]),

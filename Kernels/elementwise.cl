@@ -1,4 +1,4 @@
-// Element-by-element kernels: fill, add, subtract, multiply, scale, bias add.
+// Element-by-element kernels: fill, add, subtract, multiply, scale, bias add, block copy.
 // Legend: n elements; rows x columns for the bias add (bias has `columns` values).
 // CPU counterpart: Sources/ViTCPU/CPUBackend+Elementwise.swift.
 
@@ -35,5 +35,17 @@ __kernel void add_bias_forward(__global const float *input, __global const float
     if (column < columns && row < rows) {
         const int i = row * columns + column;
         output[i] = input[i] + bias[column];
+    }
+}
+
+// Block copy: `count` blocks of `length` floats between strided positions (concatenation
+// and slicing along an axis). 2D range: dimension 0 within a block, dimension 1 over blocks.
+__kernel void copy_blocks(__global const float *source, const int source_offset, const int source_stride,
+                          __global float *destination, const int destination_offset, const int destination_stride,
+                          const int length, const int count) {
+    const int i = get_global_id(0);
+    const int block = get_global_id(1);
+    if (i < length && block < count) {
+        destination[destination_offset + block * destination_stride + i] = source[source_offset + block * source_stride + i];
     }
 }

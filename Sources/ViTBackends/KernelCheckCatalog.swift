@@ -188,6 +188,24 @@ public enum KernelCheckCatalog {
             ([1], [0]), ([7, 33], [1, 0]), ([256, 65, 4, 12], [0, 2, 1, 3]), ([256, 4, 65, 12], [0, 2, 1, 3]),
             ([8, 197, 3, 12, 64], [2, 0, 3, 1, 4]), ([7, 1, 33, 2], [3, 0, 2, 1]), ([2, 3, 5, 7, 1, 3], [5, 4, 3, 2, 1, 0]),
         ]
+        for (length, count, sourceStride, destinationStride) in [(1, 1, 1, 1), (7, 33, 9, 8), (48, 256, 65 * 48, 48), (64 * 48, 256, 64 * 48, 65 * 48)] {
+            checks.append(KernelCheck(family: "copy_blocks", size: "\(count) blocks of \(length)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+                let input = try upload(values(count * sourceStride + 3, seed: 23), to: backend)
+                let output = try upload(values(count * destinationStride + 5, seed: 24), to: backend)
+                try backend.copyBlocks(from: input, offset: 3, stride: sourceStride, to: output, offset: 5, stride: destinationStride, length: length, count: count)
+                return [try download(output, count * destinationStride + 5, from: backend)]
+            })
+        }
+        for (batch, channels, side, patch) in [(1, 1, 1, 1), (3, 3, 14, 7), (256, 1, 32, 4), (8, 3, 224, 16)] {
+            let count = batch * channels * side * side
+            checks.append(KernelCheck(family: "patchify", size: "\(batch)x\(channels)x\(side)x\(side) p\(patch)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+                let images = try upload(values(count, seed: 25), to: backend)
+                let (patches, restored) = (try backend.allocate(count: count), try backend.allocate(count: count))
+                try backend.patchify(images, output: patches, batch: batch, channels: channels, height: side, width: side, patch: patch)
+                try backend.unpatchify(patches, output: restored, batch: batch, channels: channels, height: side, width: side, patch: patch)
+                return [try download(patches, count, from: backend), try download(restored, count, from: backend)]
+            })
+        }
         for (shape, permutation) in permutes {
             let count = shape.reduce(1, *)
             checks.append(KernelCheck(family: "permute", size: "\(shape) by \(permutation)", absoluteTolerance: 0, relativeTolerance: 0) { backend in

@@ -110,6 +110,21 @@ public protocol Backend: AnyObject {
     /// Copies `count` elements between storages (or within one, without overlap).
     func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int) throws
 
+    /// Copies `count` blocks of `length` floats: block i goes from
+    /// `source[sourceOffset + i * sourceStride]` to `destination[destinationOffset + i * destinationStride]`.
+    /// Concatenation and slicing along any axis are such copies.
+    func copyBlocks(
+        from source: DeviceStorage, offset sourceOffset: Int, stride sourceStride: Int,
+        to destination: DeviceStorage, offset destinationOffset: Int, stride destinationStride: Int, length: Int, count: Int
+    ) throws
+
+    /// Cuts images [batch, channels, height, width] into patches [batch, (height/patch) (width/patch),
+    /// channels patch patch], each patch's values in (channel, row, column) order: the layout of
+    /// a convolution weight [out, channels, patch, patch], so patch embedding is then one GEMM.
+    func patchify(_ images: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws
+    /// The adjoint of `patchify`: puts patch values back at their pixels (patches do not overlap).
+    func unpatchify(_ patches: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws
+
     /// Matrix product(s), see `GemmDescriptor`.
     func gemm(_ descriptor: GemmDescriptor, a: DeviceStorage, b: DeviceStorage, c: DeviceStorage) throws
     /// `output = a op b`, element by element. `output` may be `a` or `b`.

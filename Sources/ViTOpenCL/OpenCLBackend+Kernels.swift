@@ -120,3 +120,28 @@ extension OpenCLBackend {
         ])
     }
 }
+
+/// Block copies and the patch layout.
+extension OpenCLBackend {
+    public func copyBlocks(
+        from source: DeviceStorage, offset sourceOffset: Int, stride sourceStride: Int,
+        to destination: DeviceStorage, offset destinationOffset: Int, stride destinationStride: Int, length: Int, count: Int
+    ) throws {
+        try launch("elementwise", "copy_blocks", global: [length, count], [
+            .buffer(source), .int(sourceOffset), .int(sourceStride), .buffer(destination), .int(destinationOffset),
+            .int(destinationStride), .int(length), .int(count),
+        ])
+    }
+
+    public func patchify(_ images: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws {
+        let count = batch * channels * (height / patch) * patch * (width / patch) * patch
+        try launch("patchify", "patchify_forward", global: [count],
+                   [.buffer(images), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
+    }
+
+    public func unpatchify(_ patches: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws {
+        let count = batch * channels * (height / patch) * patch * (width / patch) * patch
+        try launch("patchify", "patchify_backward", global: [count],
+                   [.buffer(patches), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
+    }
+}

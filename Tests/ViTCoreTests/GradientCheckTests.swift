@@ -130,6 +130,27 @@ final class GradientCheckTests: XCTestCase {
         try checkGradients([input]) { try $0[0].reshaped([6, 20]).permuted([1, 0]) }
     }
 
+    func testConcatenateSliceExpand() throws {
+        let a = try tensor([2, 3, 4], seed: 24)
+        let b = try tensor([2, 1, 4], seed: 25)
+        try checkGradients([a, b]) { try concatenate([$0[1], $0[0]], axis: 1) }
+        try checkGradients([a]) { try concatenate([$0[0], $0[0]], axis: 2) }
+        try checkGradients([a]) { try $0[0].sliced(axis: 1, 1..<3) }
+        try checkGradients([b]) { try $0[0].expanded(axis: 0, count: 3) }
+    }
+
+    func testPatchify() throws {
+        try checkGradients([try tensor([2, 3, 4, 6], seed: 26)]) { try $0[0].patchified(patch: 2) }
+    }
+
+    func testPatchifyLayoutMatchesAConvolutionWeight() throws {
+        // One 2-channel 4x4 image: patch (grid row 1, column 0), channel 1, pixel (row 0, column 1).
+        let image = try Tensor((0..<32).map(Float.init), shape: [1, 2, 4, 4], on: backend)
+        let patches = try image.patchified(patch: 2).toArray()
+        // Patch 2 (grid row 1, column 0), value index (channel 1, row 0, column 1) = 4 + 0 + 1.
+        XCTAssertEqual(patches[2 * 8 + 5], Float(16 + 2 * 4 + 1))
+    }
+
     func testDropout() throws {
         // The mask is fixed by (seed, offset), so dropout is linear in its input.
         try checkGradients([try tensor([4, 50], seed: 21)]) { try $0[0].dropout(probability: 0.3, seed: 5, offset: 2) }

@@ -24,13 +24,14 @@ final class KernelCheckTests: XCTestCase {
     func testCrossEntropy() throws { try runChecks(["crossentropy"]) }
     func testSumAndBroadcast() throws { try runChecks(["sum", "broadcast"]) }
     func testPermute() throws { try runChecks(["permute"]) }
+    func testCopyBlocksAndPatchify() throws { try runChecks(["copy_blocks", "patchify"]) }
     func testDropout() throws { try runChecks(["dropout"]) }
     func testAdamW() throws { try runChecks(["adamw"]) }
 
     /// Every family of the catalogue is covered by one of the tests above.
     func testEveryFamilyIsTested() {
         let tested: Set = ["gemm", "add", "subtract", "multiply", "scale", "fill", "add_bias", "gelu", "layernorm", "layernorm_backward",
-                           "softmax", "crossentropy", "sum", "broadcast", "permute", "dropout", "adamw"]
+                           "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw"]
         XCTAssertEqual(Set(KernelCheckCatalog.checks().map(\.family)), tested)
     }
 
