@@ -25,13 +25,14 @@ let package = Package(
             name: "ViTKernels",
             path: ".",
             exclude: ["Sources/COpenCL", "Sources/CCLBlast", "Sources/COpenBLAS", "Sources/CZlib", "Sources/ViTCore", "Sources/ViTCPU",
-                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/vit",
+                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/ViTNN", "Sources/vit",
                       "Tests", "Tools", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"],
             sources: ["Sources/ViTKernels"],
             resources: [.copy("Kernels")]
         ),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
-        .target(name: "ViTData", dependencies: ["CZlib"]),
+        .target(name: "ViTData", dependencies: ["ViTCore", "CZlib"]),
+        .target(name: "ViTNN", dependencies: ["ViTCore"]),
         .target(name: "ViTSerialization"),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
@@ -45,6 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends"]),
         .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
+        .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,3 +1,4 @@
+import ViTCore
 /// Cuts a data set into normalised, optionally shuffled and augmented mini-batches.
 ///
 /// Everything random is a pure function of `(seed, epoch, batch index)`: the epoch's order

@@ -65,7 +65,7 @@ final class GradientCheckTests: XCTestCase {
         for (transposeA, transposeB) in [(false, false), (false, true), (true, false)] {
             let a = try tensor(transposeA ? [2, 3, 5, 4] : [2, 3, 4, 5], seed: 3)
             let b = try tensor(transposeB ? [2, 3, 6, 5] : [2, 3, 5, 6], seed: 4)
-            try checkGradients([a, b]) { try matmul($0[0], $0[1], transposeA: transposeA, transposeB: transposeB) }
+            try checkGradients([a, b]) { try matmul($0[0], $0[1], transposeA: transposeA, transposeB: transposeB, alpha: 0.5) }
         }
     }
 

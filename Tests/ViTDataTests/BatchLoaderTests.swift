@@ -1,3 +1,4 @@
+import ViTCore
 import Foundation
 @testable import ViTData
 import XCTest

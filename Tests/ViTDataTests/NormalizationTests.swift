@@ -1,3 +1,4 @@
+import ViTCore
 import ViTData
 import XCTest
 

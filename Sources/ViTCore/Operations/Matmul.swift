@@ -4,8 +4,9 @@
 ///   [..., n] rows in one GEMM (`transposeA` is then allowed only for a rank-2 `a`).
 /// - `a` and `b` of equal rank 3 or more with equal leading axes multiply batch by batch
 ///   in one strided-batched GEMM (attention's Q K^T and P V).
-public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
-    let output = try Tensor.product(a, b, transposeA, transposeB)
+/// `alpha` scales the product inside the GEMM (attention's 1/sqrt(d) costs no extra pass).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) throws -> Tensor {
+    let output = try Tensor.product(a, b, transposeA, transposeB, alpha: alpha)
     return output.recording([a, b]) { gradient in
         var gradientA: Tensor?
         var gradientB: Tensor?
@@ -14,24 +15,24 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             let rowsA = try a.reshaped([a.shape.rowCount, a.shape.last])
             let rowsGradient = try gradient.reshaped([gradient.shape.rowCount, gradient.shape.last])
             if a.requiresGradient {
-                gradientA = try Tensor.product(rowsGradient, b, false, !transposeB).reshaped(a.shape)
+                gradientA = try Tensor.product(rowsGradient, b, false, !transposeB, alpha: alpha).reshaped(a.shape)
             }
             if b.requiresGradient {
                 gradientB = transposeB
-                    ? try Tensor.product(rowsGradient, rowsA, true, false)
-                    : try Tensor.product(rowsA, rowsGradient, true, false)
+                    ? try Tensor.product(rowsGradient, rowsA, true, false, alpha: alpha)
+                    : try Tensor.product(rowsA, rowsGradient, true, false, alpha: alpha)
             }
             return [gradientA, gradientB]
         }
         if a.requiresGradient {
             gradientA = transposeA
-                ? try Tensor.product(b, gradient, transposeB, true)
-                : try Tensor.product(gradient, b, false, !transposeB)
+                ? try Tensor.product(b, gradient, transposeB, true, alpha: alpha)
+                : try Tensor.product(gradient, b, false, !transposeB, alpha: alpha)
         }
         if b.requiresGradient {
             gradientB = transposeB
-                ? try Tensor.product(gradient, a, true, transposeA)
-                : try Tensor.product(a, gradient, !transposeA, false)
+                ? try Tensor.product(gradient, a, true, transposeA, alpha: alpha)
+                : try Tensor.product(a, gradient, !transposeA, false, alpha: alpha)
         }
         return [gradientA, gradientB]
     }
@@ -45,7 +46,7 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Ten
 
 extension Tensor {
     /// The product without autograd: shapes checked, output allocated, one GEMM call.
-    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool) throws -> Tensor {
+    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool, alpha: Float = 1) throws -> Tensor {
         let backend = try commonBackend("matmul", a, b)
         guard a.shape.rank >= 2, b.shape.rank >= 2 else {
             throw ViTError.invalidArgument(operation: "matmul", detail: "needs tensors of rank 2 or more, got \(a.shape) and \(b.shape)")
@@ -63,7 +64,7 @@ extension Tensor {
             guard k == k2 else {
                 throw ViTError.shapeMismatch(operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
             }
-            descriptor = GemmDescriptor(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k)
+            descriptor = GemmDescriptor(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha)
             outputDimensions = a.shape.rank == 2 ? [m, n] : Array(a.shape.dimensions.dropLast()) + [n]
         } else {
             let batchDimensions = Array(a.shape.dimensions.dropLast(2))
@@ -76,7 +77,7 @@ extension Tensor {
             }
             let batchCount = batchDimensions.reduce(1, *)
             descriptor = GemmDescriptor(
-                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, batchCount: batchCount,
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, batchCount: batchCount,
                 strideA: m * k, strideB: k * n, strideC: m * n)
             outputDimensions = batchDimensions + [m, n]
         }

@@ -1,4 +1,4 @@
-import ViTData
+import ViTCore
 import XCTest
 
 final class SeededRandomGeneratorTests: XCTestCase {

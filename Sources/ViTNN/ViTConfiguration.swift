@@ -1,0 +1,138 @@
+import Foundation
+import ViTCore
+
+/// The model's hyper-parameters, with the seed project's field names in JSON
+/// (`patch_size`, `hidden_size`, ...). Missing fields take the defaults below, which are the
+/// seed default: 32 px images, patch 4, width 48, 4 layers, 4 heads, MLP 192, 10 classes,
+/// 3 channels: 119,194 parameters.
+public struct ViTConfiguration: Codable, Equatable, Sendable {
+    public var patchSize = 4
+    public var hiddenSize = 48
+    public var numHiddenLayers = 4
+    public var numAttentionHeads = 4
+    public var intermediateSize = 192
+    public var hiddenDropoutProb: Float = 0
+    public var attentionProbsDropoutProb: Float = 0
+    public var initializerRange: Float = 0.02
+    public var imageSize = 32
+    public var numClasses = 10
+    public var numChannels = 3
+    public var qkvBias = true
+    /// The attention mechanism (`--attention`): `standard` (merged QKV projection, one GEMM)
+    /// or `standard-separate` (separate Q, K and V projections).
+    public var attentionType = "standard"
+    /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
+    public var positionEmbedding = "learned"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case patchSize = "patch_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size"
+        case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
+        case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
+        case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
+        case positionEmbedding = "position_embedding"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ViTConfiguration()
+        patchSize = try container.decodeIfPresent(Int.self, forKey: .patchSize) ?? defaults.patchSize
+        hiddenSize = try container.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? defaults.hiddenSize
+        numHiddenLayers = try container.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? defaults.numHiddenLayers
+        numAttentionHeads = try container.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? defaults.numAttentionHeads
+        intermediateSize = try container.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? defaults.intermediateSize
+        hiddenDropoutProb = try container.decodeIfPresent(Float.self, forKey: .hiddenDropoutProb) ?? defaults.hiddenDropoutProb
+        attentionProbsDropoutProb = try container.decodeIfPresent(Float.self, forKey: .attentionProbsDropoutProb) ?? defaults.attentionProbsDropoutProb
+        initializerRange = try container.decodeIfPresent(Float.self, forKey: .initializerRange) ?? defaults.initializerRange
+        imageSize = try container.decodeIfPresent(Int.self, forKey: .imageSize) ?? defaults.imageSize
+        numClasses = try container.decodeIfPresent(Int.self, forKey: .numClasses) ?? defaults.numClasses
+        numChannels = try container.decodeIfPresent(Int.self, forKey: .numChannels) ?? defaults.numChannels
+        qkvBias = try container.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? defaults.qkvBias
+        attentionType = try container.decodeIfPresent(String.self, forKey: .attentionType) ?? defaults.attentionType
+        positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
+    }
+
+    /// Reads a configuration file; unknown fields are an error (a typo would otherwise be ignored).
+    public static func load(from url: URL) throws -> ViTConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ViTError.invalidArgument(operation: "config", detail: "cannot read \(url.path): \(error.localizedDescription)")
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path) is not a JSON object")
+        }
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))")
+        }
+        do {
+            return try JSONDecoder().decode(ViTConfiguration.self, from: data)
+        } catch {
+            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(error)")
+        }
+    }
+
+    /// The configuration as pretty-printed JSON with sorted keys.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// Patches per image.
+    public var patchCount: Int { (imageSize / patchSize) * (imageSize / patchSize) }
+    /// Tokens per image: the patches and the class token.
+    public var tokenCount: Int { patchCount + 1 }
+    /// Width of one attention head.
+    public var headSize: Int { hiddenSize / numAttentionHeads }
+
+    /// Throws a clear error for a configuration that cannot build a model, before any work.
+    public func validate() throws {
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
+        for (name, value) in [("patch_size", patchSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+                              ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+                              ("image_size", imageSize), ("num_classes", numClasses), ("num_channels", numChannels)] where value <= 0 {
+            throw fail("\(name) must be positive, got \(value)")
+        }
+        guard hiddenSize % numAttentionHeads == 0 else {
+            throw fail("hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
+        }
+        guard imageSize % patchSize == 0 else {
+            throw fail("image_size \(imageSize) is not divisible by patch_size \(patchSize)")
+        }
+        for (name, value) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb)]
+        where !(0..<1).contains(value) {
+            throw fail("\(name) must be in [0, 1), got \(value)")
+        }
+        guard initializerRange >= 0 else { throw fail("initializer_range must not be negative, got \(initializerRange)") }
+        guard AttentionKind(rawValue: attentionType) != nil else {
+            throw fail("unknown attention_type '\(attentionType)'; choose one of \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard PositionEmbeddingKind(rawValue: positionEmbedding) != nil else {
+            throw fail("unknown position_embedding '\(positionEmbedding)'; choose one of \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
+            throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
+        }
+        if positionEmbedding == PositionEmbeddingKind.sinusoidal2D.rawValue && hiddenSize % 4 != 0 {
+            throw fail("sincos2d position embeddings need a hidden_size divisible by 4, got \(hiddenSize)")
+        }
+    }
+}
+
+/// The attention mechanisms `--attention` can name.
+public enum AttentionKind: String, CaseIterable, Sendable {
+    case standard
+    case standardSeparate = "standard-separate"
+}
+
+/// The position embeddings the configuration can name.
+public enum PositionEmbeddingKind: String, CaseIterable, Sendable {
+    case learned
+    case sinusoidal1D = "sincos1d"
+    case sinusoidal2D = "sincos2d"
+}

@@ -1,0 +1,171 @@
+import Foundation
+import ViTCore
+
+/// One pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(.)).
+public final class TransformerBlock: Layer {
+    public let norm1: LayerNorm
+    public let attention: AttentionMechanism
+    public let norm2: LayerNorm
+    public let mlp: MLP
+
+    public init(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws {
+        norm1 = try LayerNorm(size: configuration.hiddenSize, on: backend)
+        switch AttentionKind(rawValue: configuration.attentionType) {
+        case .standard, nil:
+            attention = try StandardAttention(configuration: configuration, merged: true, on: backend, generator: &generator)
+        case .standardSeparate:
+            attention = try StandardAttention(configuration: configuration, merged: false, on: backend, generator: &generator)
+        }
+        norm2 = try LayerNorm(size: configuration.hiddenSize, on: backend)
+        mlp = try MLP(configuration: configuration, on: backend, generator: &generator)
+    }
+
+    public func callAsFunction(_ input: Tensor, context: ForwardContext) throws -> Tensor {
+        let attended = try input + attention(norm1(input), context: context)
+        return try attended + mlp(norm2(attended), context: context)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        norm1.parameters(prefixed: "norm1") + attention.parameters(prefixed: "attn") + norm2.parameters(prefixed: "norm2")
+            + mlp.parameters(prefixed: "mlp")
+    }
+}
+
+/// A Vision Transformer as timm's `VisionTransformer` (class token, pre-norm blocks, final
+/// norm, linear head on the class token), with parameters named as timm names them.
+public final class VisionTransformer: Layer {
+    public let configuration: ViTConfiguration
+    public let backend: Backend
+    /// Patch embedding: a convolution weight [width, channels, patch, patch] and its bias,
+    /// applied as patchify + one GEMM.
+    public let patchWeight: Tensor
+    public let patchBias: Tensor
+    public let classToken: Tensor
+    public let positionEmbedding: Tensor
+    public let blocks: [TransformerBlock]
+    public let norm: LayerNorm
+    public let head: Linear
+
+    /// A model with initial weights drawn from `seed` (the same on every backend).
+    public init(configuration: ViTConfiguration, on backend: Backend, seed: UInt64 = 0) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.backend = backend
+        var generator = SeededRandomGenerator(seed: seed)
+        let (width, channels, patch) = (configuration.hiddenSize, configuration.numChannels, configuration.patchSize)
+        let fanIn = channels * patch * patch
+        // PyTorch's Conv2d default (kaiming uniform, a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        let bound = 1 / Float(fanIn).squareRoot()
+        patchWeight = try Tensor(Initialization.uniform(count: width * fanIn, bound: bound, generator: &generator),
+                                 shape: [width, channels, patch, patch], on: backend, requiresGradient: true)
+        patchBias = try Tensor(Initialization.uniform(count: width, bound: bound, generator: &generator), shape: [width], on: backend, requiresGradient: true)
+        // timm: cls_token normal(std 1e-6), pos_embed trunc_normal(std 0.02).
+        classToken = try Tensor(Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
+                                shape: [1, 1, width], on: backend, requiresGradient: true)
+        let tokens = configuration.tokenCount
+        switch PositionEmbeddingKind(rawValue: configuration.positionEmbedding) ?? .learned {
+        case .learned:
+            positionEmbedding = try Tensor(Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
+                                           shape: [1, tokens, width], on: backend, requiresGradient: true)
+        case .sinusoidal1D:
+            positionEmbedding = try Tensor(PositionEncoding.sinusoidal1D(tokens: tokens, width: width), shape: [1, tokens, width], on: backend)
+        case .sinusoidal2D:
+            positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
+                                           shape: [1, tokens, width], on: backend)
+        }
+        blocks = try (0..<configuration.numHiddenLayers).map { _ in try TransformerBlock(configuration: configuration, on: backend, generator: &generator) }
+        norm = try LayerNorm(size: width, on: backend)
+        head = try Linear(inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
+                          on: backend, generator: &generator)
+    }
+
+    /// Logits [batch, classes] for images [batch, channels, height, width].
+    public func callAsFunction(_ images: Tensor, context: ForwardContext) throws -> Tensor {
+        let c = configuration
+        guard images.shape == [images.shape[0], c.numChannels, c.imageSize, c.imageSize] else {
+            throw ViTError.shapeMismatch(operation: "VisionTransformer", detail: "images \(images.shape) must be [batch, \(c.numChannels), \(c.imageSize), \(c.imageSize)]")
+        }
+        let batch = images.shape[0]
+        let width = c.hiddenSize
+        let patches = try images.patchified(patch: c.patchSize)
+        let embedded = try linear(patches, weight: patchWeight.reshaped([width, c.numChannels * c.patchSize * c.patchSize]), bias: patchBias)
+        let classTokens = try classToken.reshaped([1, width]).expanded(axis: 0, count: batch)
+        var tokens = try concatenate([classTokens, embedded], axis: 1)
+        tokens = try tokens.reshaped([batch, c.tokenCount * width]).addingBias(positionEmbedding.reshaped([c.tokenCount * width]))
+            .reshaped([batch, c.tokenCount, width])
+        tokens = try context.dropout(tokens, probability: c.hiddenDropoutProb)
+        for block in blocks {
+            tokens = try block(tokens, context: context)
+        }
+        let classOutput = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([batch, width])
+        return try head(classOutput)
+    }
+
+    /// Every parameter with its timm name, in timm's order.
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        var result: [(name: String, tensor: Tensor)] = [("cls_token", classToken)]
+        if positionEmbedding.requiresGradient { result.append(("pos_embed", positionEmbedding)) }
+        result += [("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias)]
+        for (index, block) in blocks.enumerated() { result += block.parameters(prefixed: "blocks.\(index)") }
+        return result + norm.parameters(prefixed: "norm") + head.parameters(prefixed: "head")
+    }
+
+    /// Every tensor a checkpoint holds: the parameters and, when fixed, the position embedding.
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        positionEmbedding.requiresGradient ? namedParameters : namedParameters + [("pos_embed", positionEmbedding)]
+    }
+
+    /// Number of trainable parameters.
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.tensor.elementCount } }
+
+    /// Multiply-accumulates to classify one image.
+    public var multiplyAccumulates: Int {
+        let c = configuration
+        let tokens = c.tokenCount
+        let patchEmbedding = c.patchCount * c.hiddenSize * c.numChannels * c.patchSize * c.patchSize
+        let perBlock = blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0
+            + 2 * tokens * c.hiddenSize * c.intermediateSize
+        return patchEmbedding + c.numHiddenLayers * perBlock + c.hiddenSize * c.numClasses
+    }
+
+    /// Whether a parameter is decayed by AdamW: weights of linear maps and the patch
+    /// embedding are; biases, norms, the position embedding and the class token are not.
+    public static func isDecayed(_ name: String, _ tensor: Tensor) -> Bool {
+        tensor.shape.rank >= 2 && name != "pos_embed" && name != "cls_token"
+    }
+}
+
+/// Fixed sine-cosine position encodings (the class token's row is zero).
+public enum PositionEncoding {
+    /// Transformer-style 1D encoding over the token index, including the class token at 0.
+    public static func sinusoidal1D(tokens: Int, width: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: tokens * width)
+        for position in 1..<max(tokens, 1) {
+            for pair in 0..<(width / 2) {
+                let angle = Double(position - 1) / pow(10000, Double(2 * pair) / Double(width))
+                values[position * width + 2 * pair] = Float(sin(angle))
+                values[position * width + 2 * pair + 1] = Float(cos(angle))
+            }
+        }
+        return values
+    }
+
+    /// MAE's 2D encoding: half the width encodes the grid row, half the column.
+    public static func sinusoidal2D(gridSide: Int, width: Int) -> [Float] {
+        let quarter = width / 4
+        var values = [Float](repeating: 0, count: (gridSide * gridSide + 1) * width)
+        for row in 0..<gridSide {
+            for column in 0..<gridSide {
+                let base = (1 + row * gridSide + column) * width
+                for index in 0..<quarter {
+                    let frequency = 1 / pow(10000, Double(index) / Double(quarter))
+                    values[base + index] = Float(sin(Double(column) * frequency))
+                    values[base + quarter + index] = Float(cos(Double(column) * frequency))
+                    values[base + 2 * quarter + index] = Float(sin(Double(row) * frequency))
+                    values[base + 3 * quarter + index] = Float(cos(Double(row) * frequency))
+                }
+            }
+        }
+        return values
+    }
+}

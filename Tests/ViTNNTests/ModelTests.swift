@@ -1,0 +1,38 @@
+import ViTBackends
+import ViTCore
+import ViTNN
+import XCTest
+
+final class ModelTests: XCTestCase {
+    private let backend = try! DeviceRegistry.shared.backend(for: .cpu)
+
+    func testSeedDefaultHas119194Parameters() throws {
+        let model = try VisionTransformer(configuration: ViTConfiguration(), on: backend)
+        XCTAssertEqual(model.parameterCount, 119_194)
+    }
+
+    func testForwardShapeAndBackwardReachesEveryParameter() throws {
+        var configuration = ViTConfiguration()
+        configuration.numHiddenLayers = 2
+        let model = try VisionTransformer(configuration: configuration, on: backend)
+        let images = try Tensor([Float](repeating: 0.5, count: 2 * 3 * 32 * 32), shape: [2, 3, 32, 32], on: backend)
+        let logits = try model(images, context: ForwardContext(training: true))
+        XCTAssertEqual(logits.shape, [2, 10])
+        try crossEntropy(logits: logits, labels: Tensor([1, 7], shape: [2], on: backend)).backward()
+        for (name, parameter) in model.namedParameters {
+            XCTAssertNotNil(parameter.gradient, "\(name) got no gradient")
+        }
+    }
+
+    func testInvalidConfigurationsAreRejectedBeforeAnyWork() {
+        var configuration = ViTConfiguration()
+        configuration.numAttentionHeads = 5
+        XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("not divisible by num_attention_heads")) }
+        configuration = ViTConfiguration()
+        configuration.imageSize = 30
+        XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("not divisible by patch_size")) }
+        configuration = ViTConfiguration()
+        configuration.attentionType = "magic"
+        XCTAssertThrowsError(try VisionTransformer(configuration: configuration, on: backend)) { XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'")) }
+    }
+}
