@@ -25,7 +25,7 @@ let package = Package(
             name: "ViTKernels",
             path: ".",
             exclude: ["Sources/COpenCL", "Sources/CCLBlast", "Sources/COpenBLAS", "Sources/CZlib", "Sources/ViTCore", "Sources/ViTCPU",
-                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/ViTNN", "Sources/vit",
+                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/ViTNN", "Sources/ViTTraining", "Sources/vit",
                       "Tests", "Tools", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"],
             sources: ["Sources/ViTKernels"],
             resources: [.copy("Kernels")]
@@ -33,11 +33,12 @@ let package = Package(
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
         .target(name: "ViTData", dependencies: ["ViTCore", "CZlib"]),
         .target(name: "ViTNN", dependencies: ["ViTCore"]),
+        .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),
         .target(name: "ViTSerialization"),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
             name: "vit",
-            dependencies: ["ViTBackends", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ViTBackends", "ViTTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "vit-bench",
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends"]),
         .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
         .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends"]),
+        .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
     ],
     swiftLanguageModes: [.v5]

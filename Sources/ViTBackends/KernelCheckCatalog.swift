@@ -218,7 +218,7 @@ public enum KernelCheckCatalog {
         return checks
     }
 
-    // MARK: - Training kernels: dropout, AdamW
+    // MARK: - Training kernels: dropout, AdamW, SGD
 
     static func training() -> [KernelCheck] {
         var checks: [KernelCheck] = []
@@ -244,6 +244,18 @@ public enum KernelCheckCatalog {
                                       step: AdamWStep(learningRate: 1e-3, weightDecay: 0.05, step: step))
                 }
                 return [try download(parameter, count, from: backend), try download(first, count, from: backend), try download(second, count, from: backend)]
+            })
+        }
+        for count in oddCounts + [119_194] {
+            checks.append(KernelCheck(family: "sgd", size: "\(count) x3 steps", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+                let parameter = try upload(values(count, seed: 26), to: backend)
+                let velocity = try backend.allocate(count: count)
+                try backend.fill(velocity, count: count, value: 0)
+                for step in 1...3 {
+                    let gradient = try upload(values(count, seed: 26 + UInt32(step)), to: backend)
+                    try backend.sgd(parameter: parameter, gradient: gradient, velocity: velocity, count: count, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4)
+                }
+                return [try download(parameter, count, from: backend), try download(velocity, count, from: backend)]
             })
         }
         return checks

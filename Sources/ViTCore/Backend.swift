@@ -176,6 +176,9 @@ public protocol Backend: AnyObject {
     /// `uniform(seed, offset, i) >= probability` and then scaled by 1 / (1 - probability).
     /// The same call on the gradient gives the backward pass, on every backend alike.
     func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws
+    /// One SGD-with-momentum update in place, as PyTorch's `SGD(momentum:weight_decay:)`:
+    /// `d = g + weightDecay p; velocity = momentum velocity + d; p -= learningRate velocity`.
+    func sgd(parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws
     /// One fused AdamW update of a parameter and its two moment buffers, in place.
     func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws
 }

@@ -145,3 +145,11 @@ extension OpenCLBackend {
                    [.buffer(patches), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
     }
 }
+
+extension OpenCLBackend {
+    public func sgd(parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws {
+        try launch("sgd", "sgd_step", global: [count], [
+            .buffer(parameter), .buffer(gradient), .buffer(velocity), .int(count), .float(learningRate), .float(momentum), .float(weightDecay),
+        ])
+    }
+}

@@ -26,12 +26,12 @@ final class KernelCheckTests: XCTestCase {
     func testPermute() throws { try runChecks(["permute"]) }
     func testCopyBlocksAndPatchify() throws { try runChecks(["copy_blocks", "patchify"]) }
     func testDropout() throws { try runChecks(["dropout"]) }
-    func testAdamW() throws { try runChecks(["adamw"]) }
+    func testOptimizers() throws { try runChecks(["adamw", "sgd"]) }
 
     /// Every family of the catalogue is covered by one of the tests above.
     func testEveryFamilyIsTested() {
         let tested: Set = ["gemm", "add", "subtract", "multiply", "scale", "fill", "add_bias", "gelu", "layernorm", "layernorm_backward",
-                           "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw"]
+                           "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw", "sgd"]
         XCTAssertEqual(Set(KernelCheckCatalog.checks().map(\.family)), tested)
     }
 

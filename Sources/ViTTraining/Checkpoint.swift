@@ -1,0 +1,110 @@
+import Foundation
+import ViTCore
+import ViTNN
+import ViTSerialization
+
+/// Model checkpoints in safetensors with timm's parameter names and shapes, so a
+/// standard-attention checkpoint loads into `timm.models.vision_transformer.VisionTransformer`
+/// with `strict=True`. The configuration and progress go into the file's metadata; the
+/// optimizer's state goes into a second file beside it (`<name>.optimizer.safetensors`),
+/// so the model file holds exactly the model's tensors.
+public enum Checkpoint {
+    /// Metadata keys.
+    public static let configurationKey = "config"
+    public static let epochKey = "epoch"
+    public static let stepKey = "step"
+    public static let optimizerKey = "optimizer"
+
+    /// Where the optimizer state of the checkpoint at `url` lives.
+    public static func optimizerURL(for url: URL) -> URL {
+        let name = url.deletingPathExtension().lastPathComponent + ".optimizer.safetensors"
+        return url.deletingLastPathComponent().appendingPathComponent(name)
+    }
+
+    /// Writes the model (and the optimizer state, when given), each atomically.
+    public static func save(model: VisionTransformer, optimizer: Optimizer?, epoch: Int, to url: URL) throws {
+        var metadata = [
+            "format": "pt",
+            configurationKey: String(decoding: try model.configuration.jsonData(), as: UTF8.self),
+            epochKey: String(epoch),
+        ]
+        if let optimizer { metadata[stepKey] = String(optimizer.stepCount) }
+        try file(of: model.stateTensors, metadata: metadata).write(to: url)
+        if let optimizer {
+            metadata[optimizerKey] = String(describing: type(of: optimizer))
+            try file(of: optimizer.stateTensors, metadata: metadata).write(to: optimizerURL(for: url))
+        }
+    }
+
+    /// The configuration stored in a checkpoint, or nil when it has none (a file from timm).
+    public static func configuration(in file: SafeTensorsFile) throws -> ViTConfiguration? {
+        guard let text = file.metadata[configurationKey] else { return nil }
+        do {
+            return try JSONDecoder().decode(ViTConfiguration.self, from: Data(text.utf8))
+        } catch {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: "the stored configuration cannot be read: \(error)")
+        }
+    }
+
+    /// A configuration that fits the tensors of a checkpoint without one (as timm writes
+    /// them): sizes come from the shapes; the head count cannot, so it is `heads`.
+    public static func inferConfiguration(from file: SafeTensorsFile, heads: Int) throws -> ViTConfiguration {
+        func shape(_ name: String) throws -> [Int] {
+            guard let tensor = file[name] else {
+                throw ViTError.invalidArgument(operation: "checkpoint", detail: "tensor '\(name)' is missing: this is not a ViT checkpoint")
+            }
+            return tensor.shape
+        }
+        let patch = try shape("patch_embed.proj.weight")
+        let positions = try shape("pos_embed")
+        guard patch.count == 4, positions.count == 3 else {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: "patch_embed.proj.weight \(patch) or pos_embed \(positions) has an unexpected rank")
+        }
+        var configuration = ViTConfiguration()
+        configuration.hiddenSize = patch[0]
+        configuration.numChannels = patch[1]
+        configuration.patchSize = patch[2]
+        let side = Int(Double(positions[1] - 1).squareRoot().rounded())
+        configuration.imageSize = side * patch[2]
+        configuration.numHiddenLayers = Set(file.tensors.keys.compactMap { name -> Int? in
+            guard name.hasPrefix("blocks.") else { return nil }
+            return Int(name.dropFirst("blocks.".count).prefix { $0 != "." })
+        }).count
+        configuration.intermediateSize = try shape("blocks.0.mlp.fc1.weight")[0]
+        configuration.numClasses = try shape("head.weight")[0]
+        configuration.qkvBias = file["blocks.0.attn.qkv.bias"] != nil
+        configuration.numAttentionHeads = heads
+        return configuration
+    }
+
+    /// Copies the tensors of `file` into `tensors` after checking every name and shape;
+    /// a difference names the tensor and both shapes.
+    public static func load(_ file: SafeTensorsFile, into tensors: [(name: String, tensor: Tensor)], source: String) throws {
+        do {
+            try file.requireShapes(tensors.map { ($0.name, $0.tensor.shape.dimensions) }, file: source)
+        } catch let error as SerializationError {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: error.description)
+        }
+        for (name, tensor) in tensors {
+            guard let values = file[name]?.values else { continue }
+            try values.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage) }
+        }
+    }
+
+    /// Reads a checkpoint file, turning format errors into errors that name the file.
+    public static func read(_ url: URL) throws -> SafeTensorsFile {
+        do {
+            return try SafeTensorsFile.read(from: url)
+        } catch let error as SerializationError {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: error.description)
+        }
+    }
+
+    private static func file(of tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) throws -> SafeTensorsFile {
+        var contents: [String: NamedTensor] = [:]
+        for (name, tensor) in tensors {
+            contents[name] = NamedTensor(shape: tensor.shape.dimensions, values: try tensor.toArray())
+        }
+        return SafeTensorsFile(metadata: metadata, tensors: contents)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import ViTData
+import ViTNN
+
+/// Everything a training run needs besides the device; written to config.json so a run can
+/// be repeated.
+public struct TrainingOptions: Codable, Sendable {
+    public var experimentName = "vit"
+    public var dataset = DatasetKind.fashionMNIST.rawValue
+    public var dataDirectory: String?
+    public var outputDirectory = "outputs"
+    public var epochs = 10
+    public var batchSize = 128
+    public var learningRate: Float = 2e-3
+    public var minimumLearningRate: Float = 1e-5
+    public var weightDecay: Float = 0.05
+    public var warmupEpochs: Float = 1
+    public var optimizer = "adamw"
+    public var momentum: Float = 0.9
+    public var labelSmoothing: Float = 0.1
+    public var gradientClipNorm: Float = 1
+    public var cropPadding = 2
+    public var horizontalFlip = true
+    public var seed: UInt64 = 42
+    public var saveModelEvery = 0
+    public var trainingLimit: Int?
+    public var testLimit: Int?
+    public var model = ViTConfiguration()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case experimentName = "exp_name", dataset, dataDirectory = "data_dir", outputDirectory = "output_dir", epochs
+        case batchSize = "batch_size", learningRate = "lr", minimumLearningRate = "min_lr", weightDecay = "weight_decay"
+        case warmupEpochs = "warmup_epochs", optimizer, momentum, labelSmoothing = "label_smoothing"
+        case gradientClipNorm = "clip_grad_norm", cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", seed
+        case saveModelEvery = "save_model_every", trainingLimit = "train_limit", testLimit = "test_limit", model
+    }
+
+    /// Checks the values a user can get wrong, before any data is read.
+    public func validate() throws {
+        func fail(_ detail: String) -> TrainingError { .invalidOption(detail) }
+        guard epochs > 0 else { throw fail("--epochs must be positive, got \(epochs)") }
+        guard batchSize > 0 else { throw fail("--batch-size must be positive, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw fail("--lr must be positive, got \(learningRate)") }
+        guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
+        guard ["adamw", "sgd"].contains(optimizer) else { throw fail("--optimizer must be adamw or sgd, got '\(optimizer)'") }
+        guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
+        guard saveModelEvery >= 0 else { throw fail("--save-model-every must not be negative, got \(saveModelEvery)") }
+        guard DatasetKind(rawValue: dataset) != nil else {
+            throw fail("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard !experimentName.isEmpty, !experimentName.contains("/") else { throw fail("--exp-name must be a non-empty name without '/'") }
+        try model.validate()
+    }
+}
+
+/// Errors of the training layer a user can cause.
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidOption(String)
+    case mismatch(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidOption(detail): return detail
+        case let .mismatch(detail): return detail
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import ViTBackends
+import ViTCore
+import ViTData
+import ViTNN
+import ViTTraining
+
+/// `vit train`: trains a ViT and writes config.json, metrics.jsonl, checkpoints and a
+/// summary row under OUTPUT/EXP.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a Vision Transformer (default: Fashion-MNIST, the seed ViT, 10 epochs of AdamW)."
+    )
+
+    @Option(name: .customLong("exp-name"), help: "Experiment name: outputs go to OUTPUT/EXP-NAME.")
+    var experimentName = "vit"
+    @Option(name: .long, help: "Images per step.")
+    var batchSize = TrainingOptions().batchSize
+    @Option(name: .long, help: "Epochs to train.")
+    var epochs = TrainingOptions().epochs
+    @Option(name: .customLong("lr"), help: "Peak learning rate (after warm-up, before the cosine decay).")
+    var learningRate = TrainingOptions().learningRate
+    @Option(name: .long, help: "Weight decay (decoupled for AdamW; not applied to biases, norms, pos_embed, cls_token).")
+    var weightDecay = TrainingOptions().weightDecay
+    @Option(name: .long, help: "adamw or sgd (with momentum 0.9).")
+    var optimizer = TrainingOptions().optimizer
+    @Option(name: .long, help: "Warm-up epochs (linear), then cosine decay.")
+    var warmupEpochs = TrainingOptions().warmupEpochs
+    @Option(name: .long, help: "Label smoothing of the cross-entropy.")
+    var labelSmoothing = TrainingOptions().labelSmoothing
+    @Option(name: .long, help: "Clip the gradient norm to this value (0: no clipping).")
+    var clipGradientNorm = TrainingOptions().gradientClipNorm
+    @Option(name: .long, help: "Attention mechanism: \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var attention: String?
+    @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
+    var dataset = TrainingOptions().dataset
+    @Option(name: .long, help: "Folder of the data set files (default: Debian's for Fashion-MNIST, ./data for CIFAR).")
+    var dataDir: String?
+    @Option(name: .long, help: "Folder for experiment outputs.")
+    var outputDir = TrainingOptions().outputDirectory
+    @Option(name: .long, help: "Also save a checkpoint every N epochs (0: only the final model).")
+    var saveModelEvery = 0
+    @Option(name: .long, help: "Seed of initialisation, shuffling, augmentation and dropout.")
+    var seed: UInt64 = TrainingOptions().seed
+    @Option(name: .long, help: "Model configuration JSON (patch_size, hidden_size, ...).")
+    var config: String?
+    @Option(name: .long, help: "Continue from a checkpoint written by vit train.")
+    var resume: String?
+    @Option(name: .long, help: "Use only the first N training images (quick runs).")
+    var trainLimit: Int?
+    @Option(name: .long, help: "Use only the first N test images (quick runs).")
+    var testLimit: Int?
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        var options = TrainingOptions()
+        options.experimentName = experimentName
+        options.batchSize = batchSize
+        options.epochs = epochs
+        options.learningRate = learningRate
+        options.weightDecay = weightDecay
+        options.optimizer = optimizer
+        options.warmupEpochs = warmupEpochs
+        options.labelSmoothing = labelSmoothing
+        options.gradientClipNorm = clipGradientNorm
+        options.dataset = dataset
+        options.dataDirectory = dataDir
+        options.outputDirectory = outputDir
+        options.saveModelEvery = saveModelEvery
+        options.seed = seed
+        options.trainingLimit = trainLimit
+        options.testLimit = testLimit
+        guard let kind = DatasetKind(rawValue: dataset) else {
+            throw ValidationError("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let config {
+            options.model = try ViTConfiguration.load(from: URL(fileURLWithPath: config))
+        } else {
+            // Without a file, the seed model adapted to the data set's channels and classes.
+            options.model.numChannels = kind.channels
+            options.model.numClasses = kind.classCount
+        }
+        if let attention { options.model.attentionType = attention }
+        try options.validate()
+        let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
+        let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })
+        try trainer.run()
+        if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
+    }
+}
+
+/// `vit eval`: top-1, top-5 and loss of a checkpoint on a test split.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a checkpoint (from vit train, or a timm VisionTransformer saved as safetensors) on the test split."
+    )
+
+    @Option(name: .long, help: "The .safetensors checkpoint.")
+    var checkpoint: String
+    @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
+    var dataset = TrainingOptions().dataset
+    @Option(name: .long, help: "Folder of the data set files.")
+    var dataDir: String?
+    @Option(name: .long, help: "Images per forward pass.")
+    var batchSize = 256
+    @Option(name: .long, help: "Attention heads, for a checkpoint without a stored configuration (timm's).")
+    var heads = ViTConfiguration().numAttentionHeads
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func run() throws {
+        guard let kind = DatasetKind(rawValue: dataset) else {
+            throw ValidationError("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let url = URL(fileURLWithPath: checkpoint)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ValidationError("no checkpoint at \(checkpoint)")
+        }
+        let file = try Checkpoint.read(url)
+        let configuration = try Checkpoint.configuration(in: file) ?? Checkpoint.inferConfiguration(from: file, heads: heads)
+        let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
+        let model = try VisionTransformer(configuration: configuration, on: backend)
+        try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
+        var train = try kind.load(split: .train, directory: dataDir)
+        var test = try kind.load(split: .test, directory: dataDir)
+        guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
+            throw ValidationError("the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)")
+        }
+        train = try train.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
+        test = try test.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
+        let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
+        let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
+        let result = try model.evaluate(on: loader)
+        print(String(format: "%@ on %@ (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%", url.lastPathComponent, test.name, result.count,
+                     result.loss, result.top1, result.top5))
+    }
+}

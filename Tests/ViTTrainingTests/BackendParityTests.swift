@@ -1,0 +1,57 @@
+import ViTBackends
+import ViTCore
+import ViTNN
+import ViTTraining
+import XCTest
+
+/// The same training steps on the OpenCL device (PoCL in CI) and on the CPU backend give
+/// the same losses: same initial weights (drawn on the host), same data, same dropout masks.
+final class BackendParityTests: XCTestCase {
+    /// Losses of `steps` AdamW steps of a small ViT on a fixed batch.
+    private func losses(on backend: Backend, steps: Int) throws -> [Float] {
+        var configuration = ViTConfiguration()
+        configuration.numHiddenLayers = 2
+        configuration.numChannels = 1
+        configuration.hiddenDropoutProb = 0.1
+        configuration.attentionProbsDropoutProb = 0.1
+        let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
+        let optimizer = try AdamW(parameters: model.namedParameters.map {
+            OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor))
+        })
+        let batch = 8
+        let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
+        let labels = try Tensor((0..<batch).map { Float($0 % 10) }, shape: [batch], on: backend)
+        var result: [Float] = []
+        for step in 0..<steps {
+            let logits = try model(images, context: ForwardContext(training: true, seed: 11, step: step))
+            let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: 0.1)
+            optimizer.zeroGradients()
+            try loss.backward()
+            try clipGradientNorm(optimizer.parameters, maximumNorm: 1)
+            try optimizer.step(learningRate: 1e-3)
+            result.append(try loss.item())
+        }
+        return result
+    }
+
+    func testTwentyStepsMatchTheCPU() throws {
+        let device = try openCLDevice()
+        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: 20)
+        let measured = try losses(on: device, steps: 20)
+        print("CPU losses:    \(reference)")
+        print("OpenCL losses: \(measured)")
+        XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")
+        for (step, (expected, actual)) in zip(reference, measured).enumerated() {
+            // Kernels agree to ~1e-6 relative per step; AdamW's normalised updates can carry
+            // a rounding difference into the weights, so the bound grows slowly with steps.
+            XCTAssertEqual(actual, expected, accuracy: 2e-6 * Float(step + 1), "step \(step)")
+        }
+    }
+
+    private func openCLDevice() throws -> Backend {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else {
+            throw XCTSkip("no OpenCL platform found: backend parity skipped")
+        }
+        return try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import ViTBackends
+import ViTCore
+import ViTData
+import ViTNN
+import ViTSerialization
+import ViTTraining
+import XCTest
+
+/// A short run on a slice of Fashion-MNIST: every output file, resuming, and the errors a
+/// user meets first.
+final class TrainerTests: XCTestCase {
+    private var output: URL!
+    private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
+            throw XCTSkip("Fashion-MNIST is not installed (Tools/setup.sh installs dataset-fashion-mnist)")
+        }
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("vit-trainer-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws {
+        if let output { try? FileManager.default.removeItem(at: output) }
+    }
+
+    private func smallOptions(epochs: Int = 1) -> TrainingOptions {
+        var options = TrainingOptions()
+        options.experimentName = "small"
+        options.outputDirectory = output.path
+        options.epochs = epochs
+        options.batchSize = 32
+        options.trainingLimit = 128
+        options.testLimit = 64
+        options.saveModelEvery = 1
+        options.model.numChannels = 1
+        options.model.numHiddenLayers = 1
+        return options
+    }
+
+    func testOutputsOfARun() throws {
+        let trainer = try Trainer(options: smallOptions(epochs: 2), backend: cpu, log: { _ in })
+        let history = try trainer.run()
+        XCTAssertEqual(history.map(\.epoch), [1, 2])
+        let folder = trainer.experimentFolder
+        let lines = try String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any]
+        for key in ["epoch", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5", "lr", "epoch_seconds", "images_per_second"] {
+            XCTAssertNotNil(first?[key], "metrics.jsonl lacks \(key)")
+        }
+        let configuration = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("config.json"))) as? [String: Any]
+        XCTAssertEqual(configuration?["batch_size"] as? Int, 32)
+        XCTAssertEqual((configuration?["model"] as? [String: Any])?["hidden_size"] as? Int, 48)
+        for name in ["checkpoint_epoch_1.safetensors", "checkpoint_epoch_2.safetensors", "model_final.safetensors", "model_final.optimizer.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), "\(name) missing")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") || $0.contains("tmp") }
+        XCTAssertEqual(leftovers, [], "temporary files left behind")
+        // timm's names and shapes, and the configuration in the metadata.
+        let checkpoint = try SafeTensorsFile.read(from: folder.appendingPathComponent("model_final.safetensors"))
+        XCTAssertEqual(checkpoint["patch_embed.proj.weight"]?.shape, [48, 1, 4, 4])
+        XCTAssertEqual(checkpoint["blocks.0.attn.qkv.weight"]?.shape, [144, 48])
+        XCTAssertEqual(checkpoint["pos_embed"]?.shape, [1, 65, 48])
+        XCTAssertEqual(checkpoint["cls_token"]?.shape, [1, 1, 48])
+        XCTAssertEqual(try Checkpoint.configuration(in: checkpoint)?.numHiddenLayers, 1)
+        let summary = try String(contentsOf: output.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(summary.count, 2)
+        XCTAssertTrue(summary[0].hasPrefix("experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image"))
+        XCTAssertTrue(summary[1].hasPrefix("small,standard,cpu,\(trainer.model.parameterCount),"))
+    }
+
+    func testResumeContinuesAndRejectsAnotherShape() throws {
+        let first = try Trainer(options: smallOptions(epochs: 1), backend: cpu, log: { _ in })
+        try first.run()
+        let checkpoint = first.experimentFolder.appendingPathComponent("checkpoint_epoch_1.safetensors")
+        let resumed = try Trainer(options: smallOptions(epochs: 2), backend: cpu, resume: checkpoint, log: { _ in })
+        XCTAssertEqual(resumed.firstEpoch, 2)
+        XCTAssertEqual(resumed.optimizer.stepCount, first.optimizer.stepCount)
+        XCTAssertEqual(try resumed.model.head.weight.toArray(), try first.model.head.weight.toArray())
+        XCTAssertEqual(try resumed.run().map(\.epoch), [2])
+
+        var wider = smallOptions()
+        wider.model.intermediateSize = 96
+        XCTAssertThrowsError(try Trainer(options: wider, backend: cpu, resume: checkpoint, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("blocks.0.mlp.fc1.weight"), "\(error)")
+            XCTAssertTrue("\(error)".contains("[192, 48]"), "\(error)")
+        }
+    }
+
+    func testBadInputIsReportedBeforeTraining() throws {
+        var options = smallOptions()
+        options.dataDirectory = output.appendingPathComponent("nowhere").path
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("dataset-fashion-mnist"), "\(error)")
+        }
+        options = smallOptions()
+        options.model.hiddenSize = 50
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("not divisible by num_attention_heads"), "\(error)")
+        }
+        options = smallOptions()
+        options.model.numChannels = 3
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("3 channels"), "\(error)")
+        }
+        options = smallOptions()
+        options.batchSize = 0
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("--batch-size"), "\(error)")
+        }
+    }
+
+    func testCorruptCheckpointNamesTheFile() throws {
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let broken = output.appendingPathComponent("broken.safetensors")
+        try Data([1, 2, 3]).write(to: broken)
+        XCTAssertThrowsError(try Checkpoint.read(broken)) { XCTAssertTrue("\($0)".contains("broken.safetensors"), "\($0)") }
+    }
+}
