@@ -47,7 +47,7 @@ let package = Package(
         ),
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends"]),
         .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
-        .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends"]),
+        .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends", "ViTTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
     ],
