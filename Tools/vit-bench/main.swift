@@ -4,13 +4,22 @@ import Foundation
 import ViTBackends
 import ViTCore
 
-/// Kernel benchmarks: time and achieved GFLOP/s (GEMM) or GB/s (memory-bound kernels) at
-/// ViT sizes on each backend, and OpenBLAS called directly as the CPU GEMM's yardstick.
-/// Build in release: `swift run -c release vit-bench`.
+/// Benchmarks that print figures. Build in release: `swift run -c release vit-bench ...`.
 @main
-struct KernelBenchmark: ParsableCommand {
+struct Benchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vit-bench",
+        abstract: "Kernel and training benchmarks.",
+        subcommands: [KernelBenchmark.self, TrainingBenchmark.self],
+        defaultSubcommand: KernelBenchmark.self
+    )
+}
+
+/// Kernel benchmarks: time and achieved GFLOP/s (GEMM) or GB/s (memory-bound kernels) at
+/// ViT sizes on each backend, and OpenBLAS called directly as the CPU GEMM's yardstick.
+struct KernelBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
         abstract: "Time GEMM and the elementwise/norm kernels at ViT sizes on each backend."
     )
 
