@@ -8,34 +8,49 @@ public protocol AttentionMechanism: Layer {
     func multiplyAccumulates(tokens: Int) -> Int
 }
 
-/// Softmax attention, materialising softmax(Q K^T / sqrt(d)) V per head. Q, K and V come
-/// from one merged projection (`qkv`, one GEMM, timm's layout) or from three (`q`, `k`, `v`).
-public final class StandardAttention: AttentionMechanism {
+/// The part of multi-head attention that mixes tokens: per-head query, key and value
+/// [batch, heads, tokens, headSize] in, the per-head output of the same shape out. Exact
+/// softmax attention, its efficient kernels and the approximate mechanisms differ only here.
+public protocol AttentionCore: AnyObject {
+    func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor
+    /// Multiply-accumulates per image (all heads) for `tokens` tokens of `width` = heads x headSize.
+    func multiplyAccumulates(tokens: Int, width: Int) -> Int
+    /// The core's own parameters (most have none), named relative to the core.
+    var namedParameters: [(name: String, tensor: Tensor)] { get }
+}
+
+extension AttentionCore {
+    public var namedParameters: [(name: String, tensor: Tensor)] { [] }
+}
+
+/// Multi-head attention: Q, K and V projections (one merged `qkv` GEMM in timm's layout, or
+/// separate `q`, `k`, `v`), an `AttentionCore`, and the output projection `proj`.
+public final class MultiHeadAttention: AttentionMechanism {
     public let queryKeyValue: Linear?
     public let separateProjections: (query: Linear, key: Linear, value: Linear)?
+    public let core: AttentionCore
     public let projection: Linear
     let heads: Int
-    let attentionDropout: Float
     let outputDropout: Float
 
-    public init(configuration: ViTConfiguration, merged: Bool, on backend: Backend, generator: inout SeededRandomGenerator) throws {
+    public init(configuration: ViTConfiguration, mergedProjection: Bool, core: AttentionCore, on backend: Backend,
+                generator: inout SeededRandomGenerator) throws {
         let width = configuration.hiddenSize
         let deviation = configuration.initializerRange
-        if merged {
-            queryKeyValue = try Linear(inputSize: width, outputSize: 3 * width, bias: configuration.qkvBias,
-                                       standardDeviation: deviation, on: backend, generator: &generator)
+        func projection(_ outputs: Int, bias: Bool) throws -> Linear {
+            try Linear(inputSize: width, outputSize: outputs, bias: bias, standardDeviation: deviation, on: backend, generator: &generator)
+        }
+        if mergedProjection {
+            queryKeyValue = try projection(3 * width, bias: configuration.qkvBias)
             separateProjections = nil
         } else {
             queryKeyValue = nil
-            separateProjections = (
-                try Linear(inputSize: width, outputSize: width, bias: configuration.qkvBias, standardDeviation: deviation, on: backend, generator: &generator),
-                try Linear(inputSize: width, outputSize: width, bias: configuration.qkvBias, standardDeviation: deviation, on: backend, generator: &generator),
-                try Linear(inputSize: width, outputSize: width, bias: configuration.qkvBias, standardDeviation: deviation, on: backend, generator: &generator)
-            )
+            separateProjections = (try projection(width, bias: configuration.qkvBias), try projection(width, bias: configuration.qkvBias),
+                                   try projection(width, bias: configuration.qkvBias))
         }
-        projection = try Linear(inputSize: width, outputSize: width, standardDeviation: deviation, on: backend, generator: &generator)
+        self.projection = try projection(width, bias: true)
+        self.core = core
         heads = configuration.numAttentionHeads
-        attentionDropout = configuration.attentionProbsDropoutProb
         outputDropout = configuration.hiddenDropoutProb
     }
 
@@ -48,29 +63,69 @@ public final class StandardAttention: AttentionMechanism {
             let packed = try queryKeyValue(input).reshaped([batch, tokens, 3, heads, headSize]).permuted([2, 0, 3, 1, 4])
             let parts = try (0..<3).map { try packed.sliced(axis: 0, $0..<($0 + 1)).reshaped([batch, heads, tokens, headSize]) }
             (query, key, value) = (parts[0], parts[1], parts[2])
-        } else if let (queryLayer, keyLayer, valueLayer) = separateProjections {
+        } else {
+            let (queryLayer, keyLayer, valueLayer) = separateProjections!
             let split = { (layer: Linear) in try layer(input).reshaped([batch, tokens, self.heads, headSize]).permuted([0, 2, 1, 3]) }
             (query, key, value) = (try split(queryLayer), try split(keyLayer), try split(valueLayer))
-        } else {
-            preconditionFailure("attention without projections")
         }
-        let scores = try matmul(query, key, transposeB: true, alpha: 1 / Float(headSize).squareRoot())
-        let probabilities = try context.dropout(try scores.softmax(), probability: attentionDropout)
-        let mixed = try matmul(probabilities, value).permuted([0, 2, 1, 3]).reshaped([batch, tokens, width])
+        let mixed = try core(query: query, key: key, value: value, context: context)
+            .permuted([0, 2, 1, 3]).reshaped([batch, tokens, width])
         return try context.dropout(try projection(mixed), probability: outputDropout)
     }
 
     public func multiplyAccumulates(tokens: Int) -> Int {
         let width = projection.weight.shape[0]
-        // Q, K, V and output projections, then Q K^T and P V.
-        return 4 * tokens * width * width + 2 * tokens * tokens * width
+        // Q, K, V and output projections, then the core.
+        return 4 * tokens * width * width + core.multiplyAccumulates(tokens: tokens, width: width)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
+        let projections: [(name: String, tensor: Tensor)]
         if let queryKeyValue {
-            return queryKeyValue.parameters(prefixed: "qkv") + projection.parameters(prefixed: "proj")
+            projections = queryKeyValue.parameters(prefixed: "qkv")
+        } else {
+            let (query, key, value) = separateProjections!
+            projections = query.parameters(prefixed: "q") + key.parameters(prefixed: "k") + value.parameters(prefixed: "v")
         }
-        let (query, key, value) = separateProjections!
-        return query.parameters(prefixed: "q") + key.parameters(prefixed: "k") + value.parameters(prefixed: "v") + projection.parameters(prefixed: "proj")
+        return projections + core.namedParameters.map { ("core." + $0.name, $0.tensor) } + projection.parameters(prefixed: "proj")
+    }
+}
+
+/// Exact softmax attention that materialises the [tokens, tokens] probabilities of every
+/// head: softmax(Q K^T / sqrt(d)) V. The reference the efficient cores are checked against.
+public final class MaterializedAttentionCore: AttentionCore {
+    let dropout: Float
+
+    public init(dropout: Float) {
+        self.dropout = dropout
+    }
+
+    public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
+        let scores = try matmul(query, key, transposeB: true, alpha: 1 / Float(query.shape[3]).squareRoot())
+        let probabilities = try context.dropout(try scores.softmax(), probability: dropout)
+        return try matmul(probabilities, value)
+    }
+
+    public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
+        2 * tokens * tokens * width
+    }
+}
+
+/// Builds the attention mechanism a configuration names.
+public enum AttentionFactory {
+    public static func make(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionMechanism {
+        let kind = AttentionKind(rawValue: configuration.attentionType) ?? .standard
+        let core = try makeCore(kind, configuration: configuration, on: backend, generator: &generator)
+        return try MultiHeadAttention(configuration: configuration, mergedProjection: kind != .standardSeparate, core: core, on: backend,
+                                      generator: &generator)
+    }
+
+    /// The core of `kind`, alone (the attention benchmark times cores on given Q, K, V).
+    public static func makeCore(_ kind: AttentionKind, configuration: ViTConfiguration, on backend: Backend,
+                                generator: inout SeededRandomGenerator) throws -> AttentionCore {
+        switch kind {
+        case .standard, .standardSeparate, .naive:
+            return MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb)
+        }
     }
 }

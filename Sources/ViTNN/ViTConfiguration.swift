@@ -18,8 +18,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var numClasses = 10
     public var numChannels = 3
     public var qkvBias = true
-    /// The attention mechanism (`--attention`): `standard` (merged QKV projection, one GEMM)
-    /// or `standard-separate` (separate Q, K and V projections).
+    /// The attention mechanism (`--attention`), one of `AttentionKind`.
     public var attentionType = "standard"
     /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
@@ -126,8 +125,12 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
 
 /// The attention mechanisms `--attention` can name.
 public enum AttentionKind: String, CaseIterable, Sendable {
+    /// Exact softmax attention, merged QKV projection (timm's layout).
     case standard
+    /// Exact softmax attention with separate Q, K and V projections.
     case standardSeparate = "standard-separate"
+    /// Exact softmax attention that materialises the N x N probabilities.
+    case naive
 }
 
 /// The position embeddings the configuration can name.

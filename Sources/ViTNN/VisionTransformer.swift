@@ -10,12 +10,7 @@ public final class TransformerBlock: Layer {
 
     public init(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws {
         norm1 = try LayerNorm(size: configuration.hiddenSize, on: backend)
-        switch AttentionKind(rawValue: configuration.attentionType) {
-        case .standard, nil:
-            attention = try StandardAttention(configuration: configuration, merged: true, on: backend, generator: &generator)
-        case .standardSeparate:
-            attention = try StandardAttention(configuration: configuration, merged: false, on: backend, generator: &generator)
-        }
+        attention = try AttentionFactory.make(configuration: configuration, on: backend, generator: &generator)
         norm2 = try LayerNorm(size: configuration.hiddenSize, on: backend)
         mlp = try MLP(configuration: configuration, on: backend, generator: &generator)
     }

@@ -10,7 +10,7 @@ struct Benchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vit-bench",
         abstract: "Kernel and training benchmarks.",
-        subcommands: [KernelBenchmark.self, TrainingBenchmark.self],
+        subcommands: [KernelBenchmark.self, TrainingBenchmark.self, AttentionBenchmark.self],
         defaultSubcommand: KernelBenchmark.self
     )
 }

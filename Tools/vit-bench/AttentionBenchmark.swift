@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import ViTBackends
+import ViTCore
+import ViTNN
+
+/// Attention cores on given Q, K, V [batch, heads, tokens, headSize]: forward and
+/// forward+backward time, achieved GFLOP/s and peak device memory, per mechanism, token
+/// count and backend; printed and optionally written as CSV.
+struct AttentionBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Time attention cores (forward, forward+backward) and their peak memory versus the token count."
+    )
+
+    @Option(name: .long, help: "cpu, opencl:N, or all.")
+    var device = "cpu"
+    @Option(name: .long, help: "Comma-separated token counts.")
+    var tokens = "65,257,1025,2049,4097"
+    @Option(name: .long, help: "Comma-separated mechanisms (default: every one).")
+    var attention: String?
+    @Option(name: .long) var batch = 8
+    @Option(name: .long) var heads = 8
+    @Option(name: .long) var headSize = 32
+    @Option(name: .long, help: "Largest N for cores that store N x N (their memory grows as N^2).")
+    var quadraticLimit = 2049
+    @Option(name: .long, help: "Minimum seconds of timed runs per figure.")
+    var seconds = 1.0
+    @Option(name: .long, help: "Also write the rows to this CSV file.")
+    var csv: String?
+
+    func run() throws {
+        let registry = DeviceRegistry.shared
+        let devices = device == "all" ? registry.devices.map(\.device) : [try registry.device(for: device)]
+        let kinds = try attention.map { list in
+            try list.split(separator: ",").map { name -> AttentionKind in
+                guard let kind = AttentionKind(rawValue: String(name)) else {
+                    throw ValidationError("unknown attention '\(name)'; choose from \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return kind
+            }
+        } ?? AttentionKind.allCases.filter { $0 != .standardSeparate }
+        let counts = try tokens.split(separator: ",").map { text -> Int in
+            guard let value = Int(text), value > 0 else { throw ValidationError("bad token count '\(text)'") }
+            return value
+        }
+        var rows = ["device,attention,batch,heads,tokens,head_size,forward_ms,forward_backward_ms,forward_gflops,peak_memory_bytes"]
+        print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
+        for target in devices {
+            let backend = try registry.backend(for: target)
+            for kind in kinds {
+                for count in counts {
+                    if Self.isQuadratic(kind) && count > quadraticLimit { continue }
+                    let figures = try measure(kind, tokens: count, on: backend)
+                    // Exact attention's work (Q K^T and P V: 4 B H N^2 d): the yardstick for every core.
+                    let flops = 4 * Double(batch * heads * headSize) * Double(count) * Double(count)
+                    let line = String(format: "%-9@ %-16@ %6d %12.2f %12.2f %13.1f %10.1f", "\(target)" as NSString, kind.rawValue as NSString, count,
+                                      figures.forward * 1e3, figures.both * 1e3, flops / figures.forward * 1e-9, Double(figures.peak) / 1_048_576)
+                    print(line)
+                    fflush(stdout)
+                    rows.append("\(target),\(kind.rawValue),\(batch),\(heads),\(count),\(headSize),\(figures.forward * 1e3),\(figures.both * 1e3),"
+                        + "\(flops / figures.forward * 1e-9),\(figures.peak)")
+                }
+            }
+        }
+        if let csv { try (rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8) }
+    }
+
+    /// Cores that hold an N x N matrix per head.
+    static func isQuadratic(_ kind: AttentionKind) -> Bool {
+        kind == .naive
+    }
+
+    private func measure(_ kind: AttentionKind, tokens: Int, on backend: Backend) throws -> (forward: Double, both: Double, peak: Int) {
+        var configuration = ViTConfiguration()
+        configuration.numAttentionHeads = heads
+        configuration.hiddenSize = heads * headSize
+        configuration.attentionType = kind.rawValue
+        var generator = SeededRandomGenerator(seed: 1)
+        let core = try AttentionFactory.makeCore(kind, configuration: configuration, on: backend, generator: &generator)
+        let shape: Shape = [batch, heads, tokens, headSize]
+        let inputs = try (0..<3).map {
+            try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(10 + $0)), shape: shape, on: backend, requiresGradient: true)
+        }
+        let seed = try Tensor.full(shape, value: 1, on: backend)
+        let context = ForwardContext(training: false)
+        let forward = try time(on: backend) {
+            _ = try GradientMode.withoutGradient { try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context) }
+        }
+        try backend.synchronize()
+        let baseline = backend.memory.live
+        backend.memory.resetPeak()
+        let both = try time(on: backend) {
+            inputs.forEach { $0.zeroGradient() }
+            try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context).backward(seed)
+        }
+        return (forward, both, backend.memory.peak - baseline)
+    }
+
+    /// Mean seconds of `body` over runs lasting at least `seconds`, after one warm-up run.
+    private func time(on backend: Backend, _ body: () throws -> Void) throws -> Double {
+        try body()
+        try backend.synchronize()
+        var runs = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            try body()
+            try backend.synchronize()
+            runs += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        } while elapsed < seconds
+        return elapsed / Double(runs)
+    }
+}
