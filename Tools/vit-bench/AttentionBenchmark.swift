@@ -51,7 +51,14 @@ struct AttentionBenchmark: ParsableCommand {
             for kind in kinds {
                 for count in counts {
                     if Self.isQuadratic(kind) && count > quadraticLimit { continue }
-                    let figures = try measure(kind, tokens: count, on: backend)
+                    let figures: (forward: Double, both: Double, peak: Int)
+                    do {
+                        figures = try measure(kind, tokens: count, on: backend)
+                    } catch let error as ViTError {
+                        // Mechanisms that need a square patch grid (or a fixed length) cannot run every N.
+                        print("\(target) \(kind.rawValue) N=\(count): skipped: \(error)")
+                        continue
+                    }
                     // Exact attention's work (Q K^T and P V: 4 B H N^2 d): the yardstick for every core.
                     let flops = 4 * Double(batch * heads * headSize) * Double(count) * Double(count)
                     let line = String(format: "%-9@ %-16@ %6d %12.2f %12.2f %13.1f %10.1f", "\(target)" as NSString, kind.rawValue as NSString, count,
@@ -76,6 +83,12 @@ struct AttentionBenchmark: ParsableCommand {
         configuration.numAttentionHeads = heads
         configuration.hiddenSize = heads * headSize
         configuration.attentionType = kind.rawValue
+        // The configuration describes the token sequence as a square grid of 1-pixel patches
+        // plus the class token. When N - 1 is not a square it describes no grid (1 patch):
+        // cores that need the grid or a fixed length reject the mismatch and the row is skipped.
+        let side = Int(Double(tokens - 1).squareRoot().rounded())
+        configuration.patchSize = 1
+        configuration.imageSize = side * side == tokens - 1 ? side : 1
         var generator = SeededRandomGenerator(seed: 1)
         let core = try AttentionFactory.makeCore(kind, configuration: configuration, on: backend, generator: &generator)
         let shape: Shape = [batch, heads, tokens, headSize]
