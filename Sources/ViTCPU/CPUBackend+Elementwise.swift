@@ -32,34 +32,41 @@ extension CPUBackend {
         profiler.measure("add_bias") {
             Parallel.forEachChunk(rows, grain: max(1, Self.elementGrain / max(columns, 1))) { range in
                 for row in range {
-                    let offset = row * columns
-                    for column in 0..<columns { z[offset + column] = x[offset + column] + b[column] }
+                    // Row pointers, so that the inner loop indexes without overflow checks and vectorises.
+                    let (source, target) = (x + row * columns, z + row * columns)
+                    for column in 0..<columns { target[column] = source[column] + b[column] }
                 }
             }
         }
     }
 
+    /// GELU, exact erf form: y = x/2 (1 + erf(x / sqrt 2)).
     public func geluForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
         let (x, z) = (host(input), host(output))
+        let rootHalf = Float(0.5).squareRoot()
         profiler.measure("gelu_forward") {
             Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
                 for i in range {
                     let value = x[i]
-                    z[i] = 0.5 * value * (1 + erff(value * Float(0.5).squareRoot()))
+                    let gaussian = VectorMath.exp(-0.5 * value * value)
+                    z[i] = 0.5 * value * (1 + VectorMath.erf(value * rootHalf, expMinusSquare: gaussian))
                 }
             }
         }
     }
 
+    /// dx = dy (Phi(x) + x phi(x)), Phi the normal CDF and phi its density; one exponential
+    /// serves both.
     public func geluBackward(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) throws {
         let (x, dy, dx) = (host(input), host(outputGradient), host(inputGradient))
-        let inverseRootTwoPi = 1 / Float(2 * Double.pi).squareRoot()
+        let (rootHalf, inverseRootTwoPi) = (Float(0.5).squareRoot(), 1 / Float(2 * Double.pi).squareRoot())
         profiler.measure("gelu_backward") {
             Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
                 for i in range {
                     let value = x[i]
-                    let cdf = 0.5 * (1 + erff(value * Float(0.5).squareRoot()))
-                    let pdf = expf(-0.5 * value * value) * inverseRootTwoPi
+                    let gaussian = VectorMath.exp(-0.5 * value * value)
+                    let cdf = 0.5 * (1 + VectorMath.erf(value * rootHalf, expMinusSquare: gaussian))
+                    let pdf = gaussian * inverseRootTwoPi
                     dx[i] = dy[i] * (cdf + value * pdf)
                 }
             }

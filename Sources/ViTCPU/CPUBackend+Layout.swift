@@ -27,7 +27,7 @@ extension CPUBackend {
         }
     }
 
-    /// target[i] = sum over a in `axis` of source[a * inner + i].
+    /// target[i] = sum over a in `axis` of source[a * inner + i], added in order of a.
     @inline(__always)
     private static func sumSlice(_ source: UnsafeMutablePointer<Float>, _ target: UnsafeMutablePointer<Float>, axis: Range<Int>, inner: Int, accumulate: Bool) {
         if !accumulate { target.update(repeating: 0, count: inner) }
@@ -50,30 +50,72 @@ extension CPUBackend {
 
     public func permute(_ input: DeviceStorage, output: DeviceStorage, shape: [Int], permutation: [Int]) throws {
         let (x, y) = (host(input), host(output))
-        let rank = shape.count
-        var inputStrides = [Int](repeating: 1, count: rank)
-        for axis in stride(from: rank - 2, through: 0, by: -1) { inputStrides[axis] = inputStrides[axis + 1] * shape[axis + 1] }
-        let outputShape = permutation.map { shape[$0] }
-        // Stride in the input of each output axis.
-        let strides = permutation.map { inputStrides[$0] }
-        let innerLength = outputShape[rank - 1]
-        let innerStride = strides[rank - 1]
-        let outerCount = outputShape.dropLast().reduce(1, *)
+        let count = shape.reduce(1, *)
+        guard count > 0 else { return }
+        var inputStrides = [Int](repeating: 1, count: shape.count)
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) { inputStrides[axis] = inputStrides[axis + 1] * shape[axis + 1] }
+        // The output's axes as (size, stride in the input), without axes of size 1, and with
+        // neighbours merged where they are contiguous in the input too: fewer, longer loops
+        // (an identity permutation becomes one copy).
+        var sizes: [Int] = []
+        var strides: [Int] = []
+        for axis in permutation where shape[axis] > 1 {
+            if let last = sizes.indices.last, strides[last] == inputStrides[axis] * shape[axis] {
+                sizes[last] *= shape[axis]
+                strides[last] = inputStrides[axis]
+            } else {
+                sizes.append(shape[axis])
+                strides.append(inputStrides[axis])
+            }
+        }
+        let rowLength = sizes.last ?? 1
+        let rowStride = strides.last ?? 1
+        // The axes that index rows, outermost first.
+        let outerSizes = Array(sizes.dropLast())
+        let outerStrides = Array(strides.dropLast())
+        let rowCount = count / rowLength
         profiler.measure("permute") {
-            Parallel.forEachChunk(outerCount, grain: max(1, Self.elementGrain / max(innerLength, 1))) { range in
-                for outerIndex in range {
-                    // Decompose the outer index into output coordinates, innermost first.
-                    var remainder = outerIndex
-                    var source = 0
-                    for axis in stride(from: rank - 2, through: 0, by: -1) {
-                        source += (remainder % outputShape[axis]) * strides[axis]
-                        remainder /= outputShape[axis]
-                    }
-                    let target = y + outerIndex * innerLength
-                    if innerStride == 1 {
-                        target.update(from: x + source, count: innerLength)
+            Parallel.forEachChunk(rowCount, grain: max(1, Self.elementGrain / rowLength)) { range in
+                Self.permuteRows(x, y, range: range, rowLength: rowLength, rowStride: rowStride, sizes: outerSizes, strides: outerStrides)
+            }
+        }
+    }
+
+    /// Writes output rows `range` of a permute. The source offset follows the output
+    /// coordinates like an odometer: one division per axis to find the first row, then
+    /// additions and a rare carry per row.
+    private static func permuteRows(
+        _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, range: Range<Int>,
+        rowLength: Int, rowStride: Int, sizes: [Int], strides: [Int]
+    ) {
+        let rank = sizes.count
+        let coordinates = UnsafeMutablePointer<Int>.allocate(capacity: max(rank, 1))
+        defer { coordinates.deallocate() }
+        var source = 0
+        var remainder = range.lowerBound
+        for axis in stride(from: rank - 1, through: 0, by: -1) {
+            coordinates[axis] = remainder % sizes[axis]
+            remainder /= sizes[axis]
+            source += coordinates[axis] * strides[axis]
+        }
+        sizes.withUnsafeBufferPointer { sizes in
+            strides.withUnsafeBufferPointer { strides in
+                for row in range {
+                    let target = y + row * rowLength
+                    if rowStride == 1 {
+                        VectorMath.copy(x + source, to: target, count: rowLength)
                     } else {
-                        for i in 0..<innerLength { target[i] = x[source + i * innerStride] }
+                        for i in 0..<rowLength { target[i] = x[source + i * rowStride] }
+                    }
+                    // Next row: advance the innermost coordinate, carrying outwards.
+                    var axis = rank - 1
+                    while axis >= 0 {
+                        coordinates[axis] += 1
+                        source += strides[axis]
+                        if coordinates[axis] < sizes[axis] { break }
+                        source -= sizes[axis] * strides[axis]
+                        coordinates[axis] = 0
+                        axis -= 1
                     }
                 }
             }

@@ -15,15 +15,14 @@ extension CPUBackend {
                 for row in range {
                     let source = x + row * columns
                     let target = y + row * columns
-                    var sum: Float = 0
-                    for c in 0..<columns { sum += source[c] }
-                    let average = sum / Float(columns)
-                    var squares: Float = 0
-                    for c in 0..<columns {
-                        let centred = source[c] - average
+                    let average = VectorMath.sum(source, count: columns) / Float(columns)
+                    var squares = FloatVector.zero
+                    VectorMath.forEachVector(in: 0..<columns) { c, lanes in
+                        // Padding with the mean adds nothing.
+                        let centred = source.loadVector(at: c, lanes: lanes, padding: average) - average
                         squares += centred * centred
                     }
-                    let inverse = 1 / (squares / Float(columns) + epsilon).squareRoot()
+                    let inverse = 1 / (VectorMath.horizontalSum(squares) / Float(columns) + epsilon).squareRoot()
                     for c in 0..<columns { target[c] = (source[c] - average) * inverse * w[c] + b[c] }
                     means[row] = average
                     inverses[row] = inverse
@@ -51,23 +50,25 @@ extension CPUBackend {
                 let weightPartial = partials + chunk * 2 * columns
                 let biasPartial = weightPartial + columns
                 for row in range {
-                    let offset = row * columns
+                    let (source, gradient, target) = (x + row * columns, dy + row * columns, dx + row * columns)
                     let (average, inverse) = (means[row], inverses[row])
-                    var meanGradient: Float = 0
-                    var meanGradientTimesNormalized: Float = 0
-                    for c in 0..<columns {
-                        let normalized = (x[offset + c] - average) * inverse
-                        let gradient = dy[offset + c] * w[c]
-                        meanGradient += gradient
-                        meanGradientTimesNormalized += gradient * normalized
-                        weightPartial[c] += dy[offset + c] * normalized
-                        biasPartial[c] += dy[offset + c]
+                    var meanGradient = FloatVector.zero
+                    var meanGradientTimesNormalized = FloatVector.zero
+                    VectorMath.forEachVector(in: 0..<columns) { c, lanes in
+                        // Padding lanes: dy = 0, so they add nothing.
+                        let outputGradient = gradient.loadVector(at: c, lanes: lanes)
+                        let normalized = (source.loadVector(at: c, lanes: lanes) - average) * inverse
+                        let scaled = outputGradient * w.loadVector(at: c, lanes: lanes)
+                        meanGradient += scaled
+                        meanGradientTimesNormalized += scaled * normalized
+                        weightPartial.storeVector(weightPartial.loadVector(at: c, lanes: lanes) + outputGradient * normalized, at: c, lanes: lanes)
+                        biasPartial.storeVector(biasPartial.loadVector(at: c, lanes: lanes) + outputGradient, at: c, lanes: lanes)
                     }
-                    meanGradient /= Float(columns)
-                    meanGradientTimesNormalized /= Float(columns)
+                    let meanScaled = VectorMath.horizontalSum(meanGradient) / Float(columns)
+                    let meanScaledTimesNormalized = VectorMath.horizontalSum(meanGradientTimesNormalized) / Float(columns)
                     for c in 0..<columns {
-                        let normalized = (x[offset + c] - average) * inverse
-                        dx[offset + c] = inverse * (dy[offset + c] * w[c] - meanGradient - normalized * meanGradientTimesNormalized)
+                        let normalized = (source[c] - average) * inverse
+                        target[c] = inverse * (gradient[c] * w[c] - meanScaled - normalized * meanScaledTimesNormalized)
                     }
                 }
             }
@@ -89,17 +90,10 @@ extension CPUBackend {
         profiler.measure("softmax_forward") {
             Parallel.forEachChunk(rows, grain: rowGrain(columns)) { range in
                 for row in range {
-                    let source = x + row * columns
-                    let target = y + row * columns
-                    var largest = -Float.infinity
-                    for c in 0..<columns { largest = max(largest, source[c]) }
-                    var total: Float = 0
-                    for c in 0..<columns {
-                        let value = expf(source[c] - largest)
-                        target[c] = value
-                        total += value
-                    }
-                    let inverse = 1 / total
+                    let (source, target) = (x + row * columns, y + row * columns)
+                    let largest = VectorMath.maximum(source, count: columns)
+                    for c in 0..<columns { target[c] = VectorMath.exp(source[c] - largest) }
+                    let inverse = 1 / VectorMath.sum(target, count: columns)
                     for c in 0..<columns { target[c] *= inverse }
                 }
             }
@@ -111,10 +105,9 @@ extension CPUBackend {
         profiler.measure("softmax_backward") {
             Parallel.forEachChunk(rows, grain: rowGrain(columns)) { range in
                 for row in range {
-                    let offset = row * columns
-                    var dot: Float = 0
-                    for c in 0..<columns { dot += y[offset + c] * dy[offset + c] }
-                    for c in 0..<columns { dx[offset + c] = y[offset + c] * (dy[offset + c] - dot) }
+                    let (probabilities, gradient, target) = (y + row * columns, dy + row * columns, dx + row * columns)
+                    let dot = VectorMath.dot(probabilities, gradient, count: columns)
+                    for c in 0..<columns { target[c] = probabilities[c] * (gradient[c] - dot) }
                 }
             }
         }
@@ -124,17 +117,15 @@ extension CPUBackend {
         let (x, targets, loss) = (host(logits), host(labels), host(losses))
         profiler.measure("crossentropy_forward") {
             Parallel.forEachChunk(rows, grain: rowGrain(classes)) { range in
+                // The exponentials are stored so that their sum can be vectorised too.
+                let exponentials = UnsafeMutablePointer<Float>.allocate(capacity: classes)
+                defer { exponentials.deallocate() }
                 for row in range {
                     let source = x + row * classes
-                    var largest = -Float.infinity
-                    for c in 0..<classes { largest = max(largest, source[c]) }
-                    var total: Float = 0
-                    var logitSum: Float = 0
-                    for c in 0..<classes {
-                        total += expf(source[c] - largest)
-                        logitSum += source[c]
-                    }
-                    let logSumExp = largest + logf(total)
+                    let largest = VectorMath.maximum(source, count: classes)
+                    for c in 0..<classes { exponentials[c] = VectorMath.exp(source[c] - largest) }
+                    let logSumExp = largest + logf(VectorMath.sum(exponentials, count: classes))
+                    let logitSum = VectorMath.sum(source, count: classes)
                     let target = source[Int(targets[row])]
                     // -sum_c q_c log p_c with q = (1 - s) one_hot + s / C.
                     loss[row] = logSumExp - (1 - labelSmoothing) * target - labelSmoothing * logitSum / Float(classes)
@@ -153,20 +144,15 @@ extension CPUBackend {
                 for row in range {
                     let source = x + row * classes
                     let target = dx + row * classes
-                    var largest = -Float.infinity
-                    for c in 0..<classes { largest = max(largest, source[c]) }
-                    var total: Float = 0
-                    for c in 0..<classes {
-                        let value = expf(source[c] - largest)
-                        target[c] = value
-                        total += value
-                    }
+                    let largest = VectorMath.maximum(source, count: classes)
+                    for c in 0..<classes { target[c] = VectorMath.exp(source[c] - largest) }
+                    let inverse = 1 / VectorMath.sum(target, count: classes)
                     let label = Int(targets[row])
                     let uniform = labelSmoothing / Float(classes)
-                    for c in 0..<classes {
-                        let wanted = (c == label ? 1 - labelSmoothing : 0) + uniform
-                        target[c] = scale * (target[c] / total - wanted)
-                    }
+                    // Every class wants `uniform`; the label's class is corrected after.
+                    let labelProbability = target[label] * inverse
+                    for c in 0..<classes { target[c] = scale * (target[c] * inverse - uniform) }
+                    target[label] = scale * (labelProbability - ((1 - labelSmoothing) + uniform))
                 }
             }
         }

@@ -73,6 +73,28 @@ public final class MultiHeadAttention: AttentionMechanism {
         return try context.dropout(try projection(mixed), probability: outputDropout)
     }
 
+    /// The attention probabilities softmax(Q K^T / sqrt(d)) [batch, heads, tokens, tokens] of
+    /// `input`, for visualisation: computed only when asked for, whatever the core, since
+    /// the efficient cores never hold them.
+    public func probabilities(_ input: Tensor) throws -> Tensor {
+        try GradientMode.withoutGradient {
+            let (batch, tokens, width) = (input.shape[0], input.shape[1], input.shape[2])
+            let headSize = width / heads
+            let split = { (layer: Linear, part: Int) -> Tensor in
+                try layer(input).reshaped([batch, tokens, layer === self.queryKeyValue ? 3 : 1, self.heads, headSize])
+                    .sliced(axis: 2, part..<(part + 1)).reshaped([batch, tokens, self.heads, headSize]).permuted([0, 2, 1, 3])
+            }
+            let (query, key): (Tensor, Tensor)
+            if let queryKeyValue {
+                (query, key) = (try split(queryKeyValue, 0), try split(queryKeyValue, 1))
+            } else {
+                let (queryLayer, keyLayer, _) = separateProjections!
+                (query, key) = (try split(queryLayer, 0), try split(keyLayer, 0))
+            }
+            return try matmul(query, key, transposeB: true, alpha: 1 / Float(headSize).squareRoot()).softmax()
+        }
+    }
+
     public func multiplyAccumulates(tokens: Int) -> Int {
         let width = projection.weight.shape[0]
         // Q, K, V and output projections, then the core.
@@ -111,6 +133,20 @@ public final class MaterializedAttentionCore: AttentionCore {
     }
 }
 
+/// Exact softmax attention through the tiled flash kernels: the same result as
+/// `MaterializedAttentionCore` with memory linear in the token count.
+public final class FlashAttentionCore: AttentionCore {
+    public init() {}
+
+    public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
+        try flashAttention(query: query, key: key, value: value)
+    }
+
+    public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
+        2 * tokens * tokens * width
+    }
+}
+
 /// Builds the attention mechanism a configuration names.
 public enum AttentionFactory {
     public static func make(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionMechanism {
@@ -124,7 +160,12 @@ public enum AttentionFactory {
     public static func makeCore(_ kind: AttentionKind, configuration: ViTConfiguration, on backend: Backend,
                                 generator: inout SeededRandomGenerator) throws -> AttentionCore {
         switch kind {
-        case .standard, .standardSeparate, .naive:
+        case .standard, .standardSeparate:
+            // The flash kernels have no dropout on the probabilities; with attention dropout
+            // the materialised core keeps the semantics (at N x N memory).
+            return configuration.attentionProbsDropoutProb > 0
+                ? MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb) : FlashAttentionCore()
+        case .naive:
             return MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb)
         }
     }

@@ -125,7 +125,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
 
 /// The attention mechanisms `--attention` can name.
 public enum AttentionKind: String, CaseIterable, Sendable {
-    /// Exact softmax attention, merged QKV projection (timm's layout).
+    /// Exact softmax attention through the tiled flash kernels, merged QKV projection (timm's layout).
     case standard
     /// Exact softmax attention with separate Q, K and V projections.
     case standardSeparate = "standard-separate"

@@ -77,7 +77,18 @@ public final class VisionTransformer: Layer {
     /// Logits [batch, classes] for images [batch, channels, height, width].
     public func callAsFunction(_ images: Tensor, context: ForwardContext) throws -> Tensor {
         let c = configuration
-        guard images.shape == [images.shape[0], c.numChannels, c.imageSize, c.imageSize] else {
+        var tokens = try embed(images, context: context)
+        for block in blocks {
+            tokens = try block(tokens, context: context)
+        }
+        let classOutput = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([images.shape[0], c.hiddenSize])
+        return try head(classOutput)
+    }
+
+    /// Patch embedding, class token and position embedding: tokens [batch, tokens, width].
+    func embed(_ images: Tensor, context: ForwardContext) throws -> Tensor {
+        let c = configuration
+        guard images.shape == [images.shape.rank == 4 ? images.shape[0] : -1, c.numChannels, c.imageSize, c.imageSize] else {
             throw ViTError.shapeMismatch(operation: "VisionTransformer", detail: "images \(images.shape) must be [batch, \(c.numChannels), \(c.imageSize), \(c.imageSize)]")
         }
         let batch = images.shape[0]
@@ -88,12 +99,26 @@ public final class VisionTransformer: Layer {
         var tokens = try concatenate([classTokens, embedded], axis: 1)
         tokens = try tokens.reshaped([batch, c.tokenCount * width]).addingBias(positionEmbedding.reshaped([c.tokenCount * width]))
             .reshaped([batch, c.tokenCount, width])
-        tokens = try context.dropout(tokens, probability: c.hiddenDropoutProb)
-        for block in blocks {
-            tokens = try block(tokens, context: context)
+        return try context.dropout(tokens, probability: c.hiddenDropoutProb)
+    }
+
+    /// The softmax attention maps [batch, heads, tokens, tokens] of every block for `images`,
+    /// for visualisation (exact softmax probabilities of the block's Q and K projections).
+    /// Computed on request only; training never materialises them with the flash core.
+    public func attentionMaps(_ images: Tensor) throws -> [Tensor] {
+        try GradientMode.withoutGradient {
+            let c = configuration
+            var tokens = try embed(images, context: ForwardContext(training: false))
+            var maps: [Tensor] = []
+            for block in blocks {
+                guard let attention = block.attention as? MultiHeadAttention else {
+                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention \(c.attentionType) has no softmax map")
+                }
+                maps.append(try attention.probabilities(block.norm1(tokens)))
+                tokens = try block(tokens, context: ForwardContext(training: false))
+            }
+            return maps
         }
-        let classOutput = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([batch, width])
-        return try head(classOutput)
     }
 
     /// Every parameter with its timm name, in timm's order.

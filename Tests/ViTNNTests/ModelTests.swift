@@ -24,6 +24,21 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    func testAttentionMapsOnRequest() throws {
+        var configuration = ViTConfiguration()
+        configuration.numHiddenLayers = 2
+        let model = try VisionTransformer(configuration: configuration, on: backend)
+        let images = try Tensor([Float](repeating: 0.25, count: 2 * 3 * 32 * 32), shape: [2, 3, 32, 32], on: backend)
+        let maps = try model.attentionMaps(images)
+        XCTAssertEqual(maps.map(\.shape), [[2, 4, 65, 65], [2, 4, 65, 65]])
+        let rowSums = try maps[1].sum(axis: 3).toArray()
+        XCTAssertEqual(rowSums.count, 2 * 4 * 65)
+        for sum in rowSums { XCTAssertEqual(sum, 1, accuracy: 1e-5) }
+        XCTAssertThrowsError(try model(try Tensor.zeros([2, 3, 28, 28], on: backend), context: ForwardContext(training: false))) {
+            XCTAssertTrue("\($0)".contains("must be [batch, 3, 32, 32]"), "\($0)")
+        }
+    }
+
     func testInvalidConfigurationsAreRejectedBeforeAnyWork() {
         var configuration = ViTConfiguration()
         configuration.numAttentionHeads = 5

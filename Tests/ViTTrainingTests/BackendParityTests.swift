@@ -8,12 +8,12 @@ import XCTest
 /// the same losses: same initial weights (drawn on the host), same data, same dropout masks.
 final class BackendParityTests: XCTestCase {
     /// Losses of `steps` AdamW steps of a small ViT on a fixed batch.
-    private func losses(on backend: Backend, steps: Int) throws -> [Float] {
+    private func losses(on backend: Backend, steps: Int, attentionDropout: Float) throws -> [Float] {
         var configuration = ViTConfiguration()
         configuration.numHiddenLayers = 2
         configuration.numChannels = 1
         configuration.hiddenDropoutProb = 0.1
-        configuration.attentionProbsDropoutProb = 0.1
+        configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
         let optimizer = try AdamW(parameters: model.namedParameters.map {
             OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor))
@@ -34,10 +34,20 @@ final class BackendParityTests: XCTestCase {
         return result
     }
 
+    /// With attention dropout the model uses the materialised attention core.
     func testTwentyStepsMatchTheCPU() throws {
+        try compare(steps: 20, attentionDropout: 0.1)
+    }
+
+    /// Without it, the flash attention kernels.
+    func testTenStepsWithFlashAttentionMatchTheCPU() throws {
+        try compare(steps: 10, attentionDropout: 0)
+    }
+
+    private func compare(steps: Int, attentionDropout: Float) throws {
         let device = try openCLDevice()
-        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: 20)
-        let measured = try losses(on: device, steps: 20)
+        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout)
+        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")
         XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")
