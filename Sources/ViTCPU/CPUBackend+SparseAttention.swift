@@ -21,9 +21,10 @@ extension CPUBackend {
         withIndices(index) { rowOffsets, columnIndices, _, _ in
             profiler.measure("sparse_attention_forward") {
                 Parallel.forEachChunk(batch * heads * tokens, grain: Self.sparseRowGrain) { range in
-                    let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: 2 * d)
-                    defer { accumulator.deallocate() }
-                    let keptValues = accumulator + d
+                    // Scores of one row (at most N), then the accumulated values and the kept keys' values.
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tokens + 2 * d)
+                    defer { scratch.deallocate() }
+                    let (scores, accumulator, keptValues) = (scratch, scratch + tokens, scratch + tokens + d)
                     for row in range {
                         let (pair, queryIndex) = row.quotientAndRemainder(dividingBy: tokens)
                         let list = (pair % heads) * (tokens + 1) + queryIndex
@@ -31,22 +32,19 @@ extension CPUBackend {
                         let complement = complemented ? tokens - (end - start) : 0
                         let (queryRow, base, target) = (q + row * d, pair * tokens * d, o + row * d)
                         accumulator.update(repeating: 0, count: 2 * d)
-                        // Online softmax; the masked keys of zero mode start it at logit 0 with weight `complement`.
+                        // Two passes (scores and their largest, then the weights) rather than an
+                        // online softmax, which rescales whenever the largest score grows. The masked
+                        // keys of zero mode have logit 0 and weight `complement`.
                         var largest: Float = complement > 0 ? 0 : -.infinity
-                        var denominator = Float(complement)
                         for entry in start..<end {
-                            let keyIndex = Int(columnIndices[entry])
-                            let (keyRow, valueRow) = (k + base + keyIndex * d, v + base + keyIndex * d)
-                            var dot: Float = 0
-                            for c in 0..<d { dot += queryRow[c] * keyRow[c] }
-                            let score = dot * scale
-                            if score > largest {
-                                let factor = expf(largest - score)
-                                denominator *= factor
-                                for c in 0..<d { accumulator[c] *= factor }
-                                largest = score
-                            }
-                            let weight = expf(score - largest)
+                            let score = Self.dot(queryRow, k + base + Int(columnIndices[entry]) * d, d) * scale
+                            scores[entry - start] = score
+                            largest = max(largest, score)
+                        }
+                        var denominator = complement > 0 ? Float(complement) * expf(-largest) : 0
+                        for entry in start..<end {
+                            let valueRow = v + base + Int(columnIndices[entry]) * d
+                            let weight = expf(scores[entry - start] - largest)
                             denominator += weight
                             for c in 0..<d { accumulator[c] += weight * valueRow[c] }
                             if complement > 0 { for c in 0..<d { keptValues[c] += valueRow[c] } }
@@ -89,19 +87,14 @@ extension CPUBackend {
                         let list = (pair % heads) * (tokens + 1) + queryIndex
                         let (start, end) = (Int(rowOffsets[list]), Int(rowOffsets[list + 1]))
                         let (queryRow, gradientRow, base, target) = (q + row * d, dO + row * d, pair * tokens * d, dQ + row * d)
-                        var dot: Float = 0
-                        for c in 0..<d { dot += gradientRow[c] * o[row * d + c] }
+                        let dot = Self.dot(gradientRow, o + row * d, d)
                         delta[row] = dot
                         masked[row] = complemented && end - start < tokens ? expf(-lse[row]) : 0
                         target.update(repeating: 0, count: d)
                         for entry in start..<end {
                             let keyIndex = Int(columnIndices[entry])
                             let (keyRow, valueRow) = (k + base + keyIndex * d, v + base + keyIndex * d)
-                            var score: Float = 0, probabilityGradient: Float = 0
-                            for c in 0..<d {
-                                score += queryRow[c] * keyRow[c]
-                                probabilityGradient += gradientRow[c] * valueRow[c]
-                            }
+                            let (score, probabilityGradient) = (Self.dot(queryRow, keyRow, d), Self.dot(gradientRow, valueRow, d))
                             let scoreGradient = expf(score * scale - lse[row]) * (probabilityGradient - dot)
                             for c in 0..<d { target[c] += scoreGradient * keyRow[c] }
                         }
@@ -135,11 +128,7 @@ extension CPUBackend {
                             let queryIndex = Int(rowIndices[entry])
                             let row = pair * tokens + queryIndex
                             let (queryRow, gradientRow) = (q + base + queryIndex * d, dO + base + queryIndex * d)
-                            var score: Float = 0, probabilityGradient: Float = 0
-                            for c in 0..<d {
-                                score += queryRow[c] * keyRow[c]
-                                probabilityGradient += gradientRow[c] * valueRow[c]
-                            }
+                            let (score, probabilityGradient) = (Self.dot(queryRow, keyRow, d), Self.dot(gradientRow, valueRow, d))
                             let probability = expf(score * scale - lse[row])
                             let scoreGradient = probability * (probabilityGradient - delta[row]) * scale
                             let valueWeight = probability - masked[row]
@@ -152,6 +141,24 @@ extension CPUBackend {
                 }
             }
         }
+    }
+
+    /// a . b over `count` floats, in 8 lanes: one running sum would chain every addition
+    /// (strict float order stops the compiler from splitting it), which dominates short rows.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var c = 0
+        while c + 8 <= count {
+            lanes += UnsafeRawPointer(a + c).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + c).loadUnaligned(as: SIMD8<Float>.self)
+            c += 8
+        }
+        var total = lanes.sum()
+        while c < count {
+            total += a[c] * b[c]
+            c += 1
+        }
+        return total
     }
 
     /// Calls `body` with the four int32 arrays of `index` (row offsets, column indices, column
