@@ -149,15 +149,17 @@ public final class FlashAttentionCore: AttentionCore {
 
 /// Builds the attention mechanism a configuration names.
 public enum AttentionFactory {
-    public static func make(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionMechanism {
+    /// `layer` is the block's index (0-based); per-layer patterns (Fibottention's head shuffle) depend on it.
+    public static func make(configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
+                            generator: inout SeededRandomGenerator) throws -> AttentionMechanism {
         let kind = AttentionKind(rawValue: configuration.attentionType) ?? .standard
-        let core = try makeCore(kind, configuration: configuration, on: backend, generator: &generator)
+        let core = try makeCore(kind, configuration: configuration, layer: layer, on: backend, generator: &generator)
         return try MultiHeadAttention(configuration: configuration, mergedProjection: kind != .standardSeparate, core: core, on: backend,
                                       generator: &generator)
     }
 
     /// The core of `kind`, alone (the attention benchmark times cores on given Q, K, V).
-    public static func makeCore(_ kind: AttentionKind, configuration: ViTConfiguration, on backend: Backend,
+    public static func makeCore(_ kind: AttentionKind, configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
                                 generator: inout SeededRandomGenerator) throws -> AttentionCore {
         switch kind {
         case .standard, .standardSeparate:
@@ -167,6 +169,8 @@ public enum AttentionFactory {
                 ? MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb) : FlashAttentionCore()
         case .naive:
             return MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb)
+        case .fibottention, .dilated, .axial:
+            return try SparseAttentionFactory.makeCore(kind, configuration: configuration, layer: layer)
         }
     }
 }

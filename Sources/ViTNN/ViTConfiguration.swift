@@ -22,6 +22,19 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var attentionType = "standard"
     /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
+    /// Fibottention's smallest window w_min (`--fib-wmin`).
+    public var fibWindowMinimum = 5
+    /// Fibottention's largest window w_max (`--fib-wmax`); nil: N // 3 for N patches.
+    public var fibWindowMaximum: Int?
+    /// Fibottention's Wythoff-modified offsets, which include offset 0 (`--fib-modified`).
+    public var fibModified = false
+    /// How Fibottention's masked pairs enter the softmax (`--fib-mask-mode`): `zero` (logit 0,
+    /// as the official code) or `neg-inf` (true masking), one of `SparseAttentionMaskMode`.
+    public var fibMaskMode = SparseAttentionMaskMode.zero.rawValue
+    /// Side of the square window of dilated attention, odd (`--dilated-window`).
+    public var dilatedWindow = 3
+    /// Dilation rates of dilated attention, cycled over the heads (`--dilation-rates`); empty: 1, 2, ..., H.
+    public var dilationRates: [Int] = []
 
     public init() {}
 
@@ -32,6 +45,8 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
         case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
         case positionEmbedding = "position_embedding"
+        case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
+        case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
     }
 
     public init(from decoder: Decoder) throws {
@@ -51,6 +66,12 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         qkvBias = try container.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? defaults.qkvBias
         attentionType = try container.decodeIfPresent(String.self, forKey: .attentionType) ?? defaults.attentionType
         positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
+        fibWindowMinimum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMinimum) ?? defaults.fibWindowMinimum
+        fibWindowMaximum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMaximum) ?? defaults.fibWindowMaximum
+        fibModified = try container.decodeIfPresent(Bool.self, forKey: .fibModified) ?? defaults.fibModified
+        fibMaskMode = try container.decodeIfPresent(String.self, forKey: .fibMaskMode) ?? defaults.fibMaskMode
+        dilatedWindow = try container.decodeIfPresent(Int.self, forKey: .dilatedWindow) ?? defaults.dilatedWindow
+        dilationRates = try container.decodeIfPresent([Int].self, forKey: .dilationRates) ?? defaults.dilationRates
     }
 
     /// Reads a configuration file; unknown fields are an error (a typo would otherwise be ignored).
@@ -120,6 +141,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         if positionEmbedding == PositionEmbeddingKind.sinusoidal2D.rawValue && hiddenSize % 4 != 0 {
             throw fail("sincos2d position embeddings need a hidden_size divisible by 4, got \(hiddenSize)")
         }
+        try validateSparseAttention()
     }
 }
 
@@ -131,6 +153,12 @@ public enum AttentionKind: String, CaseIterable, Sendable {
     case standardSeparate = "standard-separate"
     /// Exact softmax attention that materialises the N x N probabilities.
     case naive
+    /// Fibottention: per-head Fibonacci-offset masks through the sparse kernels.
+    case fibottention
+    /// Dilated (atrous) attention: per-head dilated 2D windows through the sparse kernels.
+    case dilated
+    /// Axial attention: along the patch grid's rows, then its columns, through the sparse kernels.
+    case axial
 }
 
 /// The position embeddings the configuration can name.

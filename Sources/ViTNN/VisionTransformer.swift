@@ -8,9 +8,10 @@ public final class TransformerBlock: Layer {
     public let norm2: LayerNorm
     public let mlp: MLP
 
-    public init(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws {
+    /// `layer`: the block's index (0-based), which per-layer attention patterns depend on.
+    public init(configuration: ViTConfiguration, layer: Int = 0, on backend: Backend, generator: inout SeededRandomGenerator) throws {
         norm1 = try LayerNorm(size: configuration.hiddenSize, on: backend)
-        attention = try AttentionFactory.make(configuration: configuration, on: backend, generator: &generator)
+        attention = try AttentionFactory.make(configuration: configuration, layer: layer, on: backend, generator: &generator)
         norm2 = try LayerNorm(size: configuration.hiddenSize, on: backend)
         mlp = try MLP(configuration: configuration, on: backend, generator: &generator)
     }
@@ -68,7 +69,9 @@ public final class VisionTransformer: Layer {
             positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
                                            shape: [1, tokens, width], on: backend)
         }
-        blocks = try (0..<configuration.numHiddenLayers).map { _ in try TransformerBlock(configuration: configuration, on: backend, generator: &generator) }
+        blocks = try (0..<configuration.numHiddenLayers).map {
+            try TransformerBlock(configuration: configuration, layer: $0, on: backend, generator: &generator)
+        }
         norm = try LayerNorm(size: width, on: backend)
         head = try Linear(inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
                           on: backend, generator: &generator)
@@ -111,8 +114,9 @@ public final class VisionTransformer: Layer {
             var tokens = try embed(images, context: ForwardContext(training: false))
             var maps: [Tensor] = []
             for block in blocks {
-                guard let attention = block.attention as? MultiHeadAttention else {
-                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention \(c.attentionType) has no softmax map")
+                guard let attention = block.attention as? MultiHeadAttention,
+                      attention.core is FlashAttentionCore || attention.core is MaterializedAttentionCore else {
+                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attentionType)")
                 }
                 maps.append(try attention.probabilities(block.norm1(tokens)))
                 tokens = try block(tokens, context: ForwardContext(training: false))

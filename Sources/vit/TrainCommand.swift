@@ -34,6 +34,18 @@ struct TrainCommand: ParsableCommand {
     var clipGradientNorm = TrainingOptions().gradientClipNorm
     @Option(name: .long, help: "Attention mechanism: \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attention: String?
+    @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
+    var fibWmin: Int?
+    @Option(name: .long, help: "Fibottention: largest window w_max (default N // 3 for N patches).")
+    var fibWmax: Int?
+    @Flag(name: .long, help: "Fibottention: Wythoff-modified offsets (include offset 0).")
+    var fibModified = false
+    @Option(name: .long, help: "Fibottention: masked logits are 'zero' (official code, default) or 'neg-inf' (true masking).")
+    var fibMaskMode: String?
+    @Option(name: .long, help: "Dilated attention: odd side of each head's window (default 3).")
+    var dilatedWindow: Int?
+    @Option(name: .long, help: "Dilated attention: comma-separated dilation rates cycled over the heads (default 1,2,...,H).")
+    var dilationRates: String?
     @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
     var dataset = TrainingOptions().dataset
     @Option(name: .long, help: "Folder of the data set files (default: Debian's for Fashion-MNIST, ./data for CIFAR).")
@@ -83,6 +95,19 @@ struct TrainCommand: ParsableCommand {
             options.model.numClasses = kind.classCount
         }
         if let attention { options.model.attentionType = attention }
+        if let fibWmin { options.model.fibWindowMinimum = fibWmin }
+        if let fibWmax { options.model.fibWindowMaximum = fibWmax }
+        if fibModified { options.model.fibModified = true }
+        if let fibMaskMode { options.model.fibMaskMode = fibMaskMode }
+        if let dilatedWindow { options.model.dilatedWindow = dilatedWindow }
+        if let dilationRates {
+            options.model.dilationRates = try dilationRates.split(separator: ",").map { text in
+                guard let rate = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--dilation-rates: '\(text)' is not an integer; give comma-separated rates such as 1,2,3")
+                }
+                return rate
+            }
+        }
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })

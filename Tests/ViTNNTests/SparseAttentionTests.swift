@@ -1,0 +1,136 @@
+import ViTBackends
+import ViTCore
+@testable import ViTNN
+import XCTest
+
+/// The sparse mechanisms against the dense masked reference: the naive CPU attention with the
+/// full N x N mask, written straight from the formulas, forward and every gradient, on both backends.
+final class SparseAttentionTests: XCTestCase {
+    private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
+    private let heads = 3
+
+    /// One dense masked attention pass: logits = scale Q K^T; zero mode multiplies them by the
+    /// mask, neg-inf mode adds -1e30 off the mask (exp gives exactly 0); softmax; rows without a
+    /// key (neg-inf) are zeroed; times V.
+    private func densePass(query: Tensor, key: Tensor, value: Tensor, pattern: SparseAttentionPattern, mode: SparseAttentionMaskMode) throws -> Tensor {
+        let (batch, tokens, headSize) = (query.shape[0], query.shape[2], query.shape[3])
+        let mask = pattern.denseMask()
+        let batchMask = Array((0..<batch).map { _ in mask }.joined())
+        let shape: Shape = [batch, pattern.heads, tokens, tokens]
+        let logits = try matmul(query, key, transposeB: true, alpha: 1 / Float(headSize).squareRoot())
+        switch mode {
+        case .zero:
+            return try matmul((logits * Tensor(batchMask, shape: shape, on: cpu)).softmax(), value)
+        case .negativeInfinity:
+            let bias = try Tensor(batchMask.map { $0 == 1 ? 0 : -1e30 }, shape: shape, on: cpu)
+            let rowHasKey = (0..<batch * pattern.heads * tokens).flatMap { row in
+                [Float](repeating: pattern.keys[row / tokens % pattern.heads][row % tokens].isEmpty ? 0 : 1, count: tokens)
+            }
+            let probabilities = try (logits + bias).softmax() * Tensor(rowHasKey, shape: shape, on: cpu)
+            return try matmul(probabilities, value)
+        }
+    }
+
+    /// Output and gradients of Q, K, V for an upstream gradient of fixed random values.
+    private func outputsAndGradients(on backend: Backend, tokens: Int, headSize: Int,
+                                     _ attention: (Tensor, Tensor, Tensor) throws -> Tensor) throws -> [[Float]] {
+        let shape: Shape = [2, heads, tokens, headSize]
+        let inputs = try (0..<3).map {
+            try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(50 + $0), scale: 1.5), shape: shape, on: backend, requiresGradient: true)
+        }
+        let output = try attention(inputs[0], inputs[1], inputs[2])
+        try output.backward(Tensor(KernelCheckCatalog.values(shape.elementCount, seed: 60), shape: shape, on: backend))
+        return try [output.toArray()] + inputs.map { try XCTUnwrap($0.gradient).toArray() }
+    }
+
+    private func assertClose(_ actual: [[Float]], _ expected: [[Float]], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        // Sums of up to N products in another order (online softmax, column lists; zero mode's
+        // V_all - sum_S v_j), terms of order 1: float32 rounding stays near sqrt(N) u |terms|.
+        for (output, (got, wanted)) in zip(actual, expected).enumerated() {
+            let worst = zip(got, wanted).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(label) output \(output)", file: file, line: line)
+        }
+    }
+
+    private func compareMechanisms(on backend: Backend) throws {
+        let cases: [(kind: AttentionKind, mode: SparseAttentionMaskMode, tokens: [Int])] = [
+            (.fibottention, .zero, [16, 65, 197]), (.fibottention, .negativeInfinity, [16, 65, 197]),
+            // Grid mechanisms need N - 1 square: 17 stands for 16.
+            (.dilated, .negativeInfinity, [17, 65, 197]), (.axial, .negativeInfinity, [17, 65, 197]),
+        ]
+        for (kind, mode, counts) in cases {
+            for tokens in counts {
+                for headSize in [16, 32] {
+                    var configuration = ViTConfiguration()
+                    configuration.numAttentionHeads = heads
+                    configuration.hiddenSize = heads * headSize
+                    configuration.fibMaskMode = mode.rawValue
+                    var generator = SeededRandomGenerator(seed: 1)
+                    let core = try AttentionFactory.makeCore(kind, configuration: configuration, layer: 2, on: backend, generator: &generator)
+                    let patterns = try XCTUnwrap(core as? SparseAttentionCore).patterns(tokens: tokens)
+                    let sparse = try outputsAndGradients(on: backend, tokens: tokens, headSize: headSize) {
+                        try core(query: $0, key: $1, value: $2, context: ForwardContext(training: true))
+                    }
+                    let dense = try outputsAndGradients(on: cpu, tokens: tokens, headSize: headSize) { query, key, value in
+                        try patterns.reduce(value) { try self.densePass(query: query, key: key, value: $0, pattern: $1, mode: mode) }
+                    }
+                    assertClose(sparse, dense, "\(kind.rawValue) \(mode.rawValue) N=\(tokens) D=\(headSize) on \(backend.device)")
+                }
+            }
+        }
+    }
+
+    func testMechanismsMatchDenseReferenceOnCPU() throws {
+        try compareMechanisms(on: cpu)
+    }
+
+    func testMechanismsMatchDenseReferenceOnOpenCL() throws {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: sparse attention on OpenCL skipped") }
+        try compareMechanisms(on: DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
+    }
+
+    /// In neg-inf mode a query without any key outputs 0 (not NaN) and passes no gradient on.
+    func testFullyMaskedRowGivesZeroInNegInfMode() throws {
+        var backends = [cpu]
+        if !DeviceRegistry.shared.openCLDevices.isEmpty { backends.append(try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))) }
+        let keys = (0..<heads).map { head in (0..<7).map { query in query == 3 ? [] : Array(0...(query + head) % 7) } }
+        let pattern = try SparseAttentionPattern(keys: keys, tokens: 7)
+        let dense = try outputsAndGradients(on: cpu, tokens: 7, headSize: 16) { try self.densePass(query: $0, key: $1, value: $2, pattern: pattern, mode: .negativeInfinity) }
+        for backend in backends {
+            let index = try pattern.upload(to: backend)
+            let sparse = try outputsAndGradients(on: backend, tokens: 7, headSize: 16) {
+                try sparseAttention(query: $0, key: $1, value: $2, index: index, mode: .negativeInfinity)
+            }
+            XCTAssertTrue(sparse.allSatisfy { $0.allSatisfy(\.isFinite) })
+            // Query 3 of every head and batch: output row 0.
+            for row in stride(from: 3, to: 2 * heads * 7, by: 7) { XCTAssertEqual(Array(sparse[0][(row * 16)..<(row * 16 + 16)]), [Float](repeating: 0, count: 16)) }
+            assertClose(sparse, dense, "empty row on \(backend.device)")
+        }
+    }
+
+    /// The core uploads its pattern once per (N, device) and reuses it.
+    func testPatternIsUploadedOncePerTokenCount() throws {
+        var configuration = ViTConfiguration()
+        configuration.attentionType = "fibottention"
+        let core = try XCTUnwrap(SparseAttentionFactory.makeCore(.fibottention, configuration: configuration, layer: 0) as? SparseAttentionCore)
+        let first = try core.deviceIndices(tokens: 65, on: cpu)
+        let second = try core.deviceIndices(tokens: 65, on: cpu)
+        XCTAssertTrue(first[0].storage === second[0].storage)
+        XCTAssertFalse(try core.deviceIndices(tokens: 50, on: cpu)[0].storage === first[0].storage)
+    }
+
+    func testVisionTransformerTrainsAStepWithEachMechanism() throws {
+        for kind in ["fibottention", "dilated", "axial"] {
+            var configuration = ViTConfiguration()
+            configuration.numHiddenLayers = 2
+            configuration.attentionType = kind
+            let model = try VisionTransformer(configuration: configuration, on: cpu)
+            let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 3), shape: [2, 3, 32, 32], on: cpu)
+            let logits = try model(images, context: ForwardContext(training: true))
+            try crossEntropy(logits: logits, labels: Tensor([1, 7], shape: [2], on: cpu)).backward()
+            for (name, parameter) in model.namedParameters {
+                XCTAssertTrue(try XCTUnwrap(parameter.gradient, "\(kind): \(name)").toArray().allSatisfy(\.isFinite), "\(kind): \(name)")
+            }
+        }
+    }
+}
