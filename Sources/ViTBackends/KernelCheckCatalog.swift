@@ -170,7 +170,8 @@ public enum KernelCheckCatalog {
 
     static func layout() -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        for (outer, axis, inner) in [(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 256 * 65, 48), (8, 197, 768)] {
+        // (1, 4097, 16) splits the summed axis into two uneven halves on two cores.
+        for (outer, axis, inner) in [(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16), (1, 256 * 65, 48), (8, 197, 768)] {
             checks.append(KernelCheck(family: "sum", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 1e-6 * Float(axis).squareRoot() * 8, relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(outer * axis * inner, seed: 18), to: backend)
                 let output = try backend.allocate(count: outer * inner)

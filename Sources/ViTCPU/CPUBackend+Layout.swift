@@ -18,8 +18,7 @@ extension CPUBackend {
                 let chunks = Parallel.chunkCount(axis, grain: max(1, Self.elementGrain / max(inner, 1)))
                 let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * inner)
                 defer { partials.deallocate() }
-                Parallel.forEachChunk(axis, grain: max(1, Self.elementGrain / max(inner, 1))) { range in
-                    let chunk = range.lowerBound * chunks / axis
+                Parallel.forEachIndexedChunk(axis, grain: max(1, Self.elementGrain / max(inner, 1))) { chunk, range in
                     Self.sumSlice(x + o * axis * inner, partials + chunk * inner, axis: range, inner: inner, accumulate: false)
                 }
                 Self.sumSlice(partials, y + o * inner, axis: 0..<chunks, inner: inner, accumulate: false)

@@ -45,8 +45,7 @@ extension CPUBackend {
             let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * 2 * columns)
             partials.initialize(repeating: 0, count: chunks * 2 * columns)
             defer { partials.deallocate() }
-            Parallel.forEachChunk(rows, grain: grain) { range in
-                let chunk = range.lowerBound * chunks / max(rows, 1)
+            Parallel.forEachIndexedChunk(rows, grain: grain) { chunk, range in
                 let weightPartial = partials + chunk * 2 * columns
                 let biasPartial = weightPartial + columns
                 for row in range {

@@ -9,13 +9,20 @@ enum Parallel {
     /// Calls `body` with disjoint ranges covering 0..<count, concurrently.
     @inline(__always)
     static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        let chunks = min(coreCount, count / max(grain, 1))
-        if chunks <= 1 {
-            if count > 0 { body(0..<count) }
+        forEachIndexedChunk(count, grain: grain) { _, range in body(range) }
+    }
+
+    /// As `forEachChunk`, also passing each chunk's index in 0..<chunkCount(count, grain:),
+    /// so that chunks can write per-chunk partial results without sharing a slot.
+    @inline(__always)
+    static func forEachIndexedChunk(_ count: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(count, grain: grain)
+        if chunks == 1 {
+            if count > 0 { body(0, 0..<count) }
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            body((count * chunk / chunks)..<(count * (chunk + 1) / chunks))
+            body(chunk, (count * chunk / chunks)..<(count * (chunk + 1) / chunks))
         }
     }
 
