@@ -22,6 +22,14 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var attentionType = "standard"
     /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
+    /// Performer's random features M (`--performer-features`); nil: int(D ln D) for head size D.
+    public var performerFeatures: Int?
+    /// Redraw Performer's random features every this many training steps (`--performer-redraw`; 0: never).
+    public var performerRedraw = 0
+    /// Linformer's projected length K (`--linformer-k`).
+    public var linformerK = 64
+    /// Nystromformer's landmarks M (`--nystrom-landmarks`).
+    public var nystromLandmarks = 32
 
     public init() {}
 
@@ -32,6 +40,8 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
         case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
         case positionEmbedding = "position_embedding"
+        case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
+        case nystromLandmarks = "nystrom_landmarks"
     }
 
     public init(from decoder: Decoder) throws {
@@ -51,6 +61,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         qkvBias = try container.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? defaults.qkvBias
         attentionType = try container.decodeIfPresent(String.self, forKey: .attentionType) ?? defaults.attentionType
         positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
+        performerFeatures = try container.decodeIfPresent(Int.self, forKey: .performerFeatures) ?? defaults.performerFeatures
+        performerRedraw = try container.decodeIfPresent(Int.self, forKey: .performerRedraw) ?? defaults.performerRedraw
+        linformerK = try container.decodeIfPresent(Int.self, forKey: .linformerK) ?? defaults.linformerK
+        nystromLandmarks = try container.decodeIfPresent(Int.self, forKey: .nystromLandmarks) ?? defaults.nystromLandmarks
     }
 
     /// Reads a configuration file; unknown fields are an error (a typo would otherwise be ignored).
@@ -88,6 +102,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var tokenCount: Int { patchCount + 1 }
     /// Width of one attention head.
     public var headSize: Int { hiddenSize / numAttentionHeads }
+    /// Performer's random features: `performer_features`, else int(D ln D) (at least 1).
+    public var performerFeatureCount: Int {
+        performerFeatures ?? max(1, Int(Double(headSize) * log(Double(headSize))))
+    }
 
     /// Throws a clear error for a configuration that cannot build a model, before any work.
     public func validate() throws {
@@ -114,12 +132,32 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard PositionEmbeddingKind(rawValue: positionEmbedding) != nil else {
             throw fail("unknown position_embedding '\(positionEmbedding)'; choose one of \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
         }
         if positionEmbedding == PositionEmbeddingKind.sinusoidal2D.rawValue && hiddenSize % 4 != 0 {
             throw fail("sincos2d position embeddings need a hidden_size divisible by 4, got \(hiddenSize)")
         }
+    }
+}
+
+extension ViTConfiguration {
+    /// The efficient mechanisms' hyper-parameters, checked whichever mechanism is chosen (a bad
+    /// value in a config file is a mistake either way); Linformer's K also against the length.
+    func validateAttentionHyperparameters() throws {
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
+        if let performerFeatures, performerFeatures <= 0 {
+            throw fail("performer_features (--performer-features) must be positive, got \(performerFeatures)")
+        }
+        guard performerRedraw >= 0 else {
+            throw fail("performer_redraw (--performer-redraw) must be 0 (never) or a positive number of steps, got \(performerRedraw)")
+        }
+        guard linformerK > 0 else { throw fail("linformer_k (--linformer-k) must be positive, got \(linformerK)") }
+        if attentionType == AttentionKind.linformer.rawValue && linformerK > tokenCount {
+            throw fail("linformer_k (--linformer-k) \(linformerK) is larger than the \(tokenCount) tokens it should compress; choose at most \(tokenCount)")
+        }
+        guard nystromLandmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(nystromLandmarks)") }
     }
 }
 
@@ -131,6 +169,14 @@ public enum AttentionKind: String, CaseIterable, Sendable {
     case standardSeparate = "standard-separate"
     /// Exact softmax attention that materialises the N x N probabilities.
     case naive
+    /// Performer: linear attention with FAVOR+ positive orthogonal random features.
+    case performer
+    /// Linear attention with the feature map elu + 1 (Katharopoulos et al.).
+    case linear
+    /// Linformer: keys and values projected along the sequence to K rows.
+    case linformer
+    /// Nystromformer: softmax attention through M landmarks and a Moore-Penrose inverse.
+    case nystromformer
 }
 
 /// The position embeddings the configuration can name.

@@ -34,6 +34,14 @@ struct TrainCommand: ParsableCommand {
     var clipGradientNorm = TrainingOptions().gradientClipNorm
     @Option(name: .long, help: "Attention mechanism: \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attention: String?
+    @Option(name: .long, help: "Performer's random features M (default: int(D ln D) for head size D).")
+    var performerFeatures: Int?
+    @Option(name: .long, help: "Redraw Performer's random features every K training steps (0: never).")
+    var performerRedraw: Int?
+    @Option(name: .long, help: "Linformer's projected sequence length K (default 64, at most the token count).")
+    var linformerK: Int?
+    @Option(name: .long, help: "Nystromformer's landmarks M (default 32; M >= tokens gives exact attention).")
+    var nystromLandmarks: Int?
     @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
     var dataset = TrainingOptions().dataset
     @Option(name: .long, help: "Folder of the data set files (default: Debian's for Fashion-MNIST, ./data for CIFAR).")
@@ -83,6 +91,10 @@ struct TrainCommand: ParsableCommand {
             options.model.numClasses = kind.classCount
         }
         if let attention { options.model.attentionType = attention }
+        if let performerFeatures { options.model.performerFeatures = performerFeatures }
+        if let performerRedraw { options.model.performerRedraw = performerRedraw }
+        if let linformerK { options.model.linformerK = linformerK }
+        if let nystromLandmarks { options.model.nystromLandmarks = nystromLandmarks }
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })

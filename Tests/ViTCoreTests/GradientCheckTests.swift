@@ -11,11 +11,11 @@ import XCTest
 final class GradientCheckTests: XCTestCase {
     private let backend = TestDevices.cpu
 
-    private func tensor(_ shape: Shape, seed: UInt32, scale: Float = 1, shift: Float = 0) throws -> Tensor {
+    func tensor(_ shape: Shape, seed: UInt32, scale: Float = 1, shift: Float = 0) throws -> Tensor {
         try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: seed, scale: scale, shift: shift), shape: shape, on: backend, requiresGradient: true)
     }
 
-    private func checkGradients(
+    func checkGradients(
         _ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line, _ function: @escaping ([Tensor]) throws -> Tensor
     ) throws {
         inputs.forEach { $0.zeroGradient() }
