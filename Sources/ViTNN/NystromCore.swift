@@ -5,7 +5,8 @@ import ViTCore
 /// the means of M consecutive segments of the queries and of the keys:
 /// `softmax(Q K~^T / sqrt(D)) pinv(softmax(Q~ K~^T / sqrt(D))) softmax(Q~ K^T / sqrt(D)) V`,
 /// with the Moore-Penrose inverse from 6 iterations (`Tensor.pseudoInverse`). Time and
-/// memory are linear in N for a fixed M. When M >= N it is exact softmax attention.
+/// memory are linear in N for a fixed M. When M >= N it is exact softmax attention (with its
+/// dropout on the probabilities); the approximation itself applies no attention dropout.
 public final class NystromCore: AttentionCore {
     public let landmarks: Int
     let headSize: Int

@@ -13,19 +13,13 @@ extension Tensor {
         let size = shape.last
         let batch = shape.elementCount / (size * size)
         var inverse = try pseudoInverseStart(batch: batch, size: size)
-        // a I - X for every matrix: the bias add puts a I on each flattened matrix.
-        let identity = { (multiple: Float) in
-            try Tensor((0..<(size * size)).map { $0 % (size + 1) == 0 ? multiple : 0 }, shape: [size * size], on: self.backend)
-        }
-        let (seven, fifteen, thirteen) = (try identity(7), try identity(15), try identity(13))
-        func minus(_ diagonal: Tensor, _ matrices: Tensor) throws -> Tensor {
-            try matrices.reshaped([batch, size * size]).scaled(by: -1).addingBias(diagonal).reshaped(shape)
-        }
+        // Expanded so that no identity matrix is needed (uploading one would stall the queue):
+        // with P = K Z, 1/4 Z (13 I - P (15 I - P (7 I - P))) = 13/4 Z - 1/4 Z (15 P - P (7 P - P P)).
         for _ in 0..<iterations {
             let product = try matmul(self, inverse)
-            let inner = try matmul(product, try minus(seven, product))
-            let middle = try matmul(product, try minus(fifteen, inner))
-            inverse = try matmul(inverse, try minus(thirteen, middle), alpha: 0.25)
+            let inner = try product.scaled(by: 7) - matmul(product, product)
+            let middle = try product.scaled(by: 15) - matmul(product, inner)
+            inverse = try inverse.scaled(by: 13 / 4) - matmul(inverse, middle, alpha: 1 / 4)
         }
         return inverse
     }
