@@ -86,7 +86,7 @@ public struct AdamWStep: Sendable {
 ///
 /// Every kernel family named here has a CPU implementation (the reference) and an OpenCL
 /// one; the tests compare the two.
-public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels {
+public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, FeatureMapKernels, LinearAttentionKernels, PseudoInverseKernels {
     /// The device this backend computes on.
     var device: Device { get }
     /// The device's description.

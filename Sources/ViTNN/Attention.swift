@@ -171,6 +171,17 @@ public enum AttentionFactory {
             return MaterializedAttentionCore(dropout: configuration.attentionProbsDropoutProb)
         case .fibottention, .dilated, .axial:
             return try SparseAttentionFactory.makeCore(kind, configuration: configuration, layer: layer)
+        case .performer:
+            let features = try RandomFeatures(count: configuration.performerFeatureCount, headSize: configuration.headSize,
+                                              redrawInterval: configuration.performerRedraw, seed: generator.next(), on: backend)
+            return LinearAttentionCore(featureMap: .favor(features), headSize: configuration.headSize)
+        case .linear:
+            return LinearAttentionCore(featureMap: .eluPlusOne, headSize: configuration.headSize)
+        case .linformer:
+            return try LinformerCore(tokens: configuration.tokenCount, projectedLength: configuration.linformerK,
+                                     dropout: configuration.attentionProbsDropoutProb, on: backend, generator: &generator)
+        case .nystromformer:
+            return NystromCore(landmarks: configuration.nystromLandmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb)
         }
     }
 }

@@ -35,6 +35,14 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var dilatedWindow = 3
     /// Dilation rates of dilated attention, cycled over the heads (`--dilation-rates`); empty: 1, 2, ..., H.
     public var dilationRates: [Int] = []
+    /// Performer's random features M (`--performer-features`); nil: int(D ln D) for head size D.
+    public var performerFeatures: Int?
+    /// Redraw Performer's random features every this many training steps (`--performer-redraw`; 0: never).
+    public var performerRedraw = 0
+    /// Linformer's projected length K (`--linformer-k`).
+    public var linformerK = 64
+    /// Nystromformer's landmarks M (`--nystrom-landmarks`).
+    public var nystromLandmarks = 32
 
     public init() {}
 
@@ -47,6 +55,8 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case positionEmbedding = "position_embedding"
         case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
         case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
+        case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
+        case nystromLandmarks = "nystrom_landmarks"
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,6 +82,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         fibMaskMode = try container.decodeIfPresent(String.self, forKey: .fibMaskMode) ?? defaults.fibMaskMode
         dilatedWindow = try container.decodeIfPresent(Int.self, forKey: .dilatedWindow) ?? defaults.dilatedWindow
         dilationRates = try container.decodeIfPresent([Int].self, forKey: .dilationRates) ?? defaults.dilationRates
+        performerFeatures = try container.decodeIfPresent(Int.self, forKey: .performerFeatures) ?? defaults.performerFeatures
+        performerRedraw = try container.decodeIfPresent(Int.self, forKey: .performerRedraw) ?? defaults.performerRedraw
+        linformerK = try container.decodeIfPresent(Int.self, forKey: .linformerK) ?? defaults.linformerK
+        nystromLandmarks = try container.decodeIfPresent(Int.self, forKey: .nystromLandmarks) ?? defaults.nystromLandmarks
     }
 
     /// Reads a configuration file; unknown fields are an error (a typo would otherwise be ignored).
@@ -109,6 +123,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var tokenCount: Int { patchCount + 1 }
     /// Width of one attention head.
     public var headSize: Int { hiddenSize / numAttentionHeads }
+    /// Performer's random features: `performer_features`, else int(D ln D) (at least 1).
+    public var performerFeatureCount: Int {
+        performerFeatures ?? max(1, Int(Double(headSize) * log(Double(headSize))))
+    }
 
     /// Throws a clear error for a configuration that cannot build a model, before any work.
     public func validate() throws {
@@ -135,6 +153,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard PositionEmbeddingKind(rawValue: positionEmbedding) != nil else {
             throw fail("unknown position_embedding '\(positionEmbedding)'; choose one of \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
         }
@@ -142,6 +161,25 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
             throw fail("sincos2d position embeddings need a hidden_size divisible by 4, got \(hiddenSize)")
         }
         try validateSparseAttention()
+    }
+}
+
+extension ViTConfiguration {
+    /// The efficient mechanisms' hyper-parameters, checked whichever mechanism is chosen (a bad
+    /// value in a config file is a mistake either way); Linformer's K also against the length.
+    func validateAttentionHyperparameters() throws {
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
+        if let performerFeatures, performerFeatures <= 0 {
+            throw fail("performer_features (--performer-features) must be positive, got \(performerFeatures)")
+        }
+        guard performerRedraw >= 0 else {
+            throw fail("performer_redraw (--performer-redraw) must be 0 (never) or a positive number of steps, got \(performerRedraw)")
+        }
+        guard linformerK > 0 else { throw fail("linformer_k (--linformer-k) must be positive, got \(linformerK)") }
+        if attentionType == AttentionKind.linformer.rawValue && linformerK > tokenCount {
+            throw fail("linformer_k (--linformer-k) \(linformerK) is larger than the \(tokenCount) tokens it should compress; choose at most \(tokenCount)")
+        }
+        guard nystromLandmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(nystromLandmarks)") }
     }
 }
 
@@ -159,6 +197,14 @@ public enum AttentionKind: String, CaseIterable, Sendable {
     case dilated
     /// Axial attention: along the patch grid's rows, then its columns, through the sparse kernels.
     case axial
+    /// Performer: linear attention with FAVOR+ positive orthogonal random features.
+    case performer
+    /// Linear attention with the feature map elu + 1 (Katharopoulos et al.).
+    case linear
+    /// Linformer: keys and values projected along the sequence to K rows.
+    case linformer
+    /// Nystromformer: softmax attention through M landmarks and a Moore-Penrose inverse.
+    case nystromformer
 }
 
 /// The position embeddings the configuration can name.

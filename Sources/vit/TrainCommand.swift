@@ -46,6 +46,14 @@ struct TrainCommand: ParsableCommand {
     var dilatedWindow: Int?
     @Option(name: .long, help: "Dilated attention: comma-separated dilation rates cycled over the heads (default 1,2,...,H).")
     var dilationRates: String?
+    @Option(name: .long, help: "Performer's random features M (default: int(D ln D) for head size D).")
+    var performerFeatures: Int?
+    @Option(name: .long, help: "Redraw Performer's random features every K training steps (0: never).")
+    var performerRedraw: Int?
+    @Option(name: .long, help: "Linformer's projected sequence length K (default 64, at most the token count).")
+    var linformerK: Int?
+    @Option(name: .long, help: "Nystromformer's landmarks M (default 32; M >= tokens gives exact attention).")
+    var nystromLandmarks: Int?
     @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
     var dataset = TrainingOptions().dataset
     @Option(name: .long, help: "Folder of the data set files (default: Debian's for Fashion-MNIST, ./data for CIFAR).")
@@ -108,6 +116,10 @@ struct TrainCommand: ParsableCommand {
                 return rate
             }
         }
+        if let performerFeatures { options.model.performerFeatures = performerFeatures }
+        if let performerRedraw { options.model.performerRedraw = performerRedraw }
+        if let linformerK { options.model.linformerK = linformerK }
+        if let nystromLandmarks { options.model.nystromLandmarks = nystromLandmarks }
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })

@@ -28,12 +28,15 @@ final class KernelCheckTests: XCTestCase {
     func testDropout() throws { try runChecks(["dropout"]) }
     func testOptimizers() throws { try runChecks(["adamw", "sgd"]) }
     func testSparseAttention() throws { try runChecks(["sparse_attention"]) }
+    func testFeatureMaps() throws { try runChecks(["favor", "elu_features"]) }
+    func testLinearAttention() throws { try runChecks(["linear_attention"]) }
+    func testPseudoInverseStart() throws { try runChecks(["pinv_start"]) }
 
     /// Every family of the catalogue is covered by one of the tests above.
     func testEveryFamilyIsTested() {
         let tested: Set = ["gemm", "add", "subtract", "multiply", "scale", "fill", "add_bias", "gelu", "layernorm", "layernorm_backward",
                            "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw", "sgd",
-                           "sparse_attention"]
+                           "sparse_attention", "favor", "elu_features", "linear_attention", "pinv_start"]
         XCTAssertEqual(Set(KernelCheckCatalog.checks().map(\.family)), tested)
     }
 

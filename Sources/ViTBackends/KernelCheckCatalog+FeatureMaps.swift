@@ -1,0 +1,50 @@
+import Foundation
+import ViTCore
+
+extension KernelCheckCatalog {
+    /// FAVOR+ and elu + 1 feature maps (Kernels/feature_map.cl). FAVOR+ sizes are (rows, M, D,
+    /// rows per stabilizer block): per-row blocks are queries, blocks of N rows a head's keys;
+    /// the seed ViT (D 12, M = int(D ln D) = 29, N 65, 256 images x 4 heads) and ViT-B/16's
+    /// heads (D 64, M 266, N 197, 8 images x 12 heads).
+    ///
+    /// Tolerances: the exponents are computed in the same order on both backends, so the
+    /// features differ by exp's error (OpenCL allows 3 ulp): 1e-5 relative. The backward pass
+    /// sums M products dphi * phi (each below 1 / sqrt(M)) in another order: the absolute part
+    /// grows like sqrt(M) u, as for the other row reductions.
+    static func featureMaps() -> [KernelCheck] {
+        var checks: [KernelCheck] = []
+        let favorSizes: [(rows: Int, features: Int, inputSize: Int, blockRows: Int)] = [
+            (1, 1, 1, 1), (7, 33, 16, 1), (7, 33, 16, 7), (2 * 129, 65, 33, 129),
+            (256 * 4 * 65, 29, 12, 1), (256 * 4 * 65, 29, 12, 65), (8 * 12 * 197, 266, 64, 1), (8 * 12 * 197, 266, 64, 197),
+        ]
+        for (rows, features, inputSize, blockRows) in favorSizes {
+            let size = "\(rows)x\(features)x\(inputSize) block \(blockRows)"
+            checks.append(KernelCheck(family: "favor", size: size, absoluteTolerance: 1e-6 * Float(features).squareRoot() * 8,
+                                      relativeTolerance: 1e-5) { backend in
+                let projection = try upload(values(rows * features, seed: 40, scale: 3), to: backend)
+                let input = try upload(values(rows * inputSize, seed: 41), to: backend)
+                let gradient = try upload(values(rows * features, seed: 42), to: backend)
+                let scale = 1 / Foundation.pow(Float(inputSize), 0.25)
+                let output = try backend.allocate(count: rows * features)
+                try backend.favorFeaturesForward(projection: projection, input: input, output: output, rows: rows, features: features,
+                                                 inputSize: inputSize, scale: scale, blockRows: blockRows)
+                let (projectionGradient, inputGradient) = (try backend.allocate(count: rows * features), try backend.allocate(count: rows * inputSize))
+                try backend.favorFeaturesBackward(output: output, outputGradient: gradient, input: input, projectionGradient: projectionGradient,
+                                                  inputGradient: inputGradient, rows: rows, features: features, inputSize: inputSize, scale: scale)
+                return [try download(output, rows * features, from: backend), try download(projectionGradient, rows * features, from: backend),
+                        try download(inputGradient, rows * inputSize, from: backend)]
+            })
+        }
+        for count in oddCounts + vitCounts {
+            checks.append(KernelCheck(family: "elu_features", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+                let input = try upload(values(count, seed: 43, scale: 4), to: backend)
+                let gradient = try upload(values(count, seed: 44), to: backend)
+                let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
+                try backend.eluFeaturesForward(input, output: output, count: count)
+                try backend.eluFeaturesBackward(input, outputGradient: gradient, inputGradient: inputGradient, count: count)
+                return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
+            })
+        }
+        return checks
+    }
+}

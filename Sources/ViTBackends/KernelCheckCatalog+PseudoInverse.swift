@@ -1,0 +1,24 @@
+import Foundation
+import ViTCore
+
+extension KernelCheckCatalog {
+    /// The pseudo-inverse's starting point (Kernels/pseudo_inverse.cl) at (B H, M): odd
+    /// sizes, the seed ViT with 32 landmarks (256 images x 4 heads) and ViT-B/16's heads (8 x 12).
+    ///
+    /// Tolerances: the absolute row and column sums run in the same order on both backends
+    /// and the maxima are exact, so only the division and the product differ: 1e-6 relative.
+    static func pseudoInverse() -> [KernelCheck] {
+        [(1, 1), (3, 7), (2, 33), (256 * 4, 32), (8 * 12, 65)].map { batch, size in
+            KernelCheck(family: "pinv_start", size: "\(batch)x\(size)x\(size)", absoluteTolerance: 1e-7, relativeTolerance: 1e-6) { backend in
+                let count = batch * size * size
+                let matrices = try upload(values(count, seed: 49), to: backend)
+                let gradient = try upload(values(count, seed: 50), to: backend)
+                let (output, inputGradient, scales) = (try backend.allocate(count: count), try backend.allocate(count: count), try backend.allocate(count: batch))
+                try backend.pseudoInverseStartForward(matrices, output: output, scales: scales, batch: batch, size: size)
+                try backend.pseudoInverseStartBackward(outputGradient: gradient, scales: scales, inputGradient: inputGradient, batch: batch, size: size)
+                return [try download(output, count, from: backend), try download(scales, batch, from: backend),
+                        try download(inputGradient, count, from: backend)]
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Which rows share FAVOR+'s stabilizer (see `FeatureMapKernels.favorFeaturesForward`).
+public enum FavorStabilizer: Sendable {
+    /// One per row: for queries, where it cancels in each output row's quotient.
+    case perRow
+    /// One per matrix of the last two axes (one head's keys): it cancels in every quotient.
+    case perMatrix
+}
+
+extension Tensor {
+    /// FAVOR+ positive random features of the softmax kernel exp(q.k / sqrt(D)) for the rows of
+    /// this tensor [..., N, D], with random directions `projections` [M, D]:
+    /// `phi(x) = exp(w.x' - |x'|^2 / 2 - stabilizer) / sqrt(M)` for `x' = x / D^(1/4)`, so that
+    /// `E[phi(q).phi(k)] = exp(q.k / sqrt(D))` up to the stabilizers, which are detached from
+    /// the gradient (they cancel in linear attention). Result: [..., N, M].
+    public func favorFeatures(projections: Tensor, stabilizer: FavorStabilizer) throws -> Tensor {
+        try requireRank(atLeast: 2, "favorFeatures")
+        let inputSize = shape.last
+        guard projections.shape.rank == 2, projections.shape[1] == inputSize else {
+            throw ViTError.shapeMismatch(operation: "favorFeatures", detail: "projections \(projections.shape) must be [features, \(inputSize)] for input \(shape)")
+        }
+        let features = projections.shape[0]
+        let scale = 1 / Foundation.pow(Float(inputSize), 0.25)
+        let projection = try matmul(self, projections, transposeB: true, alpha: scale)
+        let rows = shape.rowCount
+        let blockRows = stabilizer == .perRow ? 1 : shape[-2]
+        let output = try projection.emptyLike()
+        try backend.favorFeaturesForward(projection: projection.storage, input: storage, output: output.storage, rows: rows, features: features,
+                                         inputSize: inputSize, scale: scale, blockRows: blockRows)
+        let featureStorage = output.storage
+        return output.recording([projection, self]) { gradient in
+            let projectionGradient = try projection.emptyLike()
+            let inputGradient = try self.emptyLike()
+            try self.backend.favorFeaturesBackward(output: featureStorage, outputGradient: gradient.storage, input: self.storage,
+                                                   projectionGradient: projectionGradient.storage, inputGradient: inputGradient.storage,
+                                                   rows: rows, features: features, inputSize: inputSize, scale: scale)
+            return [projectionGradient, inputGradient]
+        }
+    }
+
+    /// `elu(x) + 1`, element by element: the feature map of Katharopoulos et al.'s linear attention.
+    public func eluFeatures() throws -> Tensor {
+        let output = try emptyLike()
+        try backend.eluFeaturesForward(storage, output: output.storage, count: elementCount)
+        return output.recording([self]) { gradient in
+            let inputGradient = try self.emptyLike()
+            try self.backend.eluFeaturesBackward(self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
+            return [inputGradient]
+        }
+    }
+}

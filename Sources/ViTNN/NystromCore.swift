@@ -1,0 +1,66 @@
+import Foundation
+import ViTCore
+
+/// Nystromformer (Xiong et al. 2021): softmax attention approximated through M landmarks,
+/// the means of M consecutive segments of the queries and of the keys:
+/// `softmax(Q K~^T / sqrt(D)) pinv(softmax(Q~ K~^T / sqrt(D))) softmax(Q~ K^T / sqrt(D)) V`,
+/// with the Moore-Penrose inverse from 6 iterations (`Tensor.pseudoInverse`). Time and
+/// memory are linear in N for a fixed M. When M >= N it is exact softmax attention (with its
+/// dropout on the probabilities); the approximation itself applies no attention dropout.
+public final class NystromCore: AttentionCore {
+    public let landmarks: Int
+    let headSize: Int
+    /// The iterations of the pseudo-inverse, as in the paper.
+    public static let inverseIterations = 6
+    let exact: MaterializedAttentionCore
+    /// The segment-mean matrices [M, N] per token count N, made once.
+    private var averagingMatrices: [Int: Tensor] = [:]
+
+    public init(landmarks: Int, headSize: Int, dropout: Float) {
+        self.landmarks = landmarks
+        self.headSize = headSize
+        exact = MaterializedAttentionCore(dropout: dropout)
+    }
+
+    public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
+        guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape else {
+            throw ViTError.shapeMismatch(operation: "nystromformer", detail: "Q, K, V must all be [batch, heads, tokens, headSize], got \(query.shape), \(key.shape), \(value.shape)")
+        }
+        let tokens = query.shape[2]
+        if landmarks >= tokens { return try exact(query: query, key: key, value: value, context: context) }
+        let averaging = try averagingMatrix(tokens: tokens, on: query.backend)
+        // Landmarks, transposed: (A X)^T = X^T A^T [B, H, D, M], one GEMM over every head's rows.
+        let queryLandmarks = try matmul(query.permuted([0, 1, 3, 2]), averaging, transposeB: true)
+        let keyLandmarks = try matmul(key.permuted([0, 1, 3, 2]), averaging, transposeB: true)
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        let queryToLandmarks = try matmul(query, keyLandmarks, alpha: scale).softmax()
+        let landmarkKernel = try matmul(queryLandmarks, keyLandmarks, transposeA: true, alpha: scale).softmax()
+        let landmarksToKeys = try matmul(queryLandmarks, key, transposeA: true, transposeB: true, alpha: scale).softmax()
+        let inverse = try landmarkKernel.pseudoInverse(iterations: Self.inverseIterations)
+        return try matmul(matmul(queryToLandmarks, inverse), matmul(landmarksToKeys, value))
+    }
+
+    /// A [M, N]: row i averages segment i, tokens floor(i N / M) ..< floor((i + 1) N / M). When M
+    /// does not divide N the segments differ in length by one token, so every token counts
+    /// once and no padding enters the means.
+    private func averagingMatrix(tokens: Int, on backend: Backend) throws -> Tensor {
+        if let cached = averagingMatrices[tokens], cached.backend === backend { return cached }
+        var values = [Float](repeating: 0, count: landmarks * tokens)
+        for segment in 0..<landmarks {
+            let range = (segment * tokens / landmarks)..<((segment + 1) * tokens / landmarks)
+            for token in range { values[segment * tokens + token] = 1 / Float(range.count) }
+        }
+        let matrix = try Tensor(values, shape: [landmarks, tokens], on: backend)
+        averagingMatrices[tokens] = matrix
+        return matrix
+    }
+
+    public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
+        if landmarks >= tokens { return exact.multiplyAccumulates(tokens: tokens, width: width) }
+        let (n, m, d) = (tokens, landmarks, headSize)
+        // Per head: the landmarks (2 N M D), the three kernels (N M D + M M D + M N D), the inverse
+        // (4 M^3 per iteration), K3 V (M N D), K1 pinv (N M M) and their product (N M D).
+        let perHead = 6 * n * m * d + m * m * d + Self.inverseIterations * 4 * m * m * m + n * m * m
+        return width / d * perHead
+    }
+}
