@@ -38,18 +38,13 @@ enum VectorMath {
         return y * powerOfTwo(half) * powerOfTwo(exponent &- half)
     }
 
-    /// erf(z), given e = e^(-z^2), which GELU needs anyway. Below 0.921875 in magnitude:
-    /// z + z P(z^2), P of degree 5. Above: 1 - e R(|z|) with the sign of z, R of degree 8 in
+    /// erf(z), given e = e^(-z^2), which GELU needs anyway. Below `erfSeriesBound` in
+    /// magnitude: `erfNearZero`. Above: 1 - e R(|z|) with the sign of z, R of degree 8 in
     /// |z| - 1.5 approximating erfc(t) e^(t^2) on [0.921875, 4] (erf rounds to 1 past 4).
     /// Coefficients: float32-rounded minimax fits (Lawson's algorithm), weighted by the
     /// error they cause in erf.
     @inline(__always)
     static func erf(_ z: Float, expMinusSquare e: Float) -> Float {
-        let s = z * z
-        let s2 = s * s
-        let p = line(1.283_791_5e-1, -3.761_249_5e-1, s) + s2 * line(1.128_181_7e-1, -2.676_662e-2, s)
-            + (s2 * s2) * line(4.993_186_3e-3, -5.990_878_6e-4, s)
-        let small = z + z * p
         let magnitude = z.magnitude
         let u = (magnitude > 4 ? 4 : magnitude) - 1.5
         let u2 = u * u
@@ -58,7 +53,30 @@ enum VectorMath {
         let high = line(1.334_646_7e-2, -5.148_18e-3, u) + u2 * line(1.983_250_3e-3, -6.862_543_5e-4, u)
         let r = low + u4 * high + (u4 * u4) * 1.280_082_2e-4
         let large = Float(signOf: z, magnitudeOf: 1 - e * r)
-        return magnitude < 0.921_875 ? small : large
+        return magnitude < erfSeriesBound ? erfNearZero(z) : large
+    }
+
+    /// Where `erf` switches from `erfNearZero` to the e^(-z^2) form.
+    static var erfSeriesBound: Float { 0.921_875 }
+
+    /// erf(z) for |z| < `erfSeriesBound`: z + z P(z^2), P of degree 5. Callers that know all
+    /// their arguments are that small skip the exponential.
+    @inline(__always)
+    static func erfNearZero(_ z: Float) -> Float {
+        let s = z * z
+        let s2 = s * s
+        let p = line(1.283_791_5e-1, -3.761_249_5e-1, s) + s2 * line(1.128_181_7e-1, -2.676_662e-2, s)
+            + (s2 * s2) * line(4.993_186_3e-3, -5.990_878_6e-4, s)
+        return z + z * p
+    }
+
+    /// Whether |source[i] scale| < bound for all `count` floats (false if any is NaN).
+    @inline(__always)
+    static func magnitudesBelow(_ source: UnsafeMutablePointer<Float>, count: Int, scale: Float, bound: Float) -> Bool {
+        // An integer OR instead of a Bool, so that the loop has no early exit and vectorises.
+        var outside: Int32 = 0
+        for i in 0..<count { outside |= (source[i] * scale).magnitude < bound ? 0 : 1 }
+        return outside == 0
     }
 
     /// c0 + c1 x, the pairs of Estrin's scheme.
