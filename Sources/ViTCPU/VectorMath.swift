@@ -170,13 +170,23 @@ extension VectorMath {
         return horizontalSum(total)
     }
 
-    /// Copies `count` floats; short runs (rows of a permute) inline instead of calling memmove.
+    /// Copies `count` floats. Short runs (rows of a permute, often 12 or 64 floats) are
+    /// moved with vector loads and stores in line, instead of a call to memmove each.
     @inline(__always)
     static func copy(_ source: UnsafeMutablePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
-        if count > 64 {
-            target.update(from: source, count: count)
-        } else {
-            forEachVector(in: 0..<count) { c, lanes in target.storeVector(source.loadVector(at: c, lanes: lanes), at: c, lanes: lanes) }
+        if count > 64 { return target.update(from: source, count: count) }
+        var index = 0
+        while index + width <= count {
+            target.storeVector(source.loadVector(at: index), at: index)
+            index += width
+        }
+        if index + 4 <= count {
+            UnsafeMutableRawPointer(target + index).storeBytes(of: UnsafeRawPointer(source + index).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            index += 4
+        }
+        while index < count {
+            target[index] = source[index]
+            index += 1
         }
     }
 }
