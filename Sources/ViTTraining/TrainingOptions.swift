@@ -19,8 +19,8 @@ public struct TrainingOptions: Codable, Sendable {
     public var momentum: Float = 0.9
     public var labelSmoothing: Float = 0.1
     public var gradientClipNorm: Float = 1
-    public var cropPadding = 2
-    public var horizontalFlip = true
+    public var cropPadding = 0
+    public var horizontalFlip = false
     public var seed: UInt64 = 42
     public var saveModelEvery = 0
     public var trainingLimit: Int?
@@ -46,6 +46,7 @@ public struct TrainingOptions: Codable, Sendable {
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
         guard ["adamw", "sgd"].contains(optimizer) else { throw fail("--optimizer must be adamw or sgd, got '\(optimizer)'") }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
+        guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
         guard saveModelEvery >= 0 else { throw fail("--save-model-every must not be negative, got \(saveModelEvery)") }
         guard DatasetKind(rawValue: dataset) != nil else {
             throw fail("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")

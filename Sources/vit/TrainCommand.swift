@@ -32,6 +32,10 @@ struct TrainCommand: ParsableCommand {
     var labelSmoothing = TrainingOptions().labelSmoothing
     @Option(name: .long, help: "Clip the gradient norm to this value (0: no clipping).")
     var clipGradientNorm = TrainingOptions().gradientClipNorm
+    @Option(name: .long, help: "Random-crop augmentation: pad by this many pixels, then crop back (0: off).")
+    var cropPadding = TrainingOptions().cropPadding
+    @Flag(name: .long, inversion: .prefixedNo, help: "Random horizontal flips.")
+    var horizontalFlip = TrainingOptions().horizontalFlip
     @Option(name: .long, help: "Attention mechanism: \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attention: String?
     @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
@@ -85,6 +89,8 @@ struct TrainCommand: ParsableCommand {
         options.warmupEpochs = warmupEpochs
         options.labelSmoothing = labelSmoothing
         options.gradientClipNorm = clipGradientNorm
+        options.cropPadding = cropPadding
+        options.horizontalFlip = horizontalFlip
         options.dataset = dataset
         options.dataDirectory = dataDir
         options.outputDirectory = outputDir
