@@ -1,5 +1,6 @@
 import Foundation
 import ViTCore
+import ViTNN
 
 /// A parameter an optimizer updates, with its checkpoint name and whether weight decay applies.
 public struct OptimizedParameter {
@@ -11,6 +12,13 @@ public struct OptimizedParameter {
         self.name = name
         self.tensor = tensor
         self.decayed = decayed
+    }
+}
+
+extension VisionTransformer {
+    /// Every parameter for an optimizer, with weight decay where `isDecayed` says so.
+    public var optimizedParameters: [OptimizedParameter] {
+        namedParameters.map { OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor)) }
     }
 }
 

@@ -62,9 +62,7 @@ public final class Trainer {
                                       dropLast: train.count >= options.batchSize)
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
-        let parameters = model.namedParameters.map {
-            OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor))
-        }
+        let parameters = model.optimizedParameters
         optimizer = options.optimizer == "sgd"
             ? try SGD(parameters: parameters, momentum: options.momentum, weightDecay: options.weightDecay)
             : try AdamW(parameters: parameters, weightDecay: options.weightDecay)

@@ -15,9 +15,7 @@ final class BackendParityTests: XCTestCase {
         configuration.hiddenDropoutProb = 0.1
         configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        let optimizer = try AdamW(parameters: model.namedParameters.map {
-            OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor))
-        })
+        let optimizer = try AdamW(parameters: model.optimizedParameters)
         let batch = 8
         let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
         let labels = try Tensor((0..<batch).map { Float($0 % 10) }, shape: [batch], on: backend)

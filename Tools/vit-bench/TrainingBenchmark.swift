@@ -29,9 +29,7 @@ struct TrainingBenchmark: ParsableCommand {
         var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? ViTConfiguration()
         configuration.attentionType = attention
         let model = try VisionTransformer(configuration: configuration, on: backend)
-        let optimizer = try AdamW(parameters: model.namedParameters.map {
-            OptimizedParameter(name: $0.name, tensor: $0.tensor, decayed: VisionTransformer.isDecayed($0.name, $0.tensor))
-        })
+        let optimizer = try AdamW(parameters: model.optimizedParameters)
         let side = configuration.imageSize
         let images = try Tensor(KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
                                 shape: [batchSize, configuration.numChannels, side, side], on: backend)
