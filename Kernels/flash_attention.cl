@@ -15,6 +15,12 @@ inline void load_tile(__global const float *source, __local float *tile, const i
     }
 }
 
+// Row `row` of a [N, D] matrix times `factor` into private memory, or zeros for an
+// inactive work-item (a row past N).
+inline void load_row(__global const float *source, const int row, const bool active, const float factor, float *target) {
+    for (int d = 0; d < HEAD_SIZE; d++) target[d] = active ? source[(size_t)row * HEAD_SIZE + d] * factor : 0.0f;
+}
+
 inline float dot_local(const float *row, __local const float *tile_row) {
     float sum = 0.0f;
     for (int d = 0; d < HEAD_SIZE; d++) sum += row[d] * tile_row[d];
@@ -33,10 +39,8 @@ __kernel void flash_attention_forward(__global const float *query, __global cons
     const bool active = row < tokens;
     float q[HEAD_SIZE];
     float accumulator[HEAD_SIZE];
-    for (int d = 0; d < HEAD_SIZE; d++) {
-        q[d] = active ? query[base + (size_t)row * HEAD_SIZE + d] * scale : 0.0f;
-        accumulator[d] = 0.0f;
-    }
+    load_row(query + base, row, active, scale, q);
+    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] = 0.0f;
     __global const float *bias_row = bias + ((size_t)(pair % heads) * tokens + (active ? row : 0)) * tokens;
     float maximum = -INFINITY;
     float total = 0.0f;
@@ -102,9 +106,9 @@ __kernel void flash_attention_backward_key_value(__global const float *query, __
     float v[HEAD_SIZE];
     float key_accumulator[HEAD_SIZE];
     float value_accumulator[HEAD_SIZE];
+    load_row(key + base, column, active, scale, k);
+    load_row(value + base, column, active, 1.0f, v);
     for (int d = 0; d < HEAD_SIZE; d++) {
-        k[d] = active ? key[base + (size_t)column * HEAD_SIZE + d] * scale : 0.0f;
-        v[d] = active ? value[base + (size_t)column * HEAD_SIZE + d] : 0.0f;
         key_accumulator[d] = 0.0f;
         value_accumulator[d] = 0.0f;
     }
@@ -152,11 +156,9 @@ __kernel void flash_attention_backward_query(__global const float *query, __glob
     float q[HEAD_SIZE];
     float gradient[HEAD_SIZE];
     float accumulator[HEAD_SIZE];
-    for (int d = 0; d < HEAD_SIZE; d++) {
-        q[d] = active ? query[base + (size_t)row * HEAD_SIZE + d] * scale : 0.0f;
-        gradient[d] = active ? output_gradient[base + (size_t)row * HEAD_SIZE + d] : 0.0f;
-        accumulator[d] = 0.0f;
-    }
+    load_row(query + base, row, active, scale, q);
+    load_row(output_gradient + base, row, active, 1.0f, gradient);
+    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] = 0.0f;
     const float lse = active ? log_sum_exp[(size_t)pair * tokens + row] : INFINITY;
     const float row_dot = active ? row_dots[(size_t)pair * tokens + row] : 0.0f;
     __global const float *bias_row = bias + ((size_t)(pair % heads) * tokens + (active ? row : 0)) * tokens;
