@@ -69,10 +69,15 @@ __kernel void sparse_attention_forward(__global const float *query, __global con
         lse[row] = INFINITY;
         return;
     }
-    const float masked_weight = complement > 0 ? exp(-largest) : 0.0f;
-    __global const float *total = totals + (size_t)pair * HEAD_SIZE;
     const float inverse = 1.0f / denominator;
-    for (int c = 0; c < HEAD_SIZE; ++c) o[c] = (accumulator[c] + masked_weight * (total[c] - kept_values[c])) * inverse;
+    if (complement > 0) {
+        // Zero mode only: `totals` is not computed (not even initialised) in neg-inf mode.
+        const float masked_weight = exp(-largest);
+        __global const float *total = totals + (size_t)pair * HEAD_SIZE;
+        for (int c = 0; c < HEAD_SIZE; ++c) o[c] = (accumulator[c] + masked_weight * (total[c] - kept_values[c])) * inverse;
+    } else {
+        for (int c = 0; c < HEAD_SIZE; ++c) o[c] = accumulator[c] * inverse;
+    }
     lse[row] = largest + log(denominator);
 }
 

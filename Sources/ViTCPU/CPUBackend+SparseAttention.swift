@@ -55,10 +55,15 @@ extension CPUBackend {
                             lse[row] = .infinity
                             continue
                         }
-                        let maskedWeight = complement > 0 ? expf(-largest) : 0
-                        let total = totals + pair * d
                         let inverse = 1 / denominator
-                        for c in 0..<d { target[c] = (accumulator[c] + maskedWeight * (total[c] - keptValues[c])) * inverse }
+                        if complement > 0 {
+                            // Zero mode only: the totals are neither computed nor initialised otherwise.
+                            let maskedWeight = expf(-largest)
+                            let total = totals + pair * d
+                            for c in 0..<d { target[c] = (accumulator[c] + maskedWeight * (total[c] - keptValues[c])) * inverse }
+                        } else {
+                            for c in 0..<d { target[c] = accumulator[c] * inverse }
+                        }
                         lse[row] = largest + logf(denominator)
                     }
                 }
