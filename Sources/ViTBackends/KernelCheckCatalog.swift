@@ -14,7 +14,7 @@ public enum KernelCheckCatalog {
     /// Every check, or those whose family contains `filter`.
     public static func checks(matching filter: String? = nil) -> [KernelCheck] {
         let all = gemm() + elementwise() + rows() + layout() + training() + sparseAttention() + featureMaps() + linearAttention()
-            + pseudoInverse()
+            + pseudoInverse() + sequenceConvolution()
         guard let filter, !filter.isEmpty else { return all }
         return all.filter { $0.family.contains(filter) }
     }

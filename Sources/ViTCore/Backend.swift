@@ -86,7 +86,8 @@ public struct AdamWStep: Sendable {
 ///
 /// Every kernel family named here has a CPU implementation (the reference) and an OpenCL
 /// one; the tests compare the two.
-public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, FeatureMapKernels, LinearAttentionKernels, PseudoInverseKernels {
+public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, FeatureMapKernels, LinearAttentionKernels, PseudoInverseKernels,
+    SequenceConvolutionKernels {
     /// The device this backend computes on.
     var device: Device { get }
     /// The device's description.

@@ -181,7 +181,13 @@ public enum AttentionFactory {
             return try LinformerCore(tokens: configuration.tokenCount, projectedLength: configuration.linformerK,
                                      dropout: configuration.attentionProbsDropoutProb, on: backend, generator: &generator)
         case .nystromformer:
-            return NystromCore(landmarks: configuration.nystromLandmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb)
+            let convolutionWeight = try configuration.nystromConv.map { taps in
+                try NystromCore.makeConvolutionWeight(heads: configuration.numAttentionHeads, taps: taps, on: backend, generator: &generator)
+            }
+            return NystromCore(landmarks: configuration.nystromLandmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb,
+                               convolutionWeight: convolutionWeight)
+        case .hybrid:
+            return try HybridAttentionCore.make(configuration: configuration, layer: layer, on: backend, generator: &generator)
         }
     }
 }

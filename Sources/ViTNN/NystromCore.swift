@@ -7,25 +7,48 @@ import ViTCore
 /// with the Moore-Penrose inverse from 6 iterations (`Tensor.pseudoInverse`). Time and
 /// memory are linear in N for a fixed M. When M >= N it is exact softmax attention (with its
 /// dropout on the probabilities); the approximation itself applies no attention dropout.
+///
+/// With a `convolutionWeight` (`--nystrom-conv TAPS`), the authors' optional residual is added to the
+/// output either way: a depthwise convolution of V along the tokens, one kernel per head
+/// (their `Conv2d(H, H, (taps, 1), padding=(taps // 2, 0), groups=H, bias=False)`).
 public final class NystromCore: AttentionCore {
     public let landmarks: Int
     let headSize: Int
+    /// The residual convolution's weight [heads, 1, taps, 1] (PyTorch's Conv2d layout), if any.
+    public let convolutionWeight: Tensor?
     /// The iterations of the pseudo-inverse, as in the paper.
     public static let inverseIterations = 6
     let exact: MaterializedAttentionCore
     /// The segment-mean matrices [M, N] per token count N, made once.
     private var averagingMatrices: [Int: Tensor] = [:]
 
-    public init(landmarks: Int, headSize: Int, dropout: Float) {
+    /// `convolutionWeight`: the residual convolution's [heads, 1, taps, 1] weight (odd taps),
+    /// from `makeConvolutionWeight`; nil: no residual.
+    public init(landmarks: Int, headSize: Int, dropout: Float, convolutionWeight: Tensor? = nil) {
         self.landmarks = landmarks
         self.headSize = headSize
+        self.convolutionWeight = convolutionWeight
         exact = MaterializedAttentionCore(dropout: dropout)
+    }
+
+    /// A residual convolution weight [heads, 1, taps, 1], drawn as PyTorch's Conv2d default
+    /// (U(-b, b) with b = 1 / sqrt(taps), the fan-in).
+    public static func makeConvolutionWeight(heads: Int, taps: Int, on backend: Backend, generator: inout SeededRandomGenerator) throws -> Tensor {
+        let values = Initialization.uniform(count: heads * taps, bound: 1 / Float(taps).squareRoot(), generator: &generator)
+        return try Tensor(values, shape: [heads, 1, taps, 1], on: backend, requiresGradient: true)
     }
 
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
         guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape else {
             throw ViTError.shapeMismatch(operation: "nystromformer", detail: "Q, K, V must all be [batch, heads, tokens, headSize], got \(query.shape), \(key.shape), \(value.shape)")
         }
+        let attention = try approximateAttention(query: query, key: key, value: value, context: context)
+        guard let convolutionWeight else { return attention }
+        let weight = try convolutionWeight.reshaped([convolutionWeight.shape[0], convolutionWeight.shape[2]])
+        return try attention + value.sequenceConvolution(weight: weight)
+    }
+
+    private func approximateAttention(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
         let tokens = query.shape[2]
         if landmarks >= tokens { return try exact(query: query, key: key, value: value, context: context) }
         let averaging = try averagingMatrix(tokens: tokens, on: query.backend)
@@ -56,11 +79,20 @@ public final class NystromCore: AttentionCore {
     }
 
     public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
+        let convolution = tokens * width * (convolutionWeight?.shape[2] ?? 0)
+        return convolution + attentionMultiplyAccumulates(tokens: tokens, width: width)
+    }
+
+    private func attentionMultiplyAccumulates(tokens: Int, width: Int) -> Int {
         if landmarks >= tokens { return exact.multiplyAccumulates(tokens: tokens, width: width) }
         let (n, m, d) = (tokens, landmarks, headSize)
         // Per head: the landmarks (2 N M D), the three kernels (N M D + M M D + M N D), the inverse
         // (4 M^3 per iteration), K3 V (M N D), K1 pinv (N M M) and their product (N M D).
         let perHead = 6 * n * m * d + m * m * d + Self.inverseIterations * 4 * m * m * m + n * m * m
         return width / d * perHead
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        convolutionWeight.map { [("conv.weight", $0)] } ?? []
     }
 }

@@ -24,7 +24,16 @@ extension ViTConfiguration {
         if let rate = dilationRates.first(where: { $0 < 1 }) {
             throw fail("dilation_rates (--dilation-rates) must all be at least 1, got \(rate)")
         }
-        guard let kind = AttentionKind(rawValue: attentionType), Self.sparseAttentionKinds.contains(kind) else { return }
+        guard [AttentionKind.dilated, .fibottention].contains(AttentionKind(rawValue: hybridLocal)) else {
+            throw fail("unknown hybrid_local (--hybrid-local) '\(hybridLocal)'; choose dilated or fibottention")
+        }
+        guard [AttentionKind.linear, .performer].contains(AttentionKind(rawValue: hybridGlobal)) else {
+            throw fail("unknown hybrid_global (--hybrid-global) '\(hybridGlobal)'; choose linear or performer")
+        }
+        guard let chosen = AttentionKind(rawValue: attentionType) else { return }
+        // Hybrid's local heads run on the sparse kernels too, with their own checks.
+        let kind = chosen == .hybrid ? AttentionKind(rawValue: hybridLocal) ?? chosen : chosen
+        guard Self.sparseAttentionKinds.contains(kind) else { return }
         guard attentionProbsDropoutProb == 0 else {
             throw fail("attention_probs_dropout_prob must be 0 with \(attentionType) attention (the sparse kernels do not drop "
                 + "attention probabilities), got \(attentionProbsDropoutProb)")

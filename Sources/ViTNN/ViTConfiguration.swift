@@ -43,6 +43,16 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var linformerK = 64
     /// Nystromformer's landmarks M (`--nystrom-landmarks`).
     public var nystromLandmarks = 32
+    /// Taps of Nystromformer's depthwise convolution residual on V (`--nystrom-conv`, odd; the
+    /// authors use 33); nil: no residual.
+    public var nystromConv: Int?
+    /// Hybrid attention: heads that attend sparsely and locally (`--hybrid-local-heads`); the
+    /// others attend globally through linear attention. nil: half the heads.
+    public var hybridLocalHeads: Int?
+    /// Hybrid attention's local pattern (`--hybrid-local`): `dilated` or `fibottention`.
+    public var hybridLocal = AttentionKind.dilated.rawValue
+    /// Hybrid attention's global mechanism (`--hybrid-global`): `linear` or `performer`.
+    public var hybridGlobal = AttentionKind.linear.rawValue
 
     public init() {}
 
@@ -56,7 +66,8 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
         case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
         case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
-        case nystromLandmarks = "nystrom_landmarks"
+        case nystromLandmarks = "nystrom_landmarks", nystromConv = "nystrom_conv"
+        case hybridLocalHeads = "hybrid_local_heads", hybridLocal = "hybrid_local", hybridGlobal = "hybrid_global"
     }
 
     public init(from decoder: Decoder) throws {
@@ -86,6 +97,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         performerRedraw = try container.decodeIfPresent(Int.self, forKey: .performerRedraw) ?? defaults.performerRedraw
         linformerK = try container.decodeIfPresent(Int.self, forKey: .linformerK) ?? defaults.linformerK
         nystromLandmarks = try container.decodeIfPresent(Int.self, forKey: .nystromLandmarks) ?? defaults.nystromLandmarks
+        nystromConv = try container.decodeIfPresent(Int.self, forKey: .nystromConv) ?? defaults.nystromConv
+        hybridLocalHeads = try container.decodeIfPresent(Int.self, forKey: .hybridLocalHeads) ?? defaults.hybridLocalHeads
+        hybridLocal = try container.decodeIfPresent(String.self, forKey: .hybridLocal) ?? defaults.hybridLocal
+        hybridGlobal = try container.decodeIfPresent(String.self, forKey: .hybridGlobal) ?? defaults.hybridGlobal
     }
 
     /// Reads a configuration file; unknown fields are an error (a typo would otherwise be ignored).
@@ -180,6 +195,12 @@ extension ViTConfiguration {
             throw fail("linformer_k (--linformer-k) \(linformerK) is larger than the \(tokenCount) tokens it should compress; choose at most \(tokenCount)")
         }
         guard nystromLandmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(nystromLandmarks)") }
+        if let nystromConv, nystromConv < 1 || nystromConv % 2 == 0 {
+            throw fail("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1 (the kernel is centred on its token), got \(nystromConv)")
+        }
+        if let hybridLocalHeads, !(0...numAttentionHeads).contains(hybridLocalHeads) {
+            throw fail("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the \(numAttentionHeads) heads, got \(hybridLocalHeads)")
+        }
     }
 }
 
@@ -205,6 +226,8 @@ public enum AttentionKind: String, CaseIterable, Sendable {
     case linformer
     /// Nystromformer: softmax attention through M landmarks and a Moore-Penrose inverse.
     case nystromformer
+    /// Hybrid: some heads sparse and local (dilated or Fibottention), the others global linear attention.
+    case hybrid
 }
 
 /// The position embeddings the configuration can name.

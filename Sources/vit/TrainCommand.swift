@@ -58,6 +58,14 @@ struct TrainCommand: ParsableCommand {
     var linformerK: Int?
     @Option(name: .long, help: "Nystromformer's landmarks M (default 32; M >= tokens gives exact attention).")
     var nystromLandmarks: Int?
+    @Option(name: .long, help: "Nystromformer: add a depthwise convolution of V along the tokens with this odd number of taps (the authors use 33).")
+    var nystromConv: Int?
+    @Option(name: .long, help: "Hybrid attention: heads that attend sparsely and locally (default half the heads); the others attend globally.")
+    var hybridLocalHeads: Int?
+    @Option(name: .long, help: "Hybrid attention: the local heads' pattern, dilated (default) or fibottention.")
+    var hybridLocal: String?
+    @Option(name: .long, help: "Hybrid attention: the global heads' mechanism, linear (default) or performer.")
+    var hybridGlobal: String?
     @Option(name: .long, help: "fashion-mnist, cifar10 or cifar100.")
     var dataset = TrainingOptions().dataset
     @Option(name: .long, help: "Folder of the data set files (default: Debian's for Fashion-MNIST, ./data for CIFAR).")
@@ -126,6 +134,10 @@ struct TrainCommand: ParsableCommand {
         if let performerRedraw { options.model.performerRedraw = performerRedraw }
         if let linformerK { options.model.linformerK = linformerK }
         if let nystromLandmarks { options.model.nystromLandmarks = nystromLandmarks }
+        if let nystromConv { options.model.nystromConv = nystromConv }
+        if let hybridLocalHeads { options.model.hybridLocalHeads = hybridLocalHeads }
+        if let hybridLocal { options.model.hybridLocal = hybridLocal }
+        if let hybridGlobal { options.model.hybridGlobal = hybridGlobal }
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })

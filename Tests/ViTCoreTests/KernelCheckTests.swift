@@ -31,12 +31,13 @@ final class KernelCheckTests: XCTestCase {
     func testFeatureMaps() throws { try runChecks(["favor", "elu_features"]) }
     func testLinearAttention() throws { try runChecks(["linear_attention"]) }
     func testPseudoInverseStart() throws { try runChecks(["pinv_start"]) }
+    func testSequenceConvolution() throws { try runChecks(["sequence_convolution"]) }
 
     /// Every family of the catalogue is covered by one of the tests above.
     func testEveryFamilyIsTested() {
         let tested: Set = ["gemm", "add", "subtract", "multiply", "scale", "fill", "add_bias", "gelu", "layernorm", "layernorm_backward",
                            "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw", "sgd",
-                           "sparse_attention", "favor", "elu_features", "linear_attention", "pinv_start"]
+                           "sparse_attention", "favor", "elu_features", "linear_attention", "pinv_start", "sequence_convolution"]
         XCTAssertEqual(Set(KernelCheckCatalog.checks().map(\.family)), tested)
     }
 

@@ -47,3 +47,38 @@ extension GradientCheckTests {
         try checkGradients([matrices]) { try $0[0].pseudoInverse(iterations: 6) }
     }
 }
+
+/// Finite-difference check of the token-axis depthwise convolution (Nystromformer's residual).
+extension GradientCheckTests {
+    /// Seven tokens and five taps: the first and last two rows see the zero padding.
+    func testSequenceConvolution() throws {
+        let input = try tensor([2, 3, 7, 4], seed: 39)
+        let weight = try tensor([3, 5], seed: 40)
+        try checkGradients([input, weight]) { try $0[0].sequenceConvolution(weight: $0[1]) }
+    }
+
+    /// The convolution against its definition, summed directly in double precision.
+    func testSequenceConvolutionMatchesItsDefinition() throws {
+        let (batch, heads, tokens, width, taps) = (2, 3, 6, 2, 5)
+        let input = try tensor([batch, heads, tokens, width], seed: 41)
+        let weight = try tensor([heads, taps], seed: 42)
+        let (x, w) = (try input.toArray(), try weight.toArray())
+        let output = try input.sequenceConvolution(weight: weight).toArray()
+        for b in 0..<batch {
+            for h in 0..<heads {
+                for n in 0..<tokens {
+                    for d in 0..<width {
+                        var expected = 0.0
+                        for t in 0..<taps where (0..<tokens).contains(n + t - taps / 2) {
+                            expected += Double(w[h * taps + t]) * Double(x[((b * heads + h) * tokens + n + t - taps / 2) * width + d])
+                        }
+                        XCTAssertEqual(Double(output[((b * heads + h) * tokens + n) * width + d]), expected, accuracy: 1e-5)
+                    }
+                }
+            }
+        }
+        XCTAssertThrowsError(try input.sequenceConvolution(weight: try tensor([heads, 4], seed: 43))) {
+            XCTAssertTrue("\($0)".contains("odd taps"), "\($0)")
+        }
+    }
+}

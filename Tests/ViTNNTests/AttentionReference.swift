@@ -13,6 +13,8 @@ class AttentionReference {
     private var held: [Double] = []
     private var heldIndex = 0
     private var recording = true
+    /// The head `attend` is computing, 0 ..< heads.
+    private(set) var currentHead = 0
 
     init(batch: Int, heads: Int, tokens: Int, headSize: Int) {
         (self.batch, self.heads, self.tokens, self.headSize) = (batch, heads, tokens, headSize)
@@ -25,6 +27,7 @@ class AttentionReference {
         let size = tokens * headSize
         var output: [Double] = []
         for head in 0..<(batch * heads) {
+            currentHead = head % heads
             let matrices = inputs[0..<3].map { flat in
                 (0..<tokens).map { row in Array(flat[(head * size + row * headSize)..<(head * size + (row + 1) * headSize)]) }
             }
@@ -137,15 +140,30 @@ final class LinformerReference: AttentionReference {
 /// Nystromformer: landmarks as segment means (segments floor(i N / M) ..< floor((i+1) N / M)),
 /// softmax(Q K~^T / sqrt(D)) Z softmax(Q~ K^T / sqrt(D)) V with Z from 6 iterations of
 /// Z <- 1/4 Z (13 I - K Z (15 I - K Z (7 I - K Z))) started at K^T / (||K||_1 ||K||_inf).
+/// With `convolutionTaps`, the first parameter is the residual convolution's weight
+/// [heads, 1, taps, 1], and out[n] += sum_t w[head, t] V[n + t - taps / 2] (zero outside).
 final class NystromReference: AttentionReference {
     let landmarks: Int
+    let convolutionTaps: Int?
 
-    init(landmarks: Int, batch: Int, heads: Int, tokens: Int, headSize: Int) {
+    init(landmarks: Int, convolutionTaps: Int? = nil, batch: Int, heads: Int, tokens: Int, headSize: Int) {
         self.landmarks = landmarks
+        self.convolutionTaps = convolutionTaps
         super.init(batch: batch, heads: heads, tokens: tokens, headSize: headSize)
     }
 
     override func attend(query: Matrix, key: Matrix, value: Matrix, parameters: [[Double]]) -> Matrix {
+        let output = attention(query: query, key: key, value: value)
+        guard let taps = convolutionTaps else { return output }
+        let weight = parameters[0][(currentHead * taps)..<((currentHead + 1) * taps)].map { $0 }
+        return output.enumerated().map { n, row in
+            row.enumerated().map { d, entry in
+                (0..<taps).filter { (0..<self.tokens).contains(n + $0 - taps / 2) }.reduce(entry) { $0 + weight[$1] * value[n + $1 - taps / 2][d] }
+            }
+        }
+    }
+
+    private func attention(query: Matrix, key: Matrix, value: Matrix) -> Matrix {
         if landmarks >= tokens { return Self.softmaxAttention(query: query, key: key, value: value) }
         let means = { (x: Matrix) -> Matrix in
             (0..<self.landmarks).map { segment in

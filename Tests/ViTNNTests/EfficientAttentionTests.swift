@@ -51,6 +51,14 @@ final class EfficientAttentionTests: XCTestCase {
         (NystromCore(landmarks: 5, headSize: headSize, dropout: 0), NystromReference(landmarks: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize))
     }
 
+    /// With the residual convolution of 5 taps (the padding shows at every N).
+    private func nystromformerWithConvolution(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
+        var generator = SeededRandomGenerator(seed: 7)
+        let weight = try NystromCore.makeConvolutionWeight(heads: heads, taps: 5, on: backend, generator: &generator)
+        return (NystromCore(landmarks: 5, headSize: headSize, dropout: 0, convolutionWeight: weight),
+                NystromReference(landmarks: 5, convolutionTaps: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+    }
+
     private func check(_ mechanism: Mechanism, on backend: Backend, file: StaticString = #filePath, line: UInt = #line) throws {
         for (tokens, headSize) in sizes {
             let (core, reference) = try mechanism(backend, tokens, headSize)
@@ -98,6 +106,8 @@ final class EfficientAttentionTests: XCTestCase {
     func testLinformerMatchesReferenceOnOpenCL() throws { try check(linformer, on: Self.openCL()) }
     func testNystromformerMatchesReferenceOnCPU() throws { try check(nystromformer, on: Self.cpu) }
     func testNystromformerMatchesReferenceOnOpenCL() throws { try check(nystromformer, on: Self.openCL()) }
+    func testNystromformerConvolutionMatchesReferenceOnCPU() throws { try check(nystromformerWithConvolution, on: Self.cpu) }
+    func testNystromformerConvolutionMatchesReferenceOnOpenCL() throws { try check(nystromformerWithConvolution, on: Self.openCL()) }
 
     /// Performer estimates exp(q.k / sqrt(D)) without bias, with an error that shrinks like
     /// 1 / sqrt(M): on fixed inputs the mean error against exact attention falls as M grows.
@@ -174,6 +184,8 @@ final class EfficientAttentionTests: XCTestCase {
             ("linformer_k (--linformer-k) must be positive, got -3", { $0.linformerK = -3 }),
             ("linformer_k (--linformer-k) 66 is larger than the 65 tokens", { $0.attentionType = "linformer"; $0.linformerK = 66 }),
             ("nystrom_landmarks (--nystrom-landmarks) must be positive, got 0", { $0.nystromLandmarks = 0 }),
+            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.nystromConv = 32 }),
+            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.nystromConv = 0 }),
         ]
         for (message, change) in cases {
             var configuration = ViTConfiguration()
@@ -195,6 +207,7 @@ final class EfficientAttentionTests: XCTestCase {
         configuration.performerRedraw = 100
         configuration.linformerK = 16
         configuration.nystromLandmarks = 8
+        configuration.nystromConv = 33
         let decoded = try JSONDecoder().decode(ViTConfiguration.self, from: configuration.jsonData())
         XCTAssertEqual(decoded, configuration)
         XCTAssertEqual(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).linformerK, 64)
@@ -205,21 +218,23 @@ final class EfficientAttentionTests: XCTestCase {
     func testEveryMechanismBuildsAModelThatBackPropagates() throws {
         let backend = Self.cpu
         var macs: [String: Int] = [:]
-        for kind in [AttentionKind.performer, .linear, .linformer, .nystromformer] {
+        for (kind, convolution) in [(AttentionKind.performer, nil), (.linear, nil), (.linformer, nil), (.nystromformer, nil), (.nystromformer, 33)] {
             var configuration = ViTConfiguration()
             configuration.numHiddenLayers = 1
             configuration.attentionType = kind.rawValue
+            configuration.nystromConv = convolution
             let model = try VisionTransformer(configuration: configuration, on: backend)
             let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 1), shape: [2, 3, 32, 32], on: backend)
             try crossEntropy(logits: model(images, context: ForwardContext(training: true)), labels: Tensor([1, 7], shape: [2], on: backend)).backward()
             for (name, parameter) in model.namedParameters {
                 XCTAssertNotNil(parameter.gradient, "\(kind): \(name) got no gradient")
             }
-            macs[kind.rawValue] = model.multiplyAccumulates
-            let linformerParameters = kind == .linformer ? 2 * 64 * 65 : 0
+            macs[kind.rawValue + (convolution.map { " conv \($0)" } ?? "")] = model.multiplyAccumulates
+            // Linformer's E and F [64, 65]; the convolution's [4 heads, 1, 33, 1].
+            let coreParameters = kind == .linformer ? 2 * 64 * 65 : 4 * (convolution ?? 0)
             var standard = configuration
             standard.attentionType = AttentionKind.standard.rawValue
-            XCTAssertEqual(model.parameterCount, try VisionTransformer(configuration: standard, on: backend).parameterCount + linformerParameters, "\(kind)")
+            XCTAssertEqual(model.parameterCount, try VisionTransformer(configuration: standard, on: backend).parameterCount + coreParameters, "\(kind)")
         }
         print("MACs per image, 1 block: \(macs)")
     }

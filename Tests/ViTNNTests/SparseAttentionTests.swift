@@ -120,7 +120,7 @@ final class SparseAttentionTests: XCTestCase {
     }
 
     func testVisionTransformerTrainsAStepWithEachMechanism() throws {
-        for kind in ["fibottention", "dilated", "axial"] {
+        for kind in ["fibottention", "dilated", "axial", "hybrid"] {
             var configuration = ViTConfiguration()
             configuration.numHiddenLayers = 2
             configuration.attentionType = kind
@@ -132,5 +132,68 @@ final class SparseAttentionTests: XCTestCase {
                 XCTAssertTrue(try XCTUnwrap(parameter.gradient, "\(kind): \(name)").toArray().allSatisfy(\.isFinite), "\(kind): \(name)")
             }
         }
+    }
+
+    /// Hybrid attention is its local core on the first K heads and its global core on the
+    /// others, concatenated in head order: output and every gradient equal those of the two
+    /// cores run alone on their heads (each core is checked against its own reference elsewhere).
+    private func checkHybrid(on backend: Backend) throws {
+        let (batch, tokens, headSize) = (2, 65, 16)
+        for (localHeads, local, global) in [(0, "dilated", "linear"), (1, "dilated", "linear"), (2, "fibottention", "performer"), (3, "dilated", "linear")] {
+            var configuration = ViTConfiguration()
+            configuration.numAttentionHeads = heads
+            configuration.hiddenSize = heads * headSize
+            configuration.attentionType = "hybrid"
+            configuration.hybridLocalHeads = localHeads
+            configuration.hybridLocal = local
+            configuration.hybridGlobal = global
+            var generator = SeededRandomGenerator(seed: 4)
+            let hybrid = try XCTUnwrap(try AttentionFactory.makeCore(.hybrid, configuration: configuration, on: backend, generator: &generator) as? HybridAttentionCore)
+            let shape: Shape = [batch, heads, tokens, headSize]
+            let values = (0..<3).map { KernelCheckCatalog.values(shape.elementCount, seed: UInt32(70 + $0)) }
+            let upstream = KernelCheckCatalog.values(shape.elementCount, seed: 73)
+            let inputs = try values.map { try Tensor($0, shape: shape, on: backend, requiresGradient: true) }
+            let output = try hybrid(query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false))
+            try output.backward(Tensor(upstream, shape: shape, on: backend))
+            let actual = try [output.toArray()] + inputs.map { try XCTUnwrap($0.gradient).toArray() }
+
+            // Heads `range` of a [batch, heads, tokens, headSize] array, and the way back.
+            let headLength = tokens * headSize
+            func headSlice(_ array: [Float], _ range: Range<Int>) -> [Float] {
+                (0..<batch).flatMap { image in array[((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength)] }
+            }
+            var expected = [[Float]](repeating: [Float](repeating: .nan, count: shape.elementCount), count: 4)
+            for (core, range) in [(hybrid.local, 0..<localHeads), (hybrid.global, localHeads..<self.heads)] where !range.isEmpty {
+                let core = try XCTUnwrap(core)
+                let partShape: Shape = [batch, range.count, tokens, headSize]
+                let parts = try values.map { try Tensor(headSlice($0, range), shape: partShape, on: backend, requiresGradient: true) }
+                let partOutput = try core(query: parts[0], key: parts[1], value: parts[2], context: ForwardContext(training: false))
+                try partOutput.backward(Tensor(headSlice(upstream, range), shape: partShape, on: backend))
+                let results = try [partOutput.toArray()] + parts.map { try XCTUnwrap($0.gradient).toArray() }
+                for (index, result) in results.enumerated() {
+                    for image in 0..<batch {
+                        let length = range.count * headLength
+                        expected[index].replaceSubrange(((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength),
+                                                        with: result[(image * length)..<((image + 1) * length)])
+                    }
+                }
+            }
+            XCTAssertFalse(expected.joined().contains { $0.isNaN }, "every head is covered by one of the two groups")
+            // The same cores on the same numbers: identical up to summation order in the
+            // gradients of inputs that the slicing routes through one more addition.
+            assertClose(actual, expected, "hybrid \(localHeads) \(local) + \(global) on \(backend.device)")
+            let macs = hybrid.multiplyAccumulates(tokens: tokens, width: heads * headSize)
+            XCTAssertEqual(macs, (hybrid.local?.multiplyAccumulates(tokens: tokens, width: localHeads * headSize) ?? 0)
+                + (hybrid.global?.multiplyAccumulates(tokens: tokens, width: (heads - localHeads) * headSize) ?? 0))
+        }
+    }
+
+    func testHybridIsLocalHeadsThenGlobalHeadsOnCPU() throws {
+        try checkHybrid(on: cpu)
+    }
+
+    func testHybridIsLocalHeadsThenGlobalHeadsOnOpenCL() throws {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: hybrid attention on OpenCL skipped") }
+        try checkHybrid(on: DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
     }
 }

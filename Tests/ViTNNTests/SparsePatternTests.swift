@@ -105,8 +105,13 @@ final class SparsePatternTests: XCTestCase {
         rejects("dilated_window (--dilated-window) must be an odd number") { $0.dilatedWindow = 4 }
         rejects("dilation_rates (--dilation-rates) must all be at least 1, got 0") { $0.dilationRates = [1, 0] }
         rejects("attention_probs_dropout_prob must be 0 with axial") { $0.attentionType = "axial"; $0.attentionProbsDropoutProb = 0.1 }
+        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got 5") { $0.attentionType = "hybrid"; $0.hybridLocalHeads = 5 }
+        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got -1") { $0.hybridLocalHeads = -1 }
+        rejects("unknown hybrid_local (--hybrid-local) 'axial'") { $0.hybridLocal = "axial" }
+        rejects("unknown hybrid_global (--hybrid-global) 'nystromformer'") { $0.hybridGlobal = "nystromformer" }
+        rejects("attention_probs_dropout_prob must be 0 with hybrid") { $0.attentionType = "hybrid"; $0.attentionProbsDropoutProb = 0.1 }
         var valid = ViTConfiguration()
-        for kind in ["fibottention", "dilated", "axial"] {
+        for kind in ["fibottention", "dilated", "axial", "hybrid"] {
             valid.attentionType = kind
             XCTAssertNoThrow(try valid.validate(), kind)
         }
@@ -120,6 +125,9 @@ final class SparsePatternTests: XCTestCase {
         configuration.fibMaskMode = "neg-inf"
         configuration.dilatedWindow = 5
         configuration.dilationRates = [1, 3]
+        configuration.hybridLocalHeads = 1
+        configuration.hybridLocal = "fibottention"
+        configuration.hybridGlobal = "performer"
         let decoded = try JSONDecoder().decode(ViTConfiguration.self, from: configuration.jsonData())
         XCTAssertEqual(decoded, configuration)
         XCTAssertNil(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).fibWindowMaximum)
