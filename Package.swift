@@ -1,5 +1,23 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The CPU backend's own loops (GELU, layer norm, softmax, attention tiles, optimizer steps)
+/// are compiled for the vector units of the machine that builds them, as `-march=native`
+/// would: AVX2 and FMA (`haswell`, the x86-64-v3 level) when /proc/cpuinfo lists them, the
+/// baseline otherwise. `VIT_PORTABLE=1` keeps the baseline, for a binary to copy elsewhere.
+let hostVectorSettings: [SwiftSetting] = {
+    #if arch(x86_64)
+    let required: Set = ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm"]
+    guard ProcessInfo.processInfo.environment["VIT_PORTABLE"] == nil,
+          let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+          required.isSubset(of: Set(flags.split(separator: " ").map(String.init))) else { return [] }
+    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "VisionTransformerCL",
@@ -18,7 +36,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "ViTCore"),
-        .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"]),
+        .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"], swiftSettings: hostVectorSettings),
         // The OpenCL C sources live in the top-level Kernels/ folder and ship as resources
         // of this target, whose root is the package's so that it can reach that folder.
         .target(

@@ -5,8 +5,8 @@ import ViTCore
 /// Tiled exact attention on the CPU (FlashAttention 2's algorithm): per (batch, head) and
 /// block of queries, scores against one block of keys at a time with an online softmax;
 /// the backward pass recomputes the probabilities from Q, K and the saved log-sum-exp.
-/// Tiles are multiplied with single-threaded OpenBLAS calls while the (batch, head,
-/// block) tasks are spread over the cores. The only score memory is one tile per thread.
+/// Tiles are multiplied with OpenBLAS calls (single-threaded: see `gemm`) while the (batch,
+/// head, block) tasks are spread over the cores. The only score memory is one tile per thread.
 extension CPUBackend {
     /// Query rows per tile.
     static let flashQueryBlock = 64
@@ -22,60 +22,58 @@ extension CPUBackend {
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         let queryBlocks = (tokens + rowsPerBlock - 1) / rowsPerBlock
         profiler.measure("flash_attention_forward") {
-            Self.withSingleThreadedBLAS {
-                Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1) { tasks in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
-                    let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * d)
-                    let running = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowsPerBlock)
-                    defer { scores.deallocate(); accumulator.deallocate(); running.deallocate() }
-                    let (maximum, total) = (running, running + rowsPerBlock)
-                    for task in tasks {
-                        let (pair, block) = (task / queryBlocks, task % queryBlocks)
-                        let head = pair % heads
-                        let first = block * rowsPerBlock
-                        let rows = min(rowsPerBlock, tokens - first)
-                        let base = pair * tokens * d
-                        accumulator.update(repeating: 0, count: rows * d)
-                        maximum.update(repeating: -.infinity, count: rows)
-                        total.update(repeating: 0, count: rows)
-                        for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
-                            let columns = min(columnsPerBlock, tokens - keyStart)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
-                                        q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, scores, Int32(columnsPerBlock))
-                            for row in 0..<rows {
-                                let line = scores + row * columnsPerBlock
-                                if let biasPointer {
-                                    let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
-                                    for column in 0..<columns { line[column] += biasLine[column] }
-                                }
-                                let newMaximum = max(maximum[row], VectorMath.maximum(line, count: columns))
-                                guard newMaximum > -.infinity else {
-                                    // Every key so far is masked: this tile contributes nothing.
-                                    line.update(repeating: 0, count: columns)
-                                    continue
-                                }
-                                let correction = expf(maximum[row] - newMaximum)
-                                total[row] = total[row] * correction + Self.exponentiate(line, count: columns, shift: newMaximum)
-                                if correction != 1 {
-                                    let values = accumulator + row * d
-                                    for column in 0..<d { values[column] *= correction }
-                                }
-                                maximum[row] = newMaximum
-                            }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), 1,
-                                        scores, Int32(columnsPerBlock), v + base + keyStart * d, Int32(d), 1, accumulator, Int32(d))
-                        }
+            Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1) { tasks in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
+                let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * d)
+                let running = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rowsPerBlock)
+                defer { scores.deallocate(); accumulator.deallocate(); running.deallocate() }
+                let (maximum, total) = (running, running + rowsPerBlock)
+                for task in tasks {
+                    let (pair, block) = (task / queryBlocks, task % queryBlocks)
+                    let head = pair % heads
+                    let first = block * rowsPerBlock
+                    let rows = min(rowsPerBlock, tokens - first)
+                    let base = pair * tokens * d
+                    accumulator.update(repeating: 0, count: rows * d)
+                    maximum.update(repeating: -.infinity, count: rows)
+                    total.update(repeating: 0, count: rows)
+                    for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
+                        let columns = min(columnsPerBlock, tokens - keyStart)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
+                                    q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, scores, Int32(columnsPerBlock))
                         for row in 0..<rows {
-                            let target = o + base + (first + row) * d
-                            let rowIndex = pair * tokens + first + row
-                            if total[row] > 0 {
-                                let inverse = 1 / total[row]
-                                for column in 0..<d { target[column] = accumulator[row * d + column] * inverse }
-                                lse[rowIndex] = maximum[row] + logf(total[row])
-                            } else {
-                                target.update(repeating: 0, count: d)
-                                lse[rowIndex] = .infinity
+                            let line = scores + row * columnsPerBlock
+                            if let biasPointer {
+                                let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
+                                for column in 0..<columns { line[column] += biasLine[column] }
                             }
+                            let newMaximum = max(maximum[row], VectorMath.maximum(line, count: columns))
+                            guard newMaximum > -.infinity else {
+                                // Every key so far is masked: this tile contributes nothing.
+                                line.update(repeating: 0, count: columns)
+                                continue
+                            }
+                            let correction = expf(maximum[row] - newMaximum)
+                            total[row] = total[row] * correction + Self.exponentiate(line, count: columns, shift: newMaximum)
+                            if correction != 1 {
+                                let values = accumulator + row * d
+                                for column in 0..<d { values[column] *= correction }
+                            }
+                            maximum[row] = newMaximum
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), 1,
+                                    scores, Int32(columnsPerBlock), v + base + keyStart * d, Int32(d), 1, accumulator, Int32(d))
+                    }
+                    for row in 0..<rows {
+                        let target = o + base + (first + row) * d
+                        let rowIndex = pair * tokens + first + row
+                        if total[row] > 0 {
+                            let inverse = 1 / total[row]
+                            for column in 0..<d { target[column] = accumulator[row * d + column] * inverse }
+                            lse[rowIndex] = maximum[row] + logf(total[row])
+                        } else {
+                            target.update(repeating: 0, count: d)
+                            lse[rowIndex] = .infinity
                         }
                     }
                 }
@@ -93,58 +91,56 @@ extension CPUBackend {
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         profiler.measure("flash_attention_backward") {
-            Self.withSingleThreadedBLAS {
-                // One task per (batch, head): it owns that head's dQ, dK and dV, so the
-                // key-block-outer loop accumulates all three without atomics or a second pass.
-                Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
-                    let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
-                    let scoreGradient = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
-                    let rowDots = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
-                    defer { probabilities.deallocate(); scoreGradient.deallocate(); rowDots.deallocate() }
-                    for pair in pairs {
-                        let head = pair % heads
-                        let base = pair * tokens * d
-                        // D_i = rowsum(dO_i * O_i), the softmax backward's row term.
-                        for row in 0..<tokens {
-                            var dot: Float = 0
-                            for column in 0..<d { dot += dO[base + row * d + column] * o[base + row * d + column] }
-                            rowDots[row] = dot
-                        }
-                        (dQ + base).update(repeating: 0, count: tokens * d)
-                        (dK + base).update(repeating: 0, count: tokens * d)
-                        (dV + base).update(repeating: 0, count: tokens * d)
-                        for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
-                            let columns = min(columnsPerBlock, tokens - keyStart)
-                            for first in stride(from: 0, to: tokens, by: rowsPerBlock) {
-                                let rows = min(rowsPerBlock, tokens - first)
-                                // P = exp(scale Q K^T + bias - L).
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
-                                            q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, probabilities, Int32(columnsPerBlock))
-                                for row in 0..<rows {
-                                    let line = probabilities + row * columnsPerBlock
-                                    if let biasPointer {
-                                        let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
-                                        for column in 0..<columns { line[column] += biasLine[column] }
-                                    }
-                                    _ = Self.exponentiate(line, count: columns, shift: lse[pair * tokens + first + row])
+            // One task per (batch, head): it owns that head's dQ, dK and dV, so the
+            // key-block-outer loop accumulates all three without atomics or a second pass.
+            Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
+                let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
+                let scoreGradient = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
+                let rowDots = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
+                defer { probabilities.deallocate(); scoreGradient.deallocate(); rowDots.deallocate() }
+                for pair in pairs {
+                    let head = pair % heads
+                    let base = pair * tokens * d
+                    // D_i = rowsum(dO_i * O_i), the softmax backward's row term.
+                    for row in 0..<tokens {
+                        var dot: Float = 0
+                        for column in 0..<d { dot += dO[base + row * d + column] * o[base + row * d + column] }
+                        rowDots[row] = dot
+                    }
+                    (dQ + base).update(repeating: 0, count: tokens * d)
+                    (dK + base).update(repeating: 0, count: tokens * d)
+                    (dV + base).update(repeating: 0, count: tokens * d)
+                    for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
+                        let columns = min(columnsPerBlock, tokens - keyStart)
+                        for first in stride(from: 0, to: tokens, by: rowsPerBlock) {
+                            let rows = min(rowsPerBlock, tokens - first)
+                            // P = exp(scale Q K^T + bias - L).
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
+                                        q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, probabilities, Int32(columnsPerBlock))
+                            for row in 0..<rows {
+                                let line = probabilities + row * columnsPerBlock
+                                if let biasPointer {
+                                    let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
+                                    for column in 0..<columns { line[column] += biasLine[column] }
                                 }
-                                // dV_j += P^T dO_i.
-                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), 1,
-                                            probabilities, Int32(columnsPerBlock), dO + base + first * d, Int32(d), 1, dV + base + keyStart * d, Int32(d))
-                                // dP = dO_i V_j^T, then dS = P (dP - D_i).
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), 1,
-                                            dO + base + first * d, Int32(d), v + base + keyStart * d, Int32(d), 0, scoreGradient, Int32(columnsPerBlock))
-                                for row in 0..<rows {
-                                    let (p, ds) = (probabilities + row * columnsPerBlock, scoreGradient + row * columnsPerBlock)
-                                    let rowDot = rowDots[first + row]
-                                    for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
-                                }
-                                // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), scale,
-                                            scoreGradient, Int32(columnsPerBlock), k + base + keyStart * d, Int32(d), 1, dQ + base + first * d, Int32(d))
-                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), scale,
-                                            scoreGradient, Int32(columnsPerBlock), q + base + first * d, Int32(d), 1, dK + base + keyStart * d, Int32(d))
+                                _ = Self.exponentiate(line, count: columns, shift: lse[pair * tokens + first + row])
                             }
+                            // dV_j += P^T dO_i.
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), 1,
+                                        probabilities, Int32(columnsPerBlock), dO + base + first * d, Int32(d), 1, dV + base + keyStart * d, Int32(d))
+                            // dP = dO_i V_j^T, then dS = P (dP - D_i).
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), 1,
+                                        dO + base + first * d, Int32(d), v + base + keyStart * d, Int32(d), 0, scoreGradient, Int32(columnsPerBlock))
+                            for row in 0..<rows {
+                                let (p, ds) = (probabilities + row * columnsPerBlock, scoreGradient + row * columnsPerBlock)
+                                let rowDot = rowDots[first + row]
+                                for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
+                            }
+                            // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), scale,
+                                        scoreGradient, Int32(columnsPerBlock), k + base + keyStart * d, Int32(d), 1, dQ + base + first * d, Int32(d))
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), scale,
+                                        scoreGradient, Int32(columnsPerBlock), q + base + first * d, Int32(d), 1, dK + base + keyStart * d, Int32(d))
                         }
                     }
                 }
@@ -158,14 +154,5 @@ extension CPUBackend {
     static func exponentiate(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
         for index in 0..<count { values[index] = VectorMath.exp(values[index] - shift) }
         return VectorMath.sum(values, count: count)
-    }
-
-    /// Runs `body` with OpenBLAS on one thread: its callers split work over the cores
-    /// themselves, and OpenBLAS's own threads would compete with them.
-    static func withSingleThreadedBLAS(_ body: () -> Void) {
-        let threads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(threads) }
-        body()
     }
 }

@@ -13,6 +13,8 @@ public final class CPUBackend: Backend {
 
     public init(profiler: Profiler = .shared) {
         self.profiler = profiler
+        // The backend splits GEMMs over the cores itself (see `gemm`).
+        openblas_set_num_threads(1)
     }
 
     deinit {
@@ -61,27 +63,43 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// GEMM through single-threaded OpenBLAS calls that this backend spreads over the cores
+    /// itself: a batch of products by chunks of the batch, one product by blocks of the
+    /// larger of its output's rows and columns. OpenBLAS's own threads spin while they wait
+    /// for work, and beside the backend's threads (which run every other kernel) they would
+    /// take the cores from them; one pool of threads does better on few cores.
     public func gemm(_ descriptor: GemmDescriptor, a: DeviceStorage, b: DeviceStorage, c: DeviceStorage) throws {
         let (pointerA, pointerB, pointerC) = (host(a), host(b), host(c))
         profiler.measure("gemm") {
             let d = descriptor
             let transposeA = d.transposeA ? CblasTrans : CblasNoTrans
             let transposeB = d.transposeB ? CblasTrans : CblasNoTrans
-            let one = { (batch: Int) in
+            // Rows `rows` and columns `columns` of product `batch`.
+            let block = { (batch: Int, rows: Range<Int>, columns: Range<Int>) in
+                let offsetA = d.transposeA ? rows.lowerBound : rows.lowerBound * d.leadingDimensionA
+                let offsetB = d.transposeB ? columns.lowerBound * d.leadingDimensionB : columns.lowerBound
                 cblas_sgemm(
-                    CblasRowMajor, transposeA, transposeB, Int32(d.m), Int32(d.n), Int32(d.k), d.alpha,
-                    pointerA + batch * d.strideA, Int32(d.leadingDimensionA), pointerB + batch * d.strideB,
-                    Int32(d.leadingDimensionB), d.beta, pointerC + batch * d.strideC, Int32(d.leadingDimensionC))
+                    CblasRowMajor, transposeA, transposeB, Int32(rows.count), Int32(columns.count), Int32(d.k), d.alpha,
+                    pointerA + batch * d.strideA + offsetA, Int32(d.leadingDimensionA), pointerB + batch * d.strideB + offsetB,
+                    Int32(d.leadingDimensionB), d.beta, pointerC + batch * d.strideC + rows.lowerBound * d.leadingDimensionC + columns.lowerBound,
+                    Int32(d.leadingDimensionC))
             }
-            if d.batchCount == 1 {
-                one(0)
+            let multiplyAccumulates = d.m * d.n * d.k
+            if d.batchCount > 1 {
+                Parallel.forEachChunk(d.batchCount, grain: max(1, Self.gemmGrain / max(multiplyAccumulates, 1))) { batches in
+                    for batch in batches { block(batch, 0..<d.m, 0..<d.n) }
+                }
+            } else if d.m >= d.n {
+                Parallel.forEachChunk(d.m, grain: max(1, Self.gemmGrain / max(d.n * d.k, 1))) { rows in block(0, rows, 0..<d.n) }
             } else {
-                // Many small products (attention): one thread per chunk of batches beats
-                // OpenBLAS's threading, which does not split matrices this small.
-                Parallel.forEachChunk(d.batchCount, grain: 1) { batches in batches.forEach(one) }
+                Parallel.forEachChunk(d.n, grain: max(1, Self.gemmGrain / max(d.m * d.k, 1))) { columns in block(0, 0..<d.m, columns) }
             }
         }
     }
+
+    /// Multiply-accumulates below which a GEMM (or a chunk of one) stays on one thread:
+    /// about 20 microseconds of work, several times what handing it to another thread costs.
+    static let gemmGrain = 1 << 19
 
     /// The host pointer of a CPU storage; a storage of another backend here is a bug
     /// above this layer, since tensor operations check devices first.

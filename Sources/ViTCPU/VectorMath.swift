@@ -2,8 +2,8 @@
 ///
 /// libm's `expf` and `erff` are calls, so loops around them stay scalar. `exp` and `erf`
 /// here are branch-free scalar formulas (polynomials, bit manipulation, selects) meant to be
-/// inlined into plain loops over pointers, which LLVM's loop vectoriser turns into SSE code
-/// four lanes at a time (the package builds for baseline x86-64: SSE2, no FMA). They are
+/// inlined into plain loops over pointers, which LLVM's loop vectoriser turns into SIMD code
+/// (AVX2, eight lanes, where Package.swift finds it; SSE2, four lanes, otherwise). They are
 /// deliberately not written on Swift's SIMD types: the standard library implements SIMD
 /// arithmetic lane by lane and leaves re-vectorising to LLVM's SLP pass, which in functions
 /// this size leaves some lanes scalar. Reductions, which the loop vectoriser may not

@@ -117,6 +117,10 @@ struct BenchmarkRow {
                     b.initialize(repeating: 0.25, count: d.k * d.n)
                     c.initialize(repeating: 0, count: d.m * d.n)
                     return {
+                        // With OpenBLAS's own threads, as a program calling it directly runs it
+                        // (the CPU backend keeps it at one thread and splits GEMMs itself).
+                        openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+                        defer { openblas_set_num_threads(1) }
                         cblas_sgemm(CblasRowMajor, d.transposeA ? CblasTrans : CblasNoTrans, d.transposeB ? CblasTrans : CblasNoTrans,
                                     Int32(d.m), Int32(d.n), Int32(d.k), 1, a, Int32(d.leadingDimensionA), b, Int32(d.leadingDimensionB),
                                     0, c, Int32(d.leadingDimensionC))
