@@ -9,8 +9,8 @@ import ViTCore
 /// head, block) tasks are spread over the cores. The only score memory is one tile per thread.
 extension CPUBackend {
     /// Query rows per tile.
-    static let flashQueryBlock = 64
-    /// Key rows per tile: 64 x 256 scores (64 KiB) stay in the L2 cache.
+    static let flashQueryBlock = 128
+    /// Key rows per tile: 128 x 256 scores (128 KiB) stay in the L2 cache.
     static let flashKeyBlock = 256
 
     public func flashAttentionForward(
@@ -39,14 +39,10 @@ extension CPUBackend {
                     total.update(repeating: 0, count: rows)
                     for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
                         let columns = min(columnsPerBlock, tokens - keyStart)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
-                                    q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, scores, Int32(columnsPerBlock))
+                        Self.scoreTile(query: q + base + first * d, keys: k + base + keyStart * d, rows: rows, columns: columns, headSize: d, scale: scale,
+                                       bias: biasPointer.map { $0 + (head * tokens + first) * tokens + keyStart }, biasStride: tokens, scores: scores)
                         for row in 0..<rows {
                             let line = scores + row * columnsPerBlock
-                            if let biasPointer {
-                                let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
-                                for column in 0..<columns { line[column] += biasLine[column] }
-                            }
                             let newMaximum = max(maximum[row], VectorMath.maximum(line, count: columns))
                             guard newMaximum > -.infinity else {
                                 // Every key so far is masked: this tile contributes nothing.
@@ -115,15 +111,11 @@ extension CPUBackend {
                         for first in stride(from: 0, to: tokens, by: rowsPerBlock) {
                             let rows = min(rowsPerBlock, tokens - first)
                             // P = exp(scale Q K^T + bias - L).
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), scale,
-                                        q + base + first * d, Int32(d), k + base + keyStart * d, Int32(d), 0, probabilities, Int32(columnsPerBlock))
+                            Self.scoreTile(query: q + base + first * d, keys: k + base + keyStart * d, rows: rows, columns: columns, headSize: d,
+                                           scale: scale, bias: biasPointer.map { $0 + (head * tokens + first) * tokens + keyStart }, biasStride: tokens,
+                                           scores: probabilities)
                             for row in 0..<rows {
-                                let line = probabilities + row * columnsPerBlock
-                                if let biasPointer {
-                                    let biasLine = biasPointer + (head * tokens + first + row) * tokens + keyStart
-                                    for column in 0..<columns { line[column] += biasLine[column] }
-                                }
-                                _ = Self.exponentiate(line, count: columns, shift: lse[pair * tokens + first + row])
+                                _ = Self.exponentiate(probabilities + row * columnsPerBlock, count: columns, shift: lse[pair * tokens + first + row])
                             }
                             // dV_j += P^T dO_i.
                             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), 1,
@@ -145,6 +137,19 @@ extension CPUBackend {
                     }
                 }
             }
+        }
+    }
+
+    /// The score tile of both passes: `scores` [rows, flashKeyBlock] = scale Q K^T (+ bias) for
+    /// `rows` queries against `columns` keys (rows of `headSize` floats; bias rows `biasStride` apart).
+    static func scoreTile(query: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, rows: Int, columns: Int, headSize: Int, scale: Float,
+                          bias: UnsafeMutablePointer<Float>?, biasStride: Int, scores: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(headSize), scale,
+                    query, Int32(headSize), keys, Int32(headSize), 0, scores, Int32(flashKeyBlock))
+        guard let bias else { return }
+        for row in 0..<rows {
+            let (line, biasLine) = (scores + row * flashKeyBlock, bias + row * biasStride)
+            for column in 0..<columns { line[column] += biasLine[column] }
         }
     }
 
