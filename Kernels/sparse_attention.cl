@@ -20,6 +20,15 @@
 //   dV_j = totals + sum_i (P_ij - masked_i) dO_i over the queries that keep key j.
 // CPU counterpart: Sources/ViTCPU/CPUBackend+SparseAttention.swift.
 
+// The pattern entries [*start, *end) of `item` (a query row, or a key column for the column
+// lists) = pair * tokens + position; patterns are per head, shared by the batch.
+inline void pattern_range(__global const int *pattern, const int offsets_start, const int item, const int heads,
+                          const int tokens, int *start, int *end) {
+    const int list = ((item / tokens) % heads) * (tokens + 1) + item % tokens;
+    *start = pattern[offsets_start + list];
+    *end = pattern[offsets_start + list + 1];
+}
+
 __kernel void sparse_attention_forward(__global const float *query, __global const float *key,
                                        __global const float *value, __global const float *totals,
                                        __global float *output, __global float *lse,
@@ -29,10 +38,9 @@ __kernel void sparse_attention_forward(__global const float *query, __global con
     const int row = get_global_id(0);
     if (row >= rows) return;
     const int pair = row / tokens;
-    const int list = (pair % heads) * (tokens + 1) + row % tokens;
+    int start, end;
+    pattern_range(pattern, offsets_start, row, heads, tokens, &start, &end);
     __global const int *column_indices = pattern + entries_start;
-    const int start = pattern[offsets_start + list];
-    const int end = pattern[offsets_start + list + 1];
     const int complement = zero_mode ? tokens - (end - start) : 0;
     __global const float *q = query + (size_t)row * HEAD_SIZE;
     __global const float *k = key + (size_t)pair * tokens * HEAD_SIZE;
@@ -91,10 +99,9 @@ __kernel void sparse_attention_backward(__global const float *query, __global co
     const int row = get_global_id(0);
     if (row >= rows) return;
     const int pair = row / tokens;
-    const int list = (pair % heads) * (tokens + 1) + row % tokens;
+    int start, end;
+    pattern_range(pattern, offsets_start, row, heads, tokens, &start, &end);
     __global const int *column_indices = pattern + entries_start;
-    const int start = pattern[offsets_start + list];
-    const int end = pattern[offsets_start + list + 1];
     __global const float *q = query + (size_t)row * HEAD_SIZE;
     __global const float *d_o = output_gradient + (size_t)row * HEAD_SIZE;
     __global const float *o = output + (size_t)row * HEAD_SIZE;
@@ -146,10 +153,9 @@ __kernel void sparse_attention_columns_backward(__global const float *query, __g
     const int column = get_global_id(0);
     if (column >= rows) return;
     const int pair = column / tokens;
-    const int list = (pair % heads) * (tokens + 1) + column % tokens;
+    int start, end;
+    pattern_range(pattern, offsets_start, column, heads, tokens, &start, &end);
     __global const int *row_indices = pattern + entries_start;
-    const int start = pattern[offsets_start + list];
-    const int end = pattern[offsets_start + list + 1];
     __global const float *k = key + (size_t)column * HEAD_SIZE;
     __global const float *v = value + (size_t)column * HEAD_SIZE;
     __global const float *q = query + (size_t)pair * tokens * HEAD_SIZE;
