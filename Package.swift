@@ -13,7 +13,7 @@ let hostVectorSettings: [SwiftSetting] = {
           let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
           required.isSubset(of: Set(flags.split(separator: " ").map(String.init))) else { return [] }
-    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("VIT_FMA")]
+    return [.unsafeFlags(["-target-cpu", "haswell"])]
     #else
     return []
     #endif

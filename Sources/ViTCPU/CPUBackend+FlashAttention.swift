@@ -57,8 +57,8 @@ extension CPUBackend {
                             }
                             maximum[row] = newMaximum
                         }
-                        Self.tileMultiply(transposeA: false, transposeB: false, m: rows, n: d, k: columns, alpha: 1,
-                                    a: scores, lda: columnsPerBlock, b: v + base + keyStart * d, ldb: d, c: accumulator, ldc: d, accumulate: true)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), 1,
+                                    scores, Int32(columnsPerBlock), v + base + keyStart * d, Int32(d), 1, accumulator, Int32(d))
                     }
                     for row in 0..<rows {
                         let target = o + base + (first + row) * d
@@ -118,21 +118,21 @@ extension CPUBackend {
                                 _ = Self.exponentiate(probabilities + row * columnsPerBlock, count: columns, shift: lse[pair * tokens + first + row])
                             }
                             // dV_j += P^T dO_i.
-                            Self.tileMultiply(transposeA: true, transposeB: false, m: columns, n: d, k: rows, alpha: 1,
-                                        a: probabilities, lda: columnsPerBlock, b: dO + base + first * d, ldb: d, c: dV + base + keyStart * d, ldc: d, accumulate: true)
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), 1,
+                                        probabilities, Int32(columnsPerBlock), dO + base + first * d, Int32(d), 1, dV + base + keyStart * d, Int32(d))
                             // dP = dO_i V_j^T, then dS = P (dP - D_i).
-                            Self.tileMultiply(transposeA: false, transposeB: true, m: rows, n: columns, k: d, alpha: 1,
-                                        a: dO + base + first * d, lda: d, b: v + base + keyStart * d, ldb: d, c: scoreGradient, ldc: columnsPerBlock, accumulate: false)
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), 1,
+                                        dO + base + first * d, Int32(d), v + base + keyStart * d, Int32(d), 0, scoreGradient, Int32(columnsPerBlock))
                             for row in 0..<rows {
                                 let (p, ds) = (probabilities + row * columnsPerBlock, scoreGradient + row * columnsPerBlock)
                                 let rowDot = rowDots[first + row]
                                 for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
                             }
                             // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
-                            Self.tileMultiply(transposeA: false, transposeB: false, m: rows, n: d, k: columns, alpha: scale,
-                                        a: scoreGradient, lda: columnsPerBlock, b: k + base + keyStart * d, ldb: d, c: dQ + base + first * d, ldc: d, accumulate: true)
-                            Self.tileMultiply(transposeA: true, transposeB: false, m: columns, n: d, k: rows, alpha: scale,
-                                        a: scoreGradient, lda: columnsPerBlock, b: q + base + first * d, ldb: d, c: dK + base + keyStart * d, ldc: d, accumulate: true)
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), scale,
+                                        scoreGradient, Int32(columnsPerBlock), k + base + keyStart * d, Int32(d), 1, dQ + base + first * d, Int32(d))
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), scale,
+                                        scoreGradient, Int32(columnsPerBlock), q + base + first * d, Int32(d), 1, dK + base + keyStart * d, Int32(d))
                         }
                     }
                 }
@@ -144,34 +144,14 @@ extension CPUBackend {
     /// `rows` queries against `columns` keys (rows of `headSize` floats; bias rows `biasStride` apart).
     static func scoreTile(query: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, rows: Int, columns: Int, headSize: Int, scale: Float,
                           bias: UnsafeMutablePointer<Float>?, biasStride: Int, scores: UnsafeMutablePointer<Float>) {
-        Self.tileMultiply(transposeA: false, transposeB: true, m: rows, n: columns, k: headSize, alpha: scale,
-                    a: query, lda: headSize, b: keys, ldb: headSize, c: scores, ldc: flashKeyBlock, accumulate: false)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(headSize), scale,
+                    query, Int32(headSize), keys, Int32(headSize), 0, scores, Int32(flashKeyBlock))
         guard let bias else { return }
         for row in 0..<rows {
             let (line, biasLine) = (scores + row * flashKeyBlock, bias + row * biasStride)
             for column in 0..<columns { line[column] += biasLine[column] }
         }
     }
-
-    /// C (m x n, row stride ldc) = alpha op(A) op(B), plus C when `accumulate`, for one tile
-    /// (row-major operands as OpenBLAS takes them). Small tiles (the seed ViT's 65 x 65 x 12)
-    /// go to `TileProduct`, since OpenBLAS's setup per call then costs more than the
-    /// arithmetic; larger ones, where OpenBLAS's cache blocking pays, to OpenBLAS.
-    @inline(__always)
-    static func tileMultiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafeMutablePointer<Float>, lda: Int,
-                             b: UnsafeMutablePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        if m * n * k <= smallTileMultiplyAccumulates {
-            TileProduct.multiply(m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: transposeA ? 1 : lda, aDepthStride: transposeA ? lda : 1,
-                                 b: b, ldb: ldb, transposeB: transposeB, c: c, cStride: ldc, accumulate: accumulate)
-        } else {
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        alpha, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
-        }
-    }
-
-    /// Multiply-accumulates up to which a tile goes to `TileProduct` (measured on 2 AVX2
-    /// cores: it wins at N = 65 for head sizes 12-64, OpenBLAS from 128 x 256 x 32 on).
-    static let smallTileMultiplyAccumulates = 1 << 18
 
     /// Replaces `values[i]` by e^(values[i] - shift) and returns their sum. Two loops: the
     /// first vectorises (no reduction in it), the second is VectorMath's reduction.

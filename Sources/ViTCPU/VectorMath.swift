@@ -162,17 +162,6 @@ extension VectorMath {
         return largest
     }
 
-    /// a b + c, one fused instruction where the build has FMA (Package.swift defines
-    /// VIT_FMA with the AVX2 target): without it, `addingProduct` would be a libm call per lane.
-    @inline(__always)
-    static func multiplyAdd(_ a: FloatVector, _ b: FloatVector, _ c: FloatVector) -> FloatVector {
-        #if VIT_FMA
-        return c.addingProduct(a, b)
-        #else
-        return c + a * b
-        #endif
-    }
-
     /// The sum of a[c] b[c] over `count` floats.
     @inline(__always)
     static func dot(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) -> Float {

@@ -110,8 +110,7 @@ final class FlashAttentionTests: XCTestCase {
     func testEveryHeadSize() throws {
         let devices = [cpu] + (DeviceRegistry.shared.openCLDevices.isEmpty ? [] : [try TestDevices.openCL()])
         for backend in devices {
-            // On the CPU also head sizes that are not a multiple of the vector width (12: the seed ViT's).
-            for headSize in (backend === cpu ? [12, 20] : []) + [16, 32, 48, 64, 96, 128] {
+            for headSize in [16, 32, 48, 64, 96, 128] {
                 try compare(backend, tokens: 33, headSize: headSize, batch: 2, heads: 1)
             }
         }
