@@ -11,7 +11,9 @@ public struct TrainingOptions: Codable, Sendable {
     public var outputDirectory = "outputs"
     public var epochs = 10
     public var batchSize = 128
-    public var learningRate: Float = 2e-3
+    /// Peak learning rate. 4e-3 gave the seed ViT 89.1% on Fashion-MNIST in 10 epochs, against
+    /// 87.7% at 2e-3, 89.0% at 6e-3 and 88.2% at 8e-3; see BENCHMARKS.md.
+    public var learningRate: Float = 4e-3
     public var minimumLearningRate: Float = 1e-5
     public var weightDecay: Float = 0.05
     public var warmupEpochs: Float = 1
