@@ -190,6 +190,20 @@ struct BenchmarkRow {
             let (x, y) = (try buffer(16640 * 144, backend), try backend.allocate(count: 16640 * 144))
             return { try backend.permute(x, output: y, shape: [256, 65, 3, 4, 12], permutation: [2, 0, 3, 1, 4]) }
         })
+        // Nystromformer's convolution residual on the seed ViT: 256 images x 4 heads x 65 x 12, 33 taps.
+        let (images, channels, tokens, width, taps) = (256, 4, 65, 12, 33)
+        let convolutionCount = images * channels * tokens * width
+        let convolutionFlops = 2 * Double(convolutionCount * taps)
+        rows.append(BenchmarkRow(name: "seqconv_forward", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
+            let (x, w, y) = (try buffer(convolutionCount, backend), try buffer(channels * taps, backend), try backend.allocate(count: convolutionCount))
+            return { try backend.sequenceConvolutionForward(x, weight: w, output: y, batch: images, channels: channels, tokens: tokens, width: width,
+                                                            taps: taps, reversed: false) }
+        })
+        rows.append(BenchmarkRow(name: "seqconv_dweight", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
+            let (dy, x, dw) = (try buffer(convolutionCount, backend), try buffer(convolutionCount + 1, backend), try backend.allocate(count: channels * taps))
+            return { try backend.sequenceConvolutionWeightGradient(outputGradient: dy, input: x, weightGradient: dw, batch: images, channels: channels,
+                                                                   tokens: tokens, width: width, taps: taps) }
+        })
         rows.append(BenchmarkRow(name: "adamw", size: "119194 params", flops: 0, bytes: 7 * float * 119_194) { backend in
             let (p, g, m, v) = (try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend))
             try backend.fill(v, count: 119_194, value: 1)
