@@ -26,7 +26,7 @@ public final class CPUBackend: Backend {
     /// The CPU backend's entry in the device list.
     public static func describe() -> DeviceInfo {
         DeviceInfo(
-            device: .cpu, name: "CPU backend (OpenBLAS, \(Parallel.coreCount) threads)", kind: .cpu, platform: "host",
+            device: .cpu, name: "CPU backend (OpenBLAS, \(Parallel.coreCount) thread\(Parallel.coreCount == 1 ? "" : "s"))", kind: .cpu, platform: "host",
             computeUnits: Parallel.coreCount, memoryBytes: Int(ProcessInfo.processInfo.physicalMemory),
             version: "-", driverVersion: "-", supportsHalf: false, supportsDouble: true)
     }

@@ -4,7 +4,18 @@ import Foundation
 /// Splits loops over the machine's cores. Work below `grain` items per chunk runs on the
 /// calling thread, since dispatching costs more than small loops.
 enum Parallel {
-    static let coreCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The cores this process may run on: its CPU affinity (as `taskset` or a container's
+    /// cpuset sets it, read from /proc/self/status), which the machine's processor count
+    /// ignores. Elsewhere, the processor count.
+    static let coreCount: Int = {
+        let fallback = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else { return fallback }
+        // A hexadecimal mask in comma-separated groups: one bit per allowed core.
+        let mask = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
+        let allowed = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+        return allowed > 0 ? min(allowed, fallback) : fallback
+    }()
 
     /// Calls `body` with disjoint ranges covering 0..<count, concurrently.
     @inline(__always)

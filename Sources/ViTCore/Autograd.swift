@@ -5,11 +5,35 @@ import Foundation
 /// operations, so the backward pass runs on the device of the forward pass.
 final class GradientNode {
     let inputs: [Tensor]
-    let backward: (Tensor) throws -> [Tensor?]
+    let rule: Rule
 
-    init(inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+    enum Rule {
+        /// The rule of a one-output operation.
+        case single((Tensor) throws -> [Tensor?])
+        /// This tensor is output `index` of a multi-output operation, whose rule runs once.
+        case output(MultiOutputGradient, index: Int)
+    }
+
+    init(inputs: [Tensor], rule: Rule) {
+        self.inputs = inputs
+        self.rule = rule
+    }
+}
+
+/// The backward rule of an operation with several outputs (a split). Back-propagation
+/// collects the gradients of the outputs, then runs the rule once, before it reaches any
+/// input: every output depends on the inputs, so all of them come first in reverse
+/// topological order. An output that received no gradient is passed as nil.
+final class MultiOutputGradient {
+    let inputs: [Tensor]
+    let backward: ([Tensor?]) throws -> [Tensor?]
+    var outputGradients: [Tensor?]
+    var hasRun = false
+
+    init(inputs: [Tensor], outputCount: Int, backward: @escaping ([Tensor?]) throws -> [Tensor?]) {
         self.inputs = inputs
         self.backward = backward
+        outputGradients = Array(repeating: nil, count: outputCount)
     }
 }
 
@@ -37,8 +61,19 @@ extension Tensor {
     func recording(_ inputs: [Tensor], _ backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
         guard GradientMode.isEnabled, inputs.contains(where: { $0.requiresGradient }) else { return self }
         requiresGradient = true
-        gradientNode = GradientNode(inputs: inputs, backward: backward)
+        gradientNode = GradientNode(inputs: inputs, rule: .single(backward))
         return self
+    }
+
+    /// Attaches one backward rule to `outputs`, the results of a single operation on
+    /// `inputs`; the rule receives every output's gradient at once (nil where none).
+    static func recording(_ outputs: [Tensor], inputs: [Tensor], _ backward: @escaping ([Tensor?]) throws -> [Tensor?]) {
+        guard GradientMode.isEnabled, inputs.contains(where: { $0.requiresGradient }) else { return }
+        let operation = MultiOutputGradient(inputs: inputs, outputCount: outputs.count, backward: backward)
+        for (index, output) in outputs.enumerated() {
+            output.requiresGradient = true
+            output.gradientNode = GradientNode(inputs: inputs, rule: .output(operation, index: index))
+        }
     }
 
     /// Back-propagates from this tensor. Without an argument the tensor must hold one
@@ -67,20 +102,37 @@ extension Tensor {
         try GradientMode.withoutGradient {
             let order = topologicalOrder()
             var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
-            for tensor in order.reversed() {
-                guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
-                guard let node = tensor.gradientNode else {
-                    try tensor.accumulateGradient(gradient)
-                    continue
-                }
-                let inputGradients = try node.backward(gradient)
-                for (input, inputGradient) in zip(node.inputs, inputGradients) {
+            // Multi-output operations waiting to run, under each of their inputs.
+            var waiting: [ObjectIdentifier: [MultiOutputGradient]] = [:]
+            func accumulate(_ inputs: [Tensor], _ inputGradients: [Tensor?]) throws {
+                for (input, inputGradient) in zip(inputs, inputGradients) {
                     guard let inputGradient, input.requiresGradient else { continue }
                     let key = ObjectIdentifier(input)
                     if let existing = gradients[key] {
                         gradients[key] = try existing + inputGradient
                     } else {
                         gradients[key] = inputGradient
+                    }
+                }
+            }
+            for tensor in order.reversed() {
+                for operation in waiting.removeValue(forKey: ObjectIdentifier(tensor)) ?? [] where !operation.hasRun {
+                    operation.hasRun = true
+                    try accumulate(operation.inputs, try operation.backward(operation.outputGradients))
+                    operation.outputGradients = []
+                }
+                guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                guard let node = tensor.gradientNode else {
+                    try tensor.accumulateGradient(gradient)
+                    continue
+                }
+                switch node.rule {
+                case .single(let backward):
+                    try accumulate(node.inputs, try backward(gradient))
+                case .output(let operation, let index):
+                    operation.outputGradients[index] = gradient
+                    for input in operation.inputs where input.requiresGradient {
+                        waiting[ObjectIdentifier(input), default: []].append(operation)
                     }
                 }
                 tensor.gradientNode = nil

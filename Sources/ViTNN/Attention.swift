@@ -61,7 +61,7 @@ public final class MultiHeadAttention: AttentionMechanism {
         if let queryKeyValue {
             // [B, N, 3D] -> [3, B, H, N, d]; the three parts are then contiguous slices.
             let packed = try queryKeyValue(input).reshaped([batch, tokens, 3, heads, headSize]).permuted([2, 0, 3, 1, 4])
-            let parts = try (0..<3).map { try packed.sliced(axis: 0, $0..<($0 + 1)).reshaped([batch, heads, tokens, headSize]) }
+            let parts = try packed.split(axis: 0, sizes: [1, 1, 1]).map { try $0.reshaped([batch, heads, tokens, headSize]) }
             (query, key, value) = (parts[0], parts[1], parts[2])
         } else {
             let (queryLayer, keyLayer, valueLayer) = separateProjections!

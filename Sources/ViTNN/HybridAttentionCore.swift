@@ -42,17 +42,17 @@ public final class HybridAttentionCore: AttentionCore {
         guard query.shape.rank == 4, query.shape[1] == heads else {
             throw ViTError.shapeMismatch(operation: "hybrid", detail: "needs [batch, \(heads) heads, tokens, headSize] tensors, got \(query.shape)")
         }
-        var outputs: [Tensor] = []
-        for (core, range) in [(local, 0..<localHeads), (global, localHeads..<heads)] {
-            guard let core, !range.isEmpty else { continue }
-            if range.count == heads {
-                outputs.append(try core(query: query, key: key, value: value, context: context))
-            } else {
-                outputs.append(try core(query: query.sliced(axis: 1, range), key: key.sliced(axis: 1, range), value: value.sliced(axis: 1, range),
-                                        context: context))
-            }
+        let groups = [(local, localHeads), (global, heads - localHeads)].compactMap { core, count in core.map { ($0, count) } }
+            .filter { $0.1 > 0 }
+        if groups.count == 1 {
+            return try groups[0].0(query: query, key: key, value: value, context: context)
         }
-        return outputs.count == 1 ? outputs[0] : try concatenate(outputs, axis: 1)
+        let sizes = groups.map(\.1)
+        let (queries, keys, values) = (try query.split(axis: 1, sizes: sizes), try key.split(axis: 1, sizes: sizes), try value.split(axis: 1, sizes: sizes))
+        let outputs = try groups.indices.map { group in
+            try groups[group].0(query: queries[group], key: keys[group], value: values[group], context: context)
+        }
+        return try concatenate(outputs, axis: 1)
     }
 
     public func multiplyAccumulates(tokens: Int, width: Int) -> Int {

@@ -42,6 +42,18 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(try x.gradient?.toArray(), [2, 20])
     }
 
+    func testSplitPartsShareOneGradient() throws {
+        let x = try Tensor([1, 2, 3, 4, 5, 6], shape: [3, 2], on: backend, requiresGradient: true)
+        let parts = try x.split(axis: 0, sizes: [1, 2])
+        XCTAssertEqual(try parts[0].toArray(), [1, 2])
+        XCTAssertEqual(try parts[1].toArray(), [3, 4, 5, 6])
+        // The second part also feeds the first's consumer through x itself.
+        try (parts[0].sum().scaled(by: 2) + parts[1].sum().scaled(by: 5) + x.sum()).backward()
+        XCTAssertEqual(try x.gradient?.toArray(), [3, 3, 6, 6, 6, 6])
+        assertThrowsViTError("do not add up") { _ = try x.split(axis: 0, sizes: [1, 1]) }
+        assertThrowsViTError("do not add up") { _ = try x.split(axis: 1, sizes: [0, 2]) }
+    }
+
     func testInputsWithoutGradientGetNone() throws {
         let x = try Tensor([1, 2], shape: [1, 2], on: backend, requiresGradient: true)
         let constant = try Tensor([3, 4], shape: [2, 1], on: backend)

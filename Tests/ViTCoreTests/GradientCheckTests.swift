@@ -139,6 +139,18 @@ final class GradientCheckTests: XCTestCase {
         try checkGradients([b]) { try $0[0].expanded(axis: 0, count: 3) }
     }
 
+    func testSplit() throws {
+        let a = try tensor([2, 5, 3], seed: 27)
+        // Parts used unequally, one used twice, and parts combined with each other.
+        try checkGradients([a]) { inputs in
+            let parts = try inputs[0].split(axis: 1, sizes: [2, 1, 2])
+            return try concatenate([parts[2].scaled(by: 3), parts[0], parts[2]], axis: 1) * concatenate(Array(repeating: parts[1], count: 6), axis: 1)
+        }
+        // A part that does not reach the output contributes zeros.
+        try checkGradients([a]) { try $0[0].split(axis: 2, sizes: [1, 2])[1] }
+        try checkGradients([a]) { try $0[0].split(axis: 0, sizes: [1, 1])[0].gelu() }
+    }
+
     func testPatchify() throws {
         try checkGradients([try tensor([2, 3, 4, 6], seed: 26)]) { try $0[0].patchified(patch: 2) }
     }

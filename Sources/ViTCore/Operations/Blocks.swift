@@ -63,6 +63,41 @@ extension Tensor {
         }
     }
 
+    /// Consecutive parts of the tensor along `axis`, of the given sizes (copies). One
+    /// backward rule serves all parts: their gradients are written into a single gradient
+    /// of the input, where slicing each part would pad each part's gradient with zeros to
+    /// the full shape and add them up.
+    public func split(axis: Int, sizes: [Int]) throws -> [Tensor] {
+        let resolved = axis < 0 ? axis + shape.rank : axis
+        guard (0..<shape.rank).contains(resolved), sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, +) == shape[resolved] else {
+            throw ViTError.invalidArgument(operation: "split", detail: "sizes \(sizes) on axis \(axis) do not add up to \(shape)")
+        }
+        let outer = shape.dimensions[..<resolved].reduce(1, *)
+        let inner = shape.dimensions[(resolved + 1)...].reduce(1, *)
+        let starts = sizes.indices.map { sizes[..<$0].reduce(0, +) }
+        let (original, axisLength) = (shape, shape[resolved])
+        let parts = try zip(starts, sizes).map { start, size in
+            var dimensions = original.dimensions
+            dimensions[resolved] = size
+            let part = try emptyLike(Shape(dimensions))
+            try backend.copyBlocks(from: storage, offset: start * inner, stride: axisLength * inner, to: part.storage, offset: 0,
+                                   stride: size * inner, length: size * inner, count: outer)
+            return part
+        }
+        Tensor.recording(parts, inputs: [self]) { gradients in
+            let backend = gradients.compactMap { $0 }[0].backend
+            // Parts without a gradient contribute zeros.
+            let whole = gradients.contains { $0 == nil } ? try Tensor.zeros(original, on: backend) : try Tensor.empty(original, on: backend)
+            for (gradient, (start, size)) in zip(gradients, zip(starts, sizes)) {
+                guard let gradient else { continue }
+                try backend.copyBlocks(from: gradient.storage, offset: 0, stride: size * inner, to: whole.storage, offset: start * inner,
+                                       stride: axisLength * inner, length: size * inner, count: outer)
+            }
+            return [whole]
+        }
+        return parts
+    }
+
     /// Repeats the tensor `count` times along a new axis inserted at `axis`
     /// (a class token [1, D] expanded to [batch, 1, D], for example).
     public func expanded(axis: Int, count: Int) throws -> Tensor {
