@@ -22,7 +22,7 @@ def main(path: str) -> None:
         img_size=config["image_size"], patch_size=config["patch_size"], in_chans=config["num_channels"],
         num_classes=config["num_classes"], embed_dim=config["hidden_size"], depth=config["num_hidden_layers"],
         num_heads=config["num_attention_heads"], mlp_ratio=config["intermediate_size"] / config["hidden_size"],
-        qkv_bias=config["qkv_bias"],
+        qkv_bias=config["qkv_bias"], global_pool=config.get("global_pool", "token"),
     )
     model.load_state_dict(load_file(path), strict=True)
     model.eval()

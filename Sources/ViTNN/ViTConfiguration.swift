@@ -22,6 +22,9 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var attentionType = "standard"
     /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
+    /// What the head sees, as timm's `global_pool`: `token` (the class token after the final
+    /// norm) or `avg` (the mean of the patch tokens, then a norm named `fc_norm`).
+    public var globalPool = GlobalPool.token.rawValue
     /// Fibottention's smallest window w_min (`--fib-wmin`).
     public var fibWindowMinimum = 5
     /// Fibottention's largest window w_max (`--fib-wmax`); nil: N // 3 for N patches.
@@ -62,7 +65,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
         case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
-        case positionEmbedding = "position_embedding"
+        case positionEmbedding = "position_embedding", globalPool = "global_pool"
         case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
         case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
         case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
@@ -87,6 +90,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         qkvBias = try container.decodeIfPresent(Bool.self, forKey: .qkvBias) ?? defaults.qkvBias
         attentionType = try container.decodeIfPresent(String.self, forKey: .attentionType) ?? defaults.attentionType
         positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
+        globalPool = try container.decodeIfPresent(String.self, forKey: .globalPool) ?? defaults.globalPool
         fibWindowMinimum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMinimum) ?? defaults.fibWindowMinimum
         fibWindowMaximum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMaximum) ?? defaults.fibWindowMaximum
         fibModified = try container.decodeIfPresent(Bool.self, forKey: .fibModified) ?? defaults.fibModified
@@ -168,6 +172,9 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard PositionEmbeddingKind(rawValue: positionEmbedding) != nil else {
             throw fail("unknown position_embedding '\(positionEmbedding)'; choose one of \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard GlobalPool(rawValue: globalPool) != nil else {
+            throw fail("unknown global_pool '\(globalPool)'; choose one of \(GlobalPool.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
@@ -231,6 +238,14 @@ public enum AttentionKind: String, CaseIterable, Sendable {
 }
 
 /// The position embeddings the configuration can name.
+/// How the head pools the tokens, as timm's `global_pool`.
+public enum GlobalPool: String, CaseIterable, Sendable {
+    /// The class token after the final norm (timm's default).
+    case token
+    /// The mean of the patch tokens (the class token left out), then a norm (`fc_norm`).
+    case avg
+}
+
 public enum PositionEmbeddingKind: String, CaseIterable, Sendable {
     case learned
     case sinusoidal1D = "sincos1d"

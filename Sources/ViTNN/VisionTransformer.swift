@@ -39,6 +39,8 @@ public final class VisionTransformer: Layer {
     public let classToken: Tensor
     public let positionEmbedding: Tensor
     public let blocks: [TransformerBlock]
+    /// The final norm: on the tokens before the class token is taken (timm's `norm`), or
+    /// on the mean of the patch tokens with `global_pool` avg (timm's `fc_norm`).
     public let norm: LayerNorm
     public let head: Linear
 
@@ -84,8 +86,14 @@ public final class VisionTransformer: Layer {
         for block in blocks {
             tokens = try block(tokens, context: context)
         }
-        let classOutput = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([images.shape[0], c.hiddenSize])
-        return try head(classOutput)
+        let pooled: Tensor
+        switch GlobalPool(rawValue: c.globalPool) ?? .token {
+        case .token:
+            pooled = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([images.shape[0], c.hiddenSize])
+        case .avg:
+            pooled = try norm(tokens.sliced(axis: 1, 1..<c.tokenCount).sum(axis: 1).scaled(by: 1 / Float(c.patchCount)))
+        }
+        return try head(pooled)
     }
 
     /// Patch embedding, class token and position embedding: tokens [batch, tokens, width].
@@ -131,7 +139,8 @@ public final class VisionTransformer: Layer {
         if positionEmbedding.requiresGradient { result.append(("pos_embed", positionEmbedding)) }
         result += [("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias)]
         for (index, block) in blocks.enumerated() { result += block.parameters(prefixed: "blocks.\(index)") }
-        return result + norm.parameters(prefixed: "norm") + head.parameters(prefixed: "head")
+        let normName = configuration.globalPool == GlobalPool.avg.rawValue ? "fc_norm" : "norm"
+        return result + norm.parameters(prefixed: normName) + head.parameters(prefixed: "head")
     }
 
     /// Every tensor a checkpoint holds: the parameters and, when fixed, the position embedding.

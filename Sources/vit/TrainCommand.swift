@@ -38,6 +38,8 @@ struct TrainCommand: ParsableCommand {
     var horizontalFlip = TrainingOptions().horizontalFlip
     @Option(name: .long, help: "Attention mechanism: \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attention: String?
+    @Option(name: .long, help: "What the head sees: token (the class token, default) or avg (the mean of the patch tokens), as timm's global_pool.")
+    var globalPool: String?
     @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
     var fibWmin: Int?
     @Option(name: .long, help: "Fibottention: largest window w_max (default N // 3 for N patches).")
@@ -117,6 +119,7 @@ struct TrainCommand: ParsableCommand {
             options.model.numClasses = kind.classCount
         }
         if let attention { options.model.attentionType = attention }
+        if let globalPool { options.model.globalPool = globalPool }
         if let fibWmin { options.model.fibWindowMinimum = fibWmin }
         if let fibWmax { options.model.fibWindowMaximum = fibWmax }
         if fibModified { options.model.fibModified = true }

@@ -8,18 +8,28 @@ import XCTest
 
 /// The model against PyTorch + timm: Tools/make_parity_fixture.py saved a tiny timm
 /// VisionTransformer's weights, an input batch, its logits, loss and every gradient. The
-/// same weights loaded by name must give the same numbers on every backend.
+/// same weights loaded by name must give the same numbers on every backend. A second
+/// fixture holds the model with global_pool='avg' (its final norm is `fc_norm`).
 final class ModelParityTests: XCTestCase {
-    private static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/timm_vit_parity.safetensors")
+    private static let fixtures = ["timm_vit_parity", "timm_vit_parity_avg"].map {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\($0).safetensors")
+    }
 
     private func check(on backend: Backend) throws {
-        let file = try SafeTensorsFile.read(from: Self.fixture)
+        for fixture in Self.fixtures {
+            try check(fixture, on: backend)
+        }
+    }
+
+    private func check(_ fixture: URL, on backend: Backend) throws {
+        let file = try SafeTensorsFile.read(from: fixture)
         let configuration = try JSONDecoder().decode(ViTConfiguration.self, from: Data(file.metadata["config"]!.utf8))
         let smoothing = Float(file.metadata["label_smoothing"]!)!
         let model = try VisionTransformer(configuration: configuration, on: backend)
         let weights = SafeTensorsFile(tensors: file.tensors.filter { !$0.key.hasPrefix("grad.") && !["input", "labels", "logits", "loss"].contains($0.key) })
         try Checkpoint.load(weights, into: model.stateTensors, source: "fixture")
+        // `vit eval` on a file timm wrote (no stored configuration) infers the same model.
+        XCTAssertEqual(try Checkpoint.inferConfiguration(from: weights, heads: configuration.numAttentionHeads), configuration)
         let input = try XCTUnwrap(file["input"])
         let images = try Tensor(input.values, shape: Shape(input.shape), on: backend)
         let labels = try Tensor(file["labels"]!.values, shape: [input.shape[0]], on: backend)
