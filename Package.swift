@@ -13,7 +13,8 @@ let hostVectorSettings: [SwiftSetting] = {
           let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
           required.isSubset(of: Set(flags.split(separator: " ").map(String.init))) else { return [] }
-    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    // VIT_FMA: VectorMath may use fused multiply-adds, which are single instructions here.
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("VIT_FMA")]
     #else
     return []
     #endif

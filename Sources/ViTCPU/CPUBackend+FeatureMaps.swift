@@ -31,7 +31,7 @@ extension CPUBackend {
                         }
                     }
                     let elements = (firstRow * features)..<((firstRow + blockRows) * features)
-                    for i in elements { phi[i] = expf(phi[i] - largest) * normalizer }
+                    for i in elements { phi[i] = VectorMath.exp(phi[i] - largest) * normalizer }
                 }
             }
         }
@@ -64,7 +64,7 @@ extension CPUBackend {
         let (x, y) = (host(input), host(output))
         profiler.measure("elu_features_forward") {
             Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
-                for i in range { y[i] = x[i] > 0 ? x[i] + 1 : expf(x[i]) }
+                for i in range { y[i] = x[i] > 0 ? x[i] + 1 : VectorMath.exp(x[i]) }
             }
         }
     }
@@ -73,7 +73,7 @@ extension CPUBackend {
         let (x, dy, dx) = (host(input), host(outputGradient), host(inputGradient))
         profiler.measure("elu_features_backward") {
             Parallel.forEachChunk(count, grain: Self.elementGrain / 4) { range in
-                for i in range { dx[i] = x[i] > 0 ? dy[i] : dy[i] * expf(x[i]) }
+                for i in range { dx[i] = x[i] > 0 ? dy[i] : dy[i] * VectorMath.exp(x[i]) }
             }
         }
     }

@@ -9,33 +9,41 @@
 /// this size leaves some lanes scalar. Reductions, which the loop vectoriser may not
 /// reorder, use `FloatVector` accumulators (further below), where that pass does well.
 ///
-/// Accuracy, measured on every float against double precision: `exp` within 1.02 ulp and
-/// `erf` (with e^(-z^2) from `exp`) within 1.31 ulp (libm: 0.5 and 0.97); the kernel
-/// checks allow 3-16 ulp.
+/// Accuracy, measured on every float against double precision: `exp` within 1.28 ulp on
+/// [-87.3, 88] and `erf` (with e^(-z^2) from `exp`) within 1.10 ulp with FMA; 1.31 and
+/// 1.31 ulp without (libm: 0.5 and 0.97); the kernel checks allow 3-16 ulp.
 enum VectorMath {
-    /// e^x. Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite, ln2 split in two
-    /// so n ln2 is exact), e^r by a degree-7 polynomial, then times 2^n. 2^n is applied as
-    /// 2^h 2^(n - h), h = n/2 rounded, so that results in the subnormal range and overflow
-    /// to +inf come out right without special cases: x is clamped to [-104, 89], beyond
-    /// which e^x rounds to 0 or +inf anyway (so exp(-inf) = 0 for masked softmax rows).
-    /// NaN stays NaN.
+    /// e^x for x up to 88, the domain of every caller: softmax arguments (x - max, or a
+    /// score minus its row's log-sum-exp, at most a rounding error above 0), -z^2 / 2 and the
+    /// negative branch of ELU. Cephes' expf: x = n ln2 + r (`reducedExponential`), then times
+    /// 2^n built from the exponent bits in one step. Below -87.3 the result is 0: e^x would be
+    /// under 1.2e-38, and 2^n stays a normal float. exp(-inf) = 0; NaN stays NaN.
     @inline(__always)
     static func exp(_ input: Float) -> Float {
-        let x = input < -104 ? -104 : (input > 89 ? 89 : input)
-        // Adding 1.5 * 2^23 rounds to an integer and leaves it in the low bits.
-        let shifter: Float = 12_582_912
-        let shifted = x * 1.442_695_04 + shifter
+        let x = input < -87.3 ? -87.3 : input
+        let (shifted, y) = reducedExponential(x)
+        // 2^n from the shifted float's bits, (bits - 0x4B40_0000 + 127) << 23, the constant folded.
+        let scale = Float(bitPattern: shifted.bitPattern &<< 23 &+ UInt32(truncatingIfNeeded: (127 - 0x4B40_0000) << 23))
+        return input < -87.3 ? 0 : y * scale
+    }
+
+    /// 1.5 * 2^23: adding it rounds a float below 2^22 in magnitude to an integer and leaves
+    /// that integer in the low bits.
+    static var shifter: Float { 12_582_912 }
+
+    /// x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite, ln2 split in two so n ln2 is exact):
+    /// n offset by `shifter`, and e^r by Cephes' degree-7 polynomial.
+    @inline(__always)
+    static func reducedExponential(_ x: Float) -> (shifted: Float, y: Float) {
+        let shifted = multiplyAdd(x, 1.442_695_04, shifter)
         let n = shifted - shifter
-        let r = (x - n * 0.693_359_375) - n * -2.121_944_4e-4
+        let r = multiplyAdd(n, 2.121_944_4e-4, multiplyAdd(n, -0.693_359_375, x))
         // Estrin's scheme: the terms are independent, so the multiplications overlap instead
         // of forming Horner's chain of dependent steps.
         let r2 = r * r
-        let p = line(5.000_000_12e-1, 1.666_666_55e-1, r) + r2 * line(4.166_579_59e-2, 8.333_451_9e-3, r)
-            + (r2 * r2) * line(1.398_199_95e-3, 1.987_569_15e-4, r)
-        let y = p * r2 + r + 1
-        let exponent = integer(shifted)
-        let half = integer(n * 0.5 + shifter)
-        return y * powerOfTwo(half) * powerOfTwo(exponent &- half)
+        let p = multiplyAdd(r2 * r2, line(1.398_199_95e-3, 1.987_569_15e-4, r),
+                            multiplyAdd(r2, line(4.166_579_59e-2, 8.333_451_9e-3, r), line(5.000_000_12e-1, 1.666_666_55e-1, r)))
+        return (shifted, multiplyAdd(p, r2, r + 1))
     }
 
     /// erf(z), given e = e^(-z^2), which GELU needs anyway. Below `erfSeriesBound` in
@@ -49,10 +57,10 @@ enum VectorMath {
         let u = (magnitude > 4 ? 4 : magnitude) - 1.5
         let u2 = u * u
         let u4 = u2 * u2
-        let low = line(3.215_853_9e-1, -1.636_227_2e-1, u) + u2 * line(7.615_398e-2, -3.293_160_7e-2, u)
-        let high = line(1.334_646_7e-2, -5.148_18e-3, u) + u2 * line(1.983_250_3e-3, -6.862_543_5e-4, u)
-        let r = low + u4 * high + (u4 * u4) * 1.280_082_2e-4
-        let large = Float(signOf: z, magnitudeOf: 1 - e * r)
+        let low = multiplyAdd(u2, line(7.615_398e-2, -3.293_160_7e-2, u), line(3.215_853_9e-1, -1.636_227_2e-1, u))
+        let high = multiplyAdd(u2, line(1.983_250_3e-3, -6.862_543_5e-4, u), line(1.334_646_7e-2, -5.148_18e-3, u))
+        let r = multiplyAdd(u4 * u4, 1.280_082_2e-4, multiplyAdd(u4, high, low))
+        let large = Float(signOf: z, magnitudeOf: multiplyAdd(-e, r, 1))
         return magnitude < erfSeriesBound ? erfNearZero(z) : large
     }
 
@@ -65,9 +73,9 @@ enum VectorMath {
     static func erfNearZero(_ z: Float) -> Float {
         let s = z * z
         let s2 = s * s
-        let p = line(1.283_791_5e-1, -3.761_249_5e-1, s) + s2 * line(1.128_181_7e-1, -2.676_662e-2, s)
-            + (s2 * s2) * line(4.993_186_3e-3, -5.990_878_6e-4, s)
-        return z + z * p
+        let p = multiplyAdd(s2 * s2, line(4.993_186_3e-3, -5.990_878_6e-4, s),
+                            multiplyAdd(s2, line(1.128_181_7e-1, -2.676_662e-2, s), line(1.283_791_5e-1, -3.761_249_5e-1, s)))
+        return multiplyAdd(z, p, z)
     }
 
     /// Whether |source[i] scale| < bound for all `count` floats (false if any is NaN).
@@ -82,19 +90,19 @@ enum VectorMath {
     /// c0 + c1 x, the pairs of Estrin's scheme.
     @inline(__always)
     static func line(_ c0: Float, _ c1: Float, _ x: Float) -> Float {
-        c1 * x + c0
+        multiplyAdd(c1, x, c0)
     }
 
-    /// The integer in the low bits of a float offset by 1.5 * 2^23 (see `exp`).
+    /// a b + c: one fused instruction where the build targets FMA (`VIT_FMA`, set by
+    /// Package.swift with AVX2), since Swift does not contract a * b + c by itself; a
+    /// multiply and an add otherwise, where a fused call would go to libm's software fmaf.
     @inline(__always)
-    static func integer(_ shifted: Float) -> Int32 {
-        Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
-    }
-
-    /// 2^n for an integer n in [-126, 127], built from the exponent field.
-    @inline(__always)
-    static func powerOfTwo(_ n: Int32) -> Float {
-        Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
+    static func multiplyAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        #if VIT_FMA
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
     }
 }
 
@@ -130,20 +138,39 @@ extension VectorMath {
     /// The largest of `count` floats (-inf for none).
     @inline(__always)
     static func maximum(_ source: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var largest = FloatVector(repeating: -.infinity)
-        forEachVector(in: 0..<count) { c, lanes in
-            let value = source.loadVector(at: c, lanes: lanes, padding: -.infinity)
-            largest.replace(with: value, where: value .> largest)
+        let largest = reduce(count, initial: -.infinity, { source.loadVector(at: $0, lanes: $1, padding: -.infinity) }) { a, b in
+            var result = a
+            result.replace(with: b, where: b .> a)
+            return result
         }
         return horizontalMaximum(largest)
     }
 
-    /// The sum of `count` floats, in eight interleaved partial sums.
+    /// The sum of `count` floats, in interleaved partial sums.
     @inline(__always)
     static func sum(_ source: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var total = FloatVector.zero
-        forEachVector(in: 0..<count) { c, lanes in total += source.loadVector(at: c, lanes: lanes) }
-        return horizontalSum(total)
+        horizontalSum(reduce(count, initial: 0, { source.loadVector(at: $0, lanes: $1) }, +))
+    }
+
+    /// `combine` folded over the vectors `load(index, lanes)` covering 0..<count, from
+    /// `initial` in every lane. Four accumulators, not one: with one, every step waits for
+    /// the one before (3-4 cycles for an add), and the reduction runs at a fraction of the
+    /// load rate.
+    @inline(__always)
+    static func reduce(_ count: Int, initial: Float, _ load: (Int, Int) -> FloatVector,
+                       _ combine: (FloatVector, FloatVector) -> FloatVector) -> FloatVector {
+        var (first, second, third, fourth) = (FloatVector(repeating: initial), FloatVector(repeating: initial),
+                                              FloatVector(repeating: initial), FloatVector(repeating: initial))
+        var index = 0
+        while index + 4 * width <= count {
+            first = combine(first, load(index, width))
+            second = combine(second, load(index + width, width))
+            third = combine(third, load(index + 2 * width, width))
+            fourth = combine(fourth, load(index + 3 * width, width))
+            index += 4 * width
+        }
+        forEachVector(in: index..<count) { start, lanes in first = combine(first, load(start, lanes)) }
+        return combine(combine(first, second), combine(third, fourth))
     }
 
     /// The sum of the lanes (the standard library's `sum()` is an opaque call).
@@ -165,9 +192,7 @@ extension VectorMath {
     /// The sum of a[c] b[c] over `count` floats.
     @inline(__always)
     static func dot(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var total = FloatVector.zero
-        forEachVector(in: 0..<count) { c, lanes in total += a.loadVector(at: c, lanes: lanes) * b.loadVector(at: c, lanes: lanes) }
-        return horizontalSum(total)
+        horizontalSum(reduce(count, initial: 0, { a.loadVector(at: $0, lanes: $1) * b.loadVector(at: $0, lanes: $1) }, +))
     }
 
     /// Copies `count` floats. Short runs (rows of a permute, often 12 or 64 floats) are
