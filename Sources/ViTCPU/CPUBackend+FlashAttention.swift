@@ -22,6 +22,16 @@ extension CPUBackend {
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         let queryBlocks = (tokens + rowsPerBlock - 1) / rowsPerBlock
         profiler.measure("flash_attention_forward") {
+            if tokens <= Self.smallHeadTokens {
+                let bias = biasPointer.map { UnsafePointer($0) }
+                return Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
+                    let scratch = SmallHeadScratch(tokens: tokens, headSize: d)
+                    for pair in pairs {
+                        Self.smallHeadForward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
+                                              bias: bias, output: o, logSumExp: lse, scratch: scratch)
+                    }
+                }
+            }
             Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1) { tasks in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
                 let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * d)
@@ -87,6 +97,17 @@ extension CPUBackend {
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         profiler.measure("flash_attention_backward") {
+            if tokens <= Self.smallHeadTokens {
+                let bias = biasPointer.map { UnsafePointer($0) }
+                return Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
+                    let scratch = SmallHeadScratch(tokens: tokens, headSize: d)
+                    for pair in pairs {
+                        Self.smallHeadBackward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
+                                               bias: bias, output: o, logSumExp: lse, outputGradient: dO, queryGradient: dQ, keyGradient: dK,
+                                               valueGradient: dV, scratch: scratch)
+                    }
+                }
+            }
             // One task per (batch, head): it owns that head's dQ, dK and dV, so the
             // key-block-outer loop accumulates all three without atomics or a second pass.
             Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
@@ -146,9 +167,13 @@ extension CPUBackend {
                           bias: UnsafeMutablePointer<Float>?, biasStride: Int, scores: UnsafeMutablePointer<Float>) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(headSize), scale,
                     query, Int32(headSize), keys, Int32(headSize), 0, scores, Int32(flashKeyBlock))
-        guard let bias else { return }
+        if let bias { addBias(UnsafePointer(bias), biasStride: biasStride, to: scores, stride: flashKeyBlock, rows: rows, columns: columns) }
+    }
+
+    /// scores[r][c] += bias[r][c] over a `rows` x `columns` tile.
+    static func addBias(_ bias: UnsafePointer<Float>, biasStride: Int, to scores: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int) {
         for row in 0..<rows {
-            let (line, biasLine) = (scores + row * flashKeyBlock, bias + row * biasStride)
+            let (line, biasLine) = (scores + row * stride, bias + row * biasStride)
             for column in 0..<columns { line[column] += biasLine[column] }
         }
     }

@@ -110,6 +110,16 @@ enum VectorMath {
 typealias FloatVector = SIMD8<Float>
 
 extension VectorMath {
+    /// a b + c lane by lane, fused as `multiplyAdd` is.
+    @inline(__always)
+    static func multiplyAdd(_ a: FloatVector, _ b: FloatVector, _ c: FloatVector) -> FloatVector {
+        #if VIT_FMA
+        c.addingProduct(a, b)
+        #else
+        a * b + c
+        #endif
+    }
+
     /// Computed, not stored: a stored static is a lazily initialised global, which would
     /// hide the constant from the optimiser.
     static var width: Int { FloatVector.scalarCount }

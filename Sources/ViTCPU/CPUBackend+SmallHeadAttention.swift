@@ -1,0 +1,140 @@
+import Foundation
+
+/// Flash attention for short sequences (up to `smallHeadTokens`, such as the seed ViT's 65
+/// tokens): each (batch, head) is one tile, so the online softmax reduces to a plain one,
+/// and the tile products go through `SmallProduct` instead of OpenBLAS, whose setup per call
+/// outweighs 65 x 65 x 12 multiply-adds. The operands are copied once per head into
+/// buffers padded to a multiple of 8 columns (K and V also transposed), the layout
+/// `SmallProduct` reads; the N x N tile is the only score memory, as in the tiled path.
+extension CPUBackend {
+    /// Sequences up to this length take the one-tile path.
+    static var smallHeadTokens: Int { flashQueryBlock }
+
+    static func smallHeadForward(
+        pair: Int, heads: Int, tokens: Int, headSize d: Int, scale: Float,
+        query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>, scratch: SmallHeadScratch
+    ) {
+        let (base, width, depth) = (pair * tokens * d, scratch.paddedTokens, scratch.paddedHeadSize)
+        scratch.transpose(key + base, into: scratch.keyTransposed)
+        scratch.pad(value + base, into: scratch.valuePadded)
+        // S = scale Q K^T (+ bias), then each row's softmax numerators and their sum.
+        SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
+                              b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
+        if let bias {
+            addBias(bias + (pair % heads) * tokens * tokens, biasStride: tokens, to: scratch.scores, stride: width, rows: tokens, columns: tokens)
+        }
+        for row in 0..<tokens {
+            let line = scratch.scores + row * width
+            let largest = VectorMath.maximum(line, count: tokens)
+            guard largest > -.infinity else {
+                // Every key is masked: the row's output is 0 (and its log-sum-exp +inf).
+                line.update(repeating: 0, count: tokens)
+                scratch.rowTotals[row] = 0
+                logSumExp[pair * tokens + row] = .infinity
+                continue
+            }
+            scratch.rowTotals[row] = exponentiate(line, count: tokens, shift: largest)
+            logSumExp[pair * tokens + row] = largest + logf(scratch.rowTotals[row])
+        }
+        SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: width, aDepthStride: 1,
+                              b: scratch.valuePadded, bStride: depth, c: scratch.accumulator, cStride: depth, accumulate: false)
+        for row in 0..<tokens {
+            let total = scratch.rowTotals[row]
+            let inverse: Float = total > 0 ? 1 / total : 0
+            let (target, source) = (output + base + row * d, scratch.accumulator + row * depth)
+            for column in 0..<d { target[column] = source[column] * inverse }
+        }
+    }
+
+    static func smallHeadBackward(
+        pair: Int, heads: Int, tokens: Int, headSize d: Int, scale: Float,
+        query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        queryGradient: UnsafeMutablePointer<Float>, keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>,
+        scratch: SmallHeadScratch
+    ) {
+        let (base, width, depth) = (pair * tokens * d, scratch.paddedTokens, scratch.paddedHeadSize)
+        scratch.transpose(key + base, into: scratch.keyTransposed)
+        scratch.transpose(value + base, into: scratch.valueTransposed)
+        scratch.pad(query + base, into: scratch.queryPadded)
+        scratch.pad(key + base, into: scratch.keyPadded)
+        scratch.pad(outputGradient + base, into: scratch.outputGradientPadded)
+        // P = exp(scale Q K^T + bias - L).
+        SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
+                              b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
+        if let bias {
+            addBias(bias + (pair % heads) * tokens * tokens, biasStride: tokens, to: scratch.scores, stride: width, rows: tokens, columns: tokens)
+        }
+        for row in 0..<tokens {
+            _ = exponentiate(scratch.scores + row * width, count: tokens, shift: logSumExp[pair * tokens + row])
+        }
+        // dV = P^T dO.
+        SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: 1, aDepthStride: width,
+                              b: scratch.outputGradientPadded, bStride: depth, c: scratch.valueGradient, cStride: depth, accumulate: false)
+        // dP = dO V^T, then dS = P (dP - D) with D_i = rowsum(dO_i * O_i).
+        SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: 1, a: outputGradient + base, aRowStride: d, aDepthStride: 1,
+                              b: scratch.valueTransposed, bStride: width, c: scratch.scoreGradient, cStride: width, accumulate: false)
+        for row in 0..<tokens {
+            let rowDot = VectorMath.dot(outputGradient + base + row * d, output + base + row * d, count: d)
+            let (p, ds) = (scratch.scores + row * width, scratch.scoreGradient + row * width)
+            for column in 0..<tokens { ds[column] = p[column] * (ds[column] - rowDot) }
+        }
+        // dQ = scale dS K; dK = scale dS^T Q.
+        SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: scale, a: scratch.scoreGradient, aRowStride: width, aDepthStride: 1,
+                              b: scratch.keyPadded, bStride: depth, c: scratch.queryGradient, cStride: depth, accumulate: false)
+        SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: scale, a: scratch.scoreGradient, aRowStride: 1, aDepthStride: width,
+                              b: scratch.queryPadded, bStride: depth, c: scratch.keyGradient, cStride: depth, accumulate: false)
+        for (source, target) in [(scratch.queryGradient, queryGradient), (scratch.keyGradient, keyGradient), (scratch.valueGradient, valueGradient)] {
+            for row in 0..<tokens { (target + base + row * d).update(from: source + row * depth, count: d) }
+        }
+    }
+}
+
+/// One thread's buffers for `smallHeadForward` and `smallHeadBackward`: operands padded to
+/// `paddedHeadSize` columns (K and V also transposed, to `paddedTokens` columns), the score
+/// and score-gradient tiles, and padded results. Padding columns are zeroed once and never
+/// written, so every head's copies leave them zero.
+final class SmallHeadScratch {
+    let tokens: Int
+    let headSize: Int
+    let paddedTokens: Int
+    let paddedHeadSize: Int
+    let keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputGradientPadded: UnsafeMutablePointer<Float>
+    let scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals: UnsafeMutablePointer<Float>
+    private let memory: UnsafeMutablePointer<Float>
+
+    init(tokens: Int, headSize: Int) {
+        self.tokens = tokens
+        self.headSize = headSize
+        paddedTokens = (tokens + 7) / 8 * 8
+        paddedHeadSize = (headSize + 7) / 8 * 8
+        let (transposedSize, paddedSize, tileSize) = (headSize * paddedTokens, tokens * paddedHeadSize, tokens * paddedTokens)
+        let sizes = [transposedSize, transposedSize, paddedSize, paddedSize, paddedSize, paddedSize,
+                     tileSize, tileSize, paddedSize, paddedSize, paddedSize, paddedSize, tokens]
+        memory = .allocate(capacity: sizes.reduce(0, +))
+        memory.initialize(repeating: 0, count: sizes.reduce(0, +))
+        var starts: [UnsafeMutablePointer<Float>] = []
+        var next = memory
+        for size in sizes {
+            starts.append(next)
+            next += size
+        }
+        (keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputGradientPadded) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5])
+        (scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals) = (starts[6], starts[7], starts[8], starts[9], starts[10], starts[11], starts[12])
+    }
+
+    deinit { memory.deallocate() }
+
+    /// Rows [tokens x headSize] into [headSize x paddedTokens].
+    func transpose(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+        for token in 0..<tokens {
+            for column in 0..<headSize { target[column * paddedTokens + token] = source[token * headSize + column] }
+        }
+    }
+
+    /// Rows [tokens x headSize] into [tokens x paddedHeadSize].
+    func pad(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+        for token in 0..<tokens { VectorMath.copy(source + token * headSize, to: target + token * paddedHeadSize, count: headSize) }
+    }
+}
