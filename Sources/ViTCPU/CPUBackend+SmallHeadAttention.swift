@@ -21,12 +21,10 @@ extension CPUBackend {
         // S = scale Q K^T (+ bias), then each row's softmax numerators and their sum.
         SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
                               b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
-        if let bias {
-            addBias(bias + (pair % heads) * tokens * tokens, biasStride: tokens, to: scratch.scores, stride: width, rows: tokens, columns: tokens)
-        }
+        scratch.prepareScores(bias: bias.map { $0 + (pair % heads) * tokens * tokens })
         for row in 0..<tokens {
             let line = scratch.scores + row * width
-            let largest = VectorMath.maximum(line, count: tokens)
+            let largest = VectorMath.maximum(line, count: width)
             guard largest > -.infinity else {
                 // Every key is masked: the row's output is 0 (and its log-sum-exp +inf).
                 line.update(repeating: 0, count: tokens)
@@ -34,7 +32,7 @@ extension CPUBackend {
                 logSumExp[pair * tokens + row] = .infinity
                 continue
             }
-            scratch.rowTotals[row] = exponentiate(line, count: tokens, shift: largest)
+            scratch.rowTotals[row] = exponentiate(line, count: width, shift: largest)
             logSumExp[pair * tokens + row] = largest + logf(scratch.rowTotals[row])
         }
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: width, aDepthStride: 1,
@@ -60,14 +58,13 @@ extension CPUBackend {
         scratch.pad(query + base, into: scratch.queryPadded)
         scratch.pad(key + base, into: scratch.keyPadded)
         scratch.pad(outputGradient + base, into: scratch.outputGradientPadded)
+        scratch.pad(output + base, into: scratch.outputPadded)
         // P = exp(scale Q K^T + bias - L).
         SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
                               b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
-        if let bias {
-            addBias(bias + (pair % heads) * tokens * tokens, biasStride: tokens, to: scratch.scores, stride: width, rows: tokens, columns: tokens)
-        }
+        scratch.prepareScores(bias: bias.map { $0 + (pair % heads) * tokens * tokens })
         for row in 0..<tokens {
-            _ = exponentiate(scratch.scores + row * width, count: tokens, shift: logSumExp[pair * tokens + row])
+            _ = exponentiate(scratch.scores + row * width, count: width, shift: logSumExp[pair * tokens + row])
         }
         // dV = P^T dO.
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: 1, aDepthStride: width,
@@ -76,9 +73,9 @@ extension CPUBackend {
         SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: 1, a: outputGradient + base, aRowStride: d, aDepthStride: 1,
                               b: scratch.valueTransposed, bStride: width, c: scratch.scoreGradient, cStride: width, accumulate: false)
         for row in 0..<tokens {
-            let rowDot = VectorMath.dot(outputGradient + base + row * d, output + base + row * d, count: d)
+            let rowDot = VectorMath.dot(scratch.outputGradientPadded + row * depth, scratch.outputPadded + row * depth, count: depth)
             let (p, ds) = (scratch.scores + row * width, scratch.scoreGradient + row * width)
-            for column in 0..<tokens { ds[column] = p[column] * (ds[column] - rowDot) }
+            for column in 0..<width { ds[column] = p[column] * (ds[column] - rowDot) }
         }
         // dQ = scale dS K; dK = scale dS^T Q.
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: scale, a: scratch.scoreGradient, aRowStride: width, aDepthStride: 1,
@@ -93,14 +90,14 @@ extension CPUBackend {
 
 /// One thread's buffers for `smallHeadForward` and `smallHeadBackward`: operands padded to
 /// `paddedHeadSize` columns (K and V also transposed, to `paddedTokens` columns), the score
-/// and score-gradient tiles, and padded results. Padding columns are zeroed once and never
-/// written, so every head's copies leave them zero.
+/// and score-gradient tiles, and padded results. The operands' padding columns are zeroed
+/// once and never written, so every head's copies leave them zero.
 final class SmallHeadScratch {
     let tokens: Int
     let headSize: Int
     let paddedTokens: Int
     let paddedHeadSize: Int
-    let keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputGradientPadded: UnsafeMutablePointer<Float>
+    let keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputPadded, outputGradientPadded: UnsafeMutablePointer<Float>
     let scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals: UnsafeMutablePointer<Float>
     private let memory: UnsafeMutablePointer<Float>
 
@@ -110,7 +107,7 @@ final class SmallHeadScratch {
         paddedTokens = (tokens + 7) / 8 * 8
         paddedHeadSize = (headSize + 7) / 8 * 8
         let (transposedSize, paddedSize, tileSize) = (headSize * paddedTokens, tokens * paddedHeadSize, tokens * paddedTokens)
-        let sizes = [transposedSize, transposedSize, paddedSize, paddedSize, paddedSize, paddedSize,
+        let sizes = [transposedSize, transposedSize, paddedSize, paddedSize, paddedSize, paddedSize, paddedSize,
                      tileSize, tileSize, paddedSize, paddedSize, paddedSize, paddedSize, tokens]
         memory = .allocate(capacity: sizes.reduce(0, +))
         memory.initialize(repeating: 0, count: sizes.reduce(0, +))
@@ -120,8 +117,10 @@ final class SmallHeadScratch {
             starts.append(next)
             next += size
         }
-        (keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputGradientPadded) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5])
-        (scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals) = (starts[6], starts[7], starts[8], starts[9], starts[10], starts[11], starts[12])
+        (keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputPadded, outputGradientPadded)
+            = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
+        (scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals)
+            = (starts[7], starts[8], starts[9], starts[10], starts[11], starts[12], starts[13])
     }
 
     deinit { memory.deallocate() }
@@ -131,6 +130,15 @@ final class SmallHeadScratch {
         for token in 0..<tokens {
             for column in 0..<headSize { target[column * paddedTokens + token] = source[token * headSize + column] }
         }
+    }
+
+    /// Adds the head's bias [tokens x tokens] to the score tile and sets its padding columns
+    /// to -inf, so that the row passes run over whole vectors (`paddedTokens`): the padding
+    /// adds nothing to a row's maximum and exponentiates to 0.
+    func prepareScores(bias: UnsafePointer<Float>?) {
+        if let bias { CPUBackend.addBias(bias, biasStride: tokens, to: scores, stride: paddedTokens, rows: tokens, columns: tokens) }
+        guard paddedTokens > tokens else { return }
+        for row in 0..<tokens { (scores + row * paddedTokens + tokens).update(repeating: -.infinity, count: paddedTokens - tokens) }
     }
 
     /// Rows [tokens x headSize] into [tokens x paddedHeadSize].
