@@ -24,12 +24,9 @@ extension CPUBackend {
         profiler.measure("flash_attention_forward") {
             if tokens <= Self.smallHeadTokens {
                 let bias = biasPointer.map { UnsafePointer($0) }
-                return Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
-                    let scratch = SmallHeadScratch(tokens: tokens, headSize: d)
-                    for pair in pairs {
-                        Self.smallHeadForward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
-                                              bias: bias, output: o, logSumExp: lse, scratch: scratch)
-                    }
+                return Self.forEachSmallHead(batch * heads, tokens: tokens, headSize: d) { pair, scratch in
+                    Self.smallHeadForward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
+                                          bias: bias, output: o, logSumExp: lse, scratch: scratch)
                 }
             }
             Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1) { tasks in
@@ -99,13 +96,10 @@ extension CPUBackend {
         profiler.measure("flash_attention_backward") {
             if tokens <= Self.smallHeadTokens {
                 let bias = biasPointer.map { UnsafePointer($0) }
-                return Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
-                    let scratch = SmallHeadScratch(tokens: tokens, headSize: d)
-                    for pair in pairs {
-                        Self.smallHeadBackward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
-                                               bias: bias, output: o, logSumExp: lse, outputGradient: dO, queryGradient: dQ, keyGradient: dK,
-                                               valueGradient: dV, scratch: scratch)
-                    }
+                return Self.forEachSmallHead(batch * heads, tokens: tokens, headSize: d) { pair, scratch in
+                    Self.smallHeadBackward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
+                                           bias: bias, output: o, logSumExp: lse, outputGradient: dO, queryGradient: dQ, keyGradient: dK,
+                                           valueGradient: dV, scratch: scratch)
                 }
             }
             // One task per (batch, head): it owns that head's dQ, dK and dV, so the

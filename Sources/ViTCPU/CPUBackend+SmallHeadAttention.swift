@@ -10,18 +10,24 @@ extension CPUBackend {
     /// Sequences up to this length take the one-tile path.
     static var smallHeadTokens: Int { flashQueryBlock }
 
+    /// Calls `body` for every (batch, head) pair, spread over the cores, each thread with
+    /// buffers of its own.
+    static func forEachSmallHead(_ pairs: Int, tokens: Int, headSize: Int, _ body: (Int, SmallHeadScratch) -> Void) {
+        Parallel.forEachChunk(pairs, grain: 1) { range in
+            let scratch = SmallHeadScratch(tokens: tokens, headSize: headSize)
+            for pair in range { body(pair, scratch) }
+        }
+    }
+
     static func smallHeadForward(
         pair: Int, heads: Int, tokens: Int, headSize d: Int, scale: Float,
         query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>, scratch: SmallHeadScratch
     ) {
         let (base, width, depth) = (pair * tokens * d, scratch.paddedTokens, scratch.paddedHeadSize)
-        scratch.transpose(key + base, into: scratch.keyTransposed)
         scratch.pad(value + base, into: scratch.valuePadded)
-        // S = scale Q K^T (+ bias), then each row's softmax numerators and their sum.
-        SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
-                              b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
-        scratch.prepareScores(bias: bias.map { $0 + (pair % heads) * tokens * tokens })
+        // S, then each row's softmax numerators and their sum.
+        scratch.computeScores(query: query + base, key: key + base, bias: bias.map { $0 + (pair % heads) * tokens * tokens }, scale: scale)
         for row in 0..<tokens {
             let line = scratch.scores + row * width
             let largest = VectorMath.maximum(line, count: width)
@@ -53,16 +59,13 @@ extension CPUBackend {
         scratch: SmallHeadScratch
     ) {
         let (base, width, depth) = (pair * tokens * d, scratch.paddedTokens, scratch.paddedHeadSize)
-        scratch.transpose(key + base, into: scratch.keyTransposed)
         scratch.transpose(value + base, into: scratch.valueTransposed)
         scratch.pad(query + base, into: scratch.queryPadded)
         scratch.pad(key + base, into: scratch.keyPadded)
         scratch.pad(outputGradient + base, into: scratch.outputGradientPadded)
         scratch.pad(output + base, into: scratch.outputPadded)
-        // P = exp(scale Q K^T + bias - L).
-        SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: scale, a: query + base, aRowStride: d, aDepthStride: 1,
-                              b: scratch.keyTransposed, bStride: width, c: scratch.scores, cStride: width, accumulate: false)
-        scratch.prepareScores(bias: bias.map { $0 + (pair % heads) * tokens * tokens })
+        // P = exp(S - L).
+        scratch.computeScores(query: query + base, key: key + base, bias: bias.map { $0 + (pair % heads) * tokens * tokens }, scale: scale)
         for row in 0..<tokens {
             _ = exponentiate(scratch.scores + row * width, count: width, shift: logSumExp[pair * tokens + row])
         }
@@ -132,10 +135,13 @@ final class SmallHeadScratch {
         }
     }
 
-    /// Adds the head's bias [tokens x tokens] to the score tile and sets its padding columns
-    /// to -inf, so that the row passes run over whole vectors (`paddedTokens`): the padding
-    /// adds nothing to a row's maximum and exponentiates to 0.
-    func prepareScores(bias: UnsafePointer<Float>?) {
+    /// The score tile S = scale Q K^T (+ bias [tokens x tokens]) of one head, with -inf in its
+    /// padding columns, so that the row passes run over whole vectors (`paddedTokens`): the
+    /// padding adds nothing to a row's maximum and exponentiates to 0.
+    func computeScores(query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, scale: Float) {
+        transpose(key, into: keyTransposed)
+        SmallProduct.multiply(rows: tokens, columns: paddedTokens, depth: headSize, alpha: scale, a: query, aRowStride: headSize, aDepthStride: 1,
+                              b: keyTransposed, bStride: paddedTokens, c: scores, cStride: paddedTokens, accumulate: false)
         if let bias { CPUBackend.addBias(bias, biasStride: tokens, to: scores, stride: paddedTokens, rows: tokens, columns: tokens) }
         guard paddedTokens > tokens else { return }
         for row in 0..<tokens { (scores + row * paddedTokens + tokens).update(repeating: -.infinity, count: paddedTokens - tokens) }
