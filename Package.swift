@@ -20,6 +20,12 @@ let hostVectorSettings: [SwiftSetting] = {
     #endif
 }()
 
+/// Every OpenCL C file of Kernels/, copied into the ViTKernels bundle.
+let kernelResources: [Resource] = {
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/Kernels")) ?? []
+    return files.filter { $0.hasSuffix(".cl") }.sorted().map { .copy($0) }
+}()
+
 let package = Package(
     name: "VisionTransformerCL",
     products: [
@@ -38,17 +44,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "ViTCore"),
         .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"], swiftSettings: hostVectorSettings),
-        // The OpenCL C sources live in the top-level Kernels/ folder and ship as resources
-        // of this target, whose root is the package's so that it can reach that folder.
-        .target(
-            name: "ViTKernels",
-            path: ".",
-            exclude: ["Sources/COpenCL", "Sources/CCLBlast", "Sources/COpenBLAS", "Sources/CZlib", "Sources/ViTCore", "Sources/ViTCPU",
-                      "Sources/ViTOpenCL", "Sources/ViTBackends", "Sources/ViTData", "Sources/ViTSerialization", "Sources/ViTNN", "Sources/ViTTraining", "Sources/vit",
-                      "Tests", "Tools", "README.md", "ARCHITECTURE.md", "BENCHMARKS.md"],
-            sources: ["Sources/ViTKernels"],
-            resources: [.copy("Kernels")]
-        ),
+        // The OpenCL C sources in the top-level Kernels/ folder ship as resources of this
+        // target, whose root is that folder; its one Swift file finds them at run time.
+        .target(name: "ViTKernels", path: "Kernels", sources: ["KernelSources.swift"], resources: kernelResources),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
         .target(name: "ViTData", dependencies: ["ViTCore", "CZlib"]),
         .target(name: "ViTNN", dependencies: ["ViTCore"]),

@@ -25,6 +25,6 @@ public enum KernelSources {
         if let override = ProcessInfo.processInfo.environment[overrideVariable], !override.isEmpty {
             return [URL(fileURLWithPath: override)]
         }
-        return [(Bundle.module.resourceURL ?? Bundle.module.bundleURL).appendingPathComponent("Kernels")]
+        return [Bundle.module.resourceURL ?? Bundle.module.bundleURL]
     }
 }
