@@ -183,7 +183,7 @@ public final class Trainer {
         let url = URL(fileURLWithPath: options.outputDirectory).appendingPathComponent("summary.csv")
         let header = "experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image,latency_std_ms,top1,top5,training_seconds\n"
         if !FileManager.default.fileExists(atPath: url.path) { try Data(header.utf8).write(to: url) }
-        let sample = try testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
+        let sample = testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
         let images = try Tensor(sample.images, shape: Shape(sample.imageShape), on: backend)
         let latency = try model.inferenceLatency(images: images)
         let row = [options.experimentName, options.model.attentionType, "\(backend.device)", "\(model.parameterCount)", "\(model.multiplyAccumulates)",
