@@ -8,6 +8,27 @@
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false, alpha: Float = 1) throws -> Tensor {
     let output = try Tensor.product(a, b, transposeA, transposeB, alpha: alpha)
     return output.recording([a, b]) { gradient in
+        try Tensor.productGradients(gradient, a, b, transposeA, transposeB, alpha: alpha)
+    }
+}
+
+/// `input W^T + bias` with PyTorch's weight layout [out, in]. The bias is written into
+/// the output first and the GEMM adds the product to it, one pass over the output fewer
+/// than a product followed by a bias kernel.
+public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+    guard let bias else { return try matmul(input, weight, transposeB: true) }
+    let output = try Tensor.product(input, weight, false, true, bias: bias)
+    return output.recording([input, weight, bias]) { gradient in
+        let rows = try gradient.reshaped([gradient.shape.rowCount, gradient.shape.last])
+        return try Tensor.productGradients(gradient, input, weight, false, true, alpha: 1) + [bias.requiresGradient ? try rows.sum(axis: 0) : nil]
+    }
+}
+
+extension Tensor {
+    /// The gradients of a and b for `product(a, b, ...)` given the output's gradient (nil
+    /// for an input that needs none).
+    static func productGradients(_ gradient: Tensor, _ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool,
+                                 alpha: Float) throws -> [Tensor?] {
         var gradientA: Tensor?
         var gradientB: Tensor?
         if b.shape.rank == 2 && a.shape.rank > 2 {
@@ -36,17 +57,11 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         }
         return [gradientA, gradientB]
     }
-}
 
-/// `input W^T + bias` with PyTorch's weight layout [out, in].
-public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-    let product = try matmul(input, weight, transposeB: true)
-    return try bias.map { try product.addingBias($0) } ?? product
-}
-
-extension Tensor {
-    /// The product without autograd: shapes checked, output allocated, one GEMM call.
-    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool, alpha: Float = 1) throws -> Tensor {
+    /// The product without autograd: shapes checked, output allocated, one GEMM call. With
+    /// `bias` (one value per output column, for a rank-2 `b`), the output starts as the bias
+    /// broadcast over the rows and the GEMM adds the product to it.
+    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool, alpha: Float = 1, bias: Tensor? = nil) throws -> Tensor {
         let backend = try commonBackend("matmul", a, b)
         guard a.shape.rank >= 2, b.shape.rank >= 2 else {
             throw ViTError.invalidArgument(operation: "matmul", detail: "needs tensors of rank 2 or more, got \(a.shape) and \(b.shape)")
@@ -83,11 +98,17 @@ extension Tensor {
         }
         let output = try Tensor.empty(Shape(outputDimensions), on: backend)
         if output.elementCount == 0 { return output }
-        if descriptor.k == 0 {
+        if let bias {
+            _ = try commonBackend("linear", a, bias)
+            guard b.shape.rank == 2, bias.shape == [n] else {
+                throw ViTError.shapeMismatch(operation: "linear", detail: "bias \(bias.shape) does not match the \(n) output features")
+            }
+            try backend.broadcast(bias.storage, output: output.storage, outer: 1, axis: output.elementCount / n, inner: n)
+            descriptor.beta = 1
+        } else if descriptor.k == 0 {
             try backend.fill(output.storage, count: output.elementCount, value: 0)
-            return output
         }
-        try backend.gemm(descriptor, a: a.storage, b: b.storage, c: output.storage)
+        if descriptor.k > 0 { try backend.gemm(descriptor, a: a.storage, b: b.storage, c: output.storage) }
         return output
     }
 }
