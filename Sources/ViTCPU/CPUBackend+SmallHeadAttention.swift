@@ -42,7 +42,7 @@ extension CPUBackend {
             logSumExp[pair * tokens + row] = largest + logf(scratch.rowTotals[row])
         }
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: width, aDepthStride: 1,
-                              b: scratch.valuePadded, bStride: depth, c: scratch.accumulator, cStride: depth, accumulate: false)
+                              b: scratch.valuePadded, bStride: depth, c: scratch.accumulator, cStride: depth)
         for row in 0..<tokens {
             let total = scratch.rowTotals[row]
             let inverse: Float = total > 0 ? 1 / total : 0
@@ -71,10 +71,10 @@ extension CPUBackend {
         }
         // dV = P^T dO.
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: 1, aDepthStride: width,
-                              b: scratch.outputGradientPadded, bStride: depth, c: scratch.valueGradient, cStride: depth, accumulate: false)
+                              b: scratch.outputGradientPadded, bStride: depth, c: scratch.valueGradient, cStride: depth)
         // dP = dO V^T, then dS = P (dP - D) with D_i = rowsum(dO_i * O_i).
         SmallProduct.multiply(rows: tokens, columns: width, depth: d, alpha: 1, a: outputGradient + base, aRowStride: d, aDepthStride: 1,
-                              b: scratch.valueTransposed, bStride: width, c: scratch.scoreGradient, cStride: width, accumulate: false)
+                              b: scratch.valueTransposed, bStride: width, c: scratch.scoreGradient, cStride: width)
         for row in 0..<tokens {
             let rowDot = VectorMath.dot(scratch.outputGradientPadded + row * depth, scratch.outputPadded + row * depth, count: depth)
             let (p, ds) = (scratch.scores + row * width, scratch.scoreGradient + row * width)
@@ -82,12 +82,16 @@ extension CPUBackend {
         }
         // dQ = scale dS K; dK = scale dS^T Q.
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: scale, a: scratch.scoreGradient, aRowStride: width, aDepthStride: 1,
-                              b: scratch.keyPadded, bStride: depth, c: scratch.queryGradient, cStride: depth, accumulate: false)
+                              b: scratch.keyPadded, bStride: depth, c: scratch.queryGradient, cStride: depth)
         SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: scale, a: scratch.scoreGradient, aRowStride: 1, aDepthStride: width,
-                              b: scratch.queryPadded, bStride: depth, c: scratch.keyGradient, cStride: depth, accumulate: false)
-        for (source, target) in [(scratch.queryGradient, queryGradient), (scratch.keyGradient, keyGradient), (scratch.valueGradient, valueGradient)] {
+                              b: scratch.queryPadded, bStride: depth, c: scratch.keyGradient, cStride: depth)
+        // Unpadded into the outputs (a local function, not an array of pairs: no allocation per head).
+        func unpad(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
             for row in 0..<tokens { (target + base + row * d).update(from: source + row * depth, count: d) }
         }
+        unpad(scratch.queryGradient, into: queryGradient)
+        unpad(scratch.keyGradient, into: keyGradient)
+        unpad(scratch.valueGradient, into: valueGradient)
     }
 }
 
@@ -141,7 +145,7 @@ final class SmallHeadScratch {
     func computeScores(query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, scale: Float) {
         transpose(key, into: keyTransposed)
         SmallProduct.multiply(rows: tokens, columns: paddedTokens, depth: headSize, alpha: scale, a: query, aRowStride: headSize, aDepthStride: 1,
-                              b: keyTransposed, bStride: paddedTokens, c: scores, cStride: paddedTokens, accumulate: false)
+                              b: keyTransposed, bStride: paddedTokens, c: scores, cStride: paddedTokens)
         if let bias { CPUBackend.addBias(bias, biasStride: tokens, to: scores, stride: paddedTokens, rows: tokens, columns: tokens) }
         guard paddedTokens > tokens else { return }
         for row in 0..<tokens { (scores + row * paddedTokens + tokens).update(repeating: -.infinity, count: paddedTokens - tokens) }

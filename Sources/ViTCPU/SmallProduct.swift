@@ -3,14 +3,14 @@
 /// more than the arithmetic. Register-blocked: 4 rows x 16 columns of C in eight SIMD8
 /// accumulators, each step one broadcast of A per row and two vector loads of B.
 enum SmallProduct {
-    /// C = alpha A B (or C += alpha A B with `accumulate`) for C [rows x columns] (row
+    /// C = alpha A B for C [rows x columns] (row
     /// stride `cStride`), A(i, l) = a[i aRowStride + l aDepthStride] (so A may be read
     /// transposed), B [depth x columns] row-major (row stride `bStride`). `columns` must be a
     /// multiple of 8: callers pad B with zero columns and C with room for them.
     static func multiply(rows: Int, columns: Int, depth: Int, alpha: Float,
                          a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
                          b: UnsafePointer<Float>, bStride: Int,
-                         c: UnsafeMutablePointer<Float>, cStride: Int, accumulate: Bool) {
+                         c: UnsafeMutablePointer<Float>, cStride: Int) {
         var row = 0
         while row < rows {
             let height = min(4, rows - row)
@@ -18,8 +18,7 @@ enum SmallProduct {
             while column < columns {
                 let wide = columns - column >= 16
                 block(height: height, wide: wide, depth: depth, alpha: alpha, a: a + row * aRowStride, aRowStride: aRowStride,
-                      aDepthStride: aDepthStride, b: b + column, bStride: bStride, c: c + row * cStride + column, cStride: cStride,
-                      accumulate: accumulate)
+                      aDepthStride: aDepthStride, b: b + column, bStride: bStride, c: c + row * cStride + column, cStride: cStride)
                 column += wide ? 16 : 8
             }
             row += 4
@@ -32,7 +31,7 @@ enum SmallProduct {
     private static func block(height: Int, wide: Bool, depth: Int, alpha: Float,
                               a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
                               b: UnsafePointer<Float>, bStride: Int,
-                              c: UnsafeMutablePointer<Float>, cStride: Int, accumulate: Bool) {
+                              c: UnsafeMutablePointer<Float>, cStride: Int) {
         var (left0, left1, left2, left3) = (FloatVector.zero, FloatVector.zero, FloatVector.zero, FloatVector.zero)
         var (right0, right1, right2, right3) = (FloatVector.zero, FloatVector.zero, FloatVector.zero, FloatVector.zero)
         // Rows past the block's height repeat row 0's address; their sums are discarded.
@@ -58,13 +57,8 @@ enum SmallProduct {
         let scale = FloatVector(repeating: alpha)
         func store(_ left: FloatVector, _ right: FloatVector, row: Int) {
             let target = c + row * cStride
-            var (left, right) = (left * scale, right * scale)
-            if accumulate {
-                left += target.loadVector(at: 0)
-                if wide { right += target.loadVector(at: 8) }
-            }
-            target.storeVector(left, at: 0)
-            if wide { target.storeVector(right, at: 8) }
+            target.storeVector(left * scale, at: 0)
+            if wide { target.storeVector(right * scale, at: 8) }
         }
         store(left0, right0, row: 0)
         if height > 1 { store(left1, right1, row: 1) }

@@ -49,5 +49,10 @@ final class ModelTests: XCTestCase {
         configuration = ViTConfiguration()
         configuration.attentionType = "magic"
         XCTAssertThrowsError(try VisionTransformer(configuration: configuration, on: backend)) { XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'")) }
+        configuration = ViTConfiguration()
+        configuration.globalPool = "max"
+        XCTAssertThrowsError(try VisionTransformer(configuration: configuration, on: backend)) {
+            XCTAssertTrue("\($0)".contains("unknown global_pool 'max'; choose one of token, avg"), "\($0)")
+        }
     }
 }
