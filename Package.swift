@@ -6,19 +6,22 @@ import PackageDescription
 /// are compiled for the vector units of the machine that builds them, as `-march=native`
 /// would: AVX2 and FMA (`haswell`, the x86-64-v3 level) when /proc/cpuinfo lists them, the
 /// baseline otherwise. `VIT_PORTABLE=1` keeps the baseline, for a binary to copy elsewhere.
-let hostVectorSettings: [SwiftSetting] = {
+let hostHasHaswellLevel: Bool = {
     #if arch(x86_64)
     let required: Set = ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm"]
     guard ProcessInfo.processInfo.environment["VIT_PORTABLE"] == nil,
           let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-          required.isSubset(of: Set(flags.split(separator: " ").map(String.init))) else { return [] }
-    // VIT_FMA: VectorMath may use fused multiply-adds, which are single instructions here.
-    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("VIT_FMA")]
+          let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    return required.isSubset(of: Set(flags.split(separator: " ").map(String.init)))
     #else
-    return []
+    return false
     #endif
 }()
+
+// VIT_FMA: VectorMath may use fused multiply-adds, which are single instructions here.
+let hostVectorSettings: [SwiftSetting] = hostHasHaswellLevel ? [.unsafeFlags(["-target-cpu", "haswell"]), .define("VIT_FMA")] : []
+/// The same level for the C product kernel, whose AVX2 path is compiled only with it.
+let hostVectorCSettings: [CSetting] = hostHasHaswellLevel ? [.unsafeFlags(["-march=haswell"])] : []
 
 /// Every OpenCL C file of Kernels/, copied into the ViTKernels bundle.
 let kernelResources: [Resource] = {
@@ -43,7 +46,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "ViTCore"),
-        .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS"], swiftSettings: hostVectorSettings),
+        .target(name: "CTileKernels", cSettings: hostVectorCSettings),
+        .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS", "CTileKernels"], swiftSettings: hostVectorSettings),
         // The OpenCL C sources in the top-level Kernels/ folder ship as resources of this
         // target, whose root is that folder; its one Swift file finds them at run time.
         .target(name: "ViTKernels", path: "Kernels", sources: ["KernelSources.swift"], resources: kernelResources),

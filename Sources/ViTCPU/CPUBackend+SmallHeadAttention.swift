@@ -1,14 +1,14 @@
 import Foundation
 
-/// Flash attention for short sequences (up to `smallHeadTokens`, such as the seed ViT's 65
-/// tokens): each (batch, head) is one tile, so the online softmax reduces to a plain one,
-/// and the tile products go through `SmallProduct` instead of OpenBLAS, whose setup per call
-/// outweighs 65 x 65 x 12 multiply-adds. The operands are copied once per head into
-/// buffers padded to a multiple of 8 columns (K and V also transposed), the layout
-/// `SmallProduct` reads; the N x N tile is the only score memory, as in the tiled path.
+/// The flash backward for short sequences (up to `smallHeadTokens`, such as the seed ViT's
+/// 65 tokens): each (batch, head) is one tile, and the tile products go through
+/// `SmallProduct` instead of OpenBLAS, whose setup per call outweighs 65 x 65 x 12
+/// multiply-adds. The operands are copied once per head into buffers padded to a multiple
+/// of 8 columns (K and V also transposed), the layout `SmallProduct` reads; the N x N tile
+/// is the only score memory, as in the tiled path.
 extension CPUBackend {
     /// Sequences up to this length take the one-tile path.
-    static var smallHeadTokens: Int { flashQueryBlock }
+    static var smallHeadTokens: Int { 128 }
 
     /// Calls `body` for every (batch, head) pair, spread over the cores, each thread with
     /// buffers of its own.
@@ -16,38 +16,6 @@ extension CPUBackend {
         Parallel.forEachChunk(pairs, grain: 1) { range in
             let scratch = SmallHeadScratch(tokens: tokens, headSize: headSize)
             for pair in range { body(pair, scratch) }
-        }
-    }
-
-    static func smallHeadForward(
-        pair: Int, heads: Int, tokens: Int, headSize d: Int, scale: Float,
-        query: UnsafeMutablePointer<Float>, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>, scratch: SmallHeadScratch
-    ) {
-        let (base, width, depth) = (pair * tokens * d, scratch.paddedTokens, scratch.paddedHeadSize)
-        scratch.pad(value + base, into: scratch.valuePadded)
-        // S, then each row's softmax numerators and their sum.
-        scratch.computeScores(query: query + base, key: key + base, bias: bias.map { $0 + (pair % heads) * tokens * tokens }, scale: scale)
-        for row in 0..<tokens {
-            let line = scratch.scores + row * width
-            let largest = VectorMath.maximum(line, count: width)
-            guard largest > -.infinity else {
-                // Every key is masked: the row's output is 0 (and its log-sum-exp +inf).
-                line.update(repeating: 0, count: tokens)
-                scratch.rowTotals[row] = 0
-                logSumExp[pair * tokens + row] = .infinity
-                continue
-            }
-            scratch.rowTotals[row] = exponentiate(line, count: width, shift: largest)
-            logSumExp[pair * tokens + row] = largest + logf(scratch.rowTotals[row])
-        }
-        SmallProduct.multiply(rows: tokens, columns: depth, depth: tokens, alpha: 1, a: scratch.scores, aRowStride: width, aDepthStride: 1,
-                              b: scratch.valuePadded, bStride: depth, c: scratch.accumulator, cStride: depth)
-        for row in 0..<tokens {
-            let total = scratch.rowTotals[row]
-            let inverse: Float = total > 0 ? 1 / total : 0
-            let (target, source) = (output + base + row * d, scratch.accumulator + row * depth)
-            for column in 0..<d { target[column] = source[column] * inverse }
         }
     }
 
@@ -95,7 +63,7 @@ extension CPUBackend {
     }
 }
 
-/// One thread's buffers for `smallHeadForward` and `smallHeadBackward`: operands padded to
+/// One thread's buffers for `smallHeadBackward`: operands padded to
 /// `paddedHeadSize` columns (K and V also transposed, to `paddedTokens` columns), the score
 /// and score-gradient tiles, and padded results. The operands' padding columns are zeroed
 /// once and never written, so every head's copies leave them zero.
@@ -104,8 +72,8 @@ final class SmallHeadScratch {
     let headSize: Int
     let paddedTokens: Int
     let paddedHeadSize: Int
-    let keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputPadded, outputGradientPadded: UnsafeMutablePointer<Float>
-    let scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals: UnsafeMutablePointer<Float>
+    let keyTransposed, valueTransposed, queryPadded, keyPadded, outputPadded, outputGradientPadded: UnsafeMutablePointer<Float>
+    let scores, scoreGradient, queryGradient, keyGradient, valueGradient: UnsafeMutablePointer<Float>
     private let memory: UnsafeMutablePointer<Float>
 
     init(tokens: Int, headSize: Int) {
@@ -114,8 +82,8 @@ final class SmallHeadScratch {
         paddedTokens = (tokens + 7) / 8 * 8
         paddedHeadSize = (headSize + 7) / 8 * 8
         let (transposedSize, paddedSize, tileSize) = (headSize * paddedTokens, tokens * paddedHeadSize, tokens * paddedTokens)
-        let sizes = [transposedSize, transposedSize, paddedSize, paddedSize, paddedSize, paddedSize, paddedSize,
-                     tileSize, tileSize, paddedSize, paddedSize, paddedSize, paddedSize, tokens]
+        let sizes = [transposedSize, transposedSize, paddedSize, paddedSize, paddedSize, paddedSize,
+                     tileSize, tileSize, paddedSize, paddedSize, paddedSize]
         memory = .allocate(capacity: sizes.reduce(0, +))
         memory.initialize(repeating: 0, count: sizes.reduce(0, +))
         var starts: [UnsafeMutablePointer<Float>] = []
@@ -124,10 +92,9 @@ final class SmallHeadScratch {
             starts.append(next)
             next += size
         }
-        (keyTransposed, valueTransposed, queryPadded, keyPadded, valuePadded, outputPadded, outputGradientPadded)
-            = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
-        (scores, scoreGradient, accumulator, queryGradient, keyGradient, valueGradient, rowTotals)
-            = (starts[7], starts[8], starts[9], starts[10], starts[11], starts[12], starts[13])
+        (keyTransposed, valueTransposed, queryPadded, keyPadded, outputPadded, outputGradientPadded)
+            = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5])
+        (scores, scoreGradient, queryGradient, keyGradient, valueGradient) = (starts[6], starts[7], starts[8], starts[9], starts[10])
     }
 
     deinit { memory.deallocate() }

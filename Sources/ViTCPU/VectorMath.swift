@@ -16,15 +16,16 @@ enum VectorMath {
     /// e^x for x up to 88, the domain of every caller: softmax arguments (x - max, or a
     /// score minus its row's log-sum-exp, at most a rounding error above 0), -z^2 / 2 and the
     /// negative branch of ELU. Cephes' expf: x = n ln2 + r (`reducedExponential`), then times
-    /// 2^n built from the exponent bits in one step. Below -87.3 the result is 0: e^x would be
-    /// under 1.2e-38, and 2^n stays a normal float. exp(-inf) = 0; NaN stays NaN.
+    /// 2^n built from the exponent bits in one step. Arguments are clamped at -87.9, where n
+    /// is -127: its 2^n has exponent bits 0, so the result is exactly 0 below about -87.68
+    /// (e^x would be under 1.2e-38, a subnormal) with no select. exp(-inf) = 0; NaN stays NaN.
     @inline(__always)
     static func exp(_ input: Float) -> Float {
-        let x = input < -87.3 ? -87.3 : input
+        let x = input < -87.9 ? -87.9 : input
         let (shifted, y) = reducedExponential(x)
         // 2^n from the shifted float's bits, (bits - 0x4B40_0000 + 127) << 23, the constant folded.
         let scale = Float(bitPattern: shifted.bitPattern &<< 23 &+ UInt32(truncatingIfNeeded: (127 - 0x4B40_0000) << 23))
-        return input < -87.3 ? 0 : y * scale
+        return y * scale
     }
 
     /// 1.5 * 2^23: adding it rounds a float below 2^22 in magnitude to an integer and leaves
