@@ -1,4 +1,3 @@
-import COpenBLAS
 import CTileKernels
 import Foundation
 import ViTCore
@@ -6,15 +5,19 @@ import ViTCore
 /// Tiled exact attention on the CPU (FlashAttention 2's algorithm): per (batch, head) and
 /// block of queries, scores against one block of keys at a time with an online softmax;
 /// the backward pass recomputes the probabilities from Q, K and the saved log-sum-exp.
-/// The forward's tile products go through `SmallProduct` (its depth-32 score tiles run at
-/// about 1.6x OpenBLAS's speed, which packs both operands on every call); the backward's
-/// through OpenBLAS (single-threaded: see `gemm`). The (batch, head, block) tasks are spread
-/// over the cores. The only score memory is one tile per thread.
+/// Every tile product goes through `SmallProduct` (CTileKernels) on operands copied once
+/// per head into padded (and, for K and V, transposed) buffers: at these sizes OpenBLAS,
+/// which packs both operands on every call, ran the depth-32 score tiles at about 60% of
+/// the kernel's speed. Tasks are spread over the cores; the only score memory is one tile
+/// (two in the backward) per thread, whatever N is.
 extension CPUBackend {
     /// Query rows per tile: a multiple of `SmallProduct`'s 6-row block.
     static let flashQueryBlock = 96
     /// Key rows per tile: 96 x 256 scores (96 KiB) stay in the L2 cache.
     static let flashKeyBlock = 256
+    /// Chunks of tasks per core: dealt out as cores free up, they even out a core that
+    /// another process slows (at N 1025: 78-84 ms forward against 89-93 with one chunk per core).
+    static let flashChunksPerCore = 16
 
     public func flashAttentionForward(
         query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
@@ -25,20 +28,22 @@ extension CPUBackend {
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         let queryBlocks = (tokens + rowsPerBlock - 1) / rowsPerBlock
         profiler.measure("flash_attention_forward") {
-            Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1) { tasks in
-                let scratch = FlashForwardScratch(tokens: tokens, headSize: d)
-                let (scores, accumulator, maximum, total) = (scratch.scores, scratch.accumulator, scratch.maximum, scratch.total)
-                let (paddedTokens, depth) = (scratch.paddedTokens, scratch.paddedHeadSize)
+            Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1, chunksPerCore: Self.flashChunksPerCore) { tasks in
+                let operands = HeadOperands(tokens: tokens, headSize: d, count: 2)
+                let depth = operands.paddedHeadSize
+                let tiles = ScratchBuffers(sizes: [rowsPerBlock * columnsPerBlock, rowsPerBlock * depth, rowsPerBlock, rowsPerBlock])
+                let (scores, accumulator, maximum, total) = (tiles[0], tiles[1], tiles[2], tiles[3])
+                let (keysTransposed, values) = (operands.buffer(0), operands.buffer(1))
                 var loadedPair = -1
                 for task in tasks {
                     let (pair, block) = (task / queryBlocks, task % queryBlocks)
-                    let head = pair % heads
                     let first = block * rowsPerBlock
                     let rows = min(rowsPerBlock, tokens - first)
                     let base = pair * tokens * d
-                    // A chunk's tasks are consecutive, so its query blocks of one head share this copy.
+                    // A chunk's tasks are consecutive, so its query blocks of one head share these copies.
                     if pair != loadedPair {
-                        scratch.load(keys: k + base, values: v + base)
+                        operands.transpose(k + base, into: keysTransposed)
+                        operands.pad(v + base, into: values)
                         loadedPair = pair
                     }
                     accumulator.update(repeating: 0, count: rows * depth)
@@ -46,18 +51,13 @@ extension CPUBackend {
                     total.update(repeating: 0, count: rows)
                     for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
                         let columns = min(columnsPerBlock, tokens - keyStart)
-                        let paddedColumns = (columns + 7) / 8 * 8
-                        // S = scale Q K^T (+ bias); then P = e^(S - m) with the running row maxima m.
-                        SmallProduct.multiply(rows: rows, columns: paddedColumns, depth: d, alpha: scale, a: q + base + first * d, aRowStride: d,
-                                              aDepthStride: 1, b: scratch.keysTransposed + keyStart, bStride: paddedTokens, c: scores,
-                                              cStride: columnsPerBlock)
-                        if let biasPointer {
-                            Self.addBias(biasPointer + (head * tokens + first) * tokens + keyStart, biasStride: tokens, to: scores,
-                                         stride: columnsPerBlock, rows: rows, columns: columns)
-                        }
+                        Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
+                                       columns: columns, scale: scale, bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart },
+                                       scores: scores)
+                        // P = e^(S - m) with the running row maxima m, then O += P V.
                         vit_online_softmax(scores, columnsPerBlock, rows, columns, maximum, total, accumulator, depth, depth)
                         SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: columnsPerBlock,
-                                              aDepthStride: 1, b: scratch.values + keyStart * depth, bStride: depth, c: accumulator,
+                                              aDepthStride: 1, b: values + keyStart * depth, bStride: depth, c: accumulator,
                                               cStride: depth, accumulate: true)
                     }
                     for row in 0..<rows {
@@ -68,6 +68,7 @@ extension CPUBackend {
                             for column in 0..<d { target[column] = accumulator[row * depth + column] * inverse }
                             lse[rowIndex] = maximum[row] + logf(total[row])
                         } else {
+                            // Every key masked: output 0 and log-sum-exp +inf (so the backward's P is 0).
                             target.update(repeating: 0, count: d)
                             lse[rowIndex] = .infinity
                         }
@@ -87,124 +88,138 @@ extension CPUBackend {
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         profiler.measure("flash_attention_backward") {
-            if tokens <= Self.smallHeadTokens {
-                let bias = biasPointer.map { UnsafePointer($0) }
-                return Self.forEachSmallHead(batch * heads, tokens: tokens, headSize: d) { pair, scratch in
-                    Self.smallHeadBackward(pair: pair, heads: heads, tokens: tokens, headSize: d, scale: scale, query: q, key: k, value: v,
-                                           bias: bias, output: o, logSumExp: lse, outputGradient: dO, queryGradient: dQ, keyGradient: dK,
-                                           valueGradient: dV, scratch: scratch)
-                }
-            }
             // One task per (batch, head): it owns that head's dQ, dK and dV, so the
             // key-block-outer loop accumulates all three without atomics or a second pass.
-            Parallel.forEachChunk(batch * heads, grain: 1) { pairs in
-                let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
-                let scoreGradient = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
-                let rowDots = UnsafeMutablePointer<Float>.allocate(capacity: tokens)
-                defer { probabilities.deallocate(); scoreGradient.deallocate(); rowDots.deallocate() }
+            Parallel.forEachChunk(batch * heads, grain: 1, chunksPerCore: Self.flashChunksPerCore) { pairs in
+                let operands = HeadOperands(tokens: tokens, headSize: d, count: 8)
+                let depth = operands.paddedHeadSize
+                let (keysTransposed, valuesTransposed, queries, keys, outputGradients) =
+                    (operands.buffer(0), operands.buffer(1), operands.buffer(2), operands.buffer(3), operands.buffer(4))
+                let (queryGradients, keyGradients, valueGradients) = (operands.buffer(5), operands.buffer(6), operands.buffer(7))
+                let tiles = ScratchBuffers(sizes: [rowsPerBlock * columnsPerBlock, rowsPerBlock * columnsPerBlock, tokens])
+                let (probabilities, scoreGradient, rowDots) = (tiles[0], tiles[1], tiles[2])
                 for pair in pairs {
-                    let head = pair % heads
                     let base = pair * tokens * d
+                    operands.transpose(k + base, into: keysTransposed)
+                    operands.transpose(v + base, into: valuesTransposed)
+                    operands.pad(q + base, into: queries)
+                    operands.pad(k + base, into: keys)
+                    operands.pad(dO + base, into: outputGradients)
                     // D_i = rowsum(dO_i * O_i), the softmax backward's row term.
-                    for row in 0..<tokens {
-                        var dot: Float = 0
-                        for column in 0..<d { dot += dO[base + row * d + column] * o[base + row * d + column] }
-                        rowDots[row] = dot
-                    }
-                    (dQ + base).update(repeating: 0, count: tokens * d)
-                    (dK + base).update(repeating: 0, count: tokens * d)
-                    (dV + base).update(repeating: 0, count: tokens * d)
+                    for row in 0..<tokens { rowDots[row] = VectorMath.dot(dO + base + row * d, o + base + row * d, count: d) }
+                    queryGradients.update(repeating: 0, count: tokens * depth)
+                    keyGradients.update(repeating: 0, count: tokens * depth)
+                    valueGradients.update(repeating: 0, count: tokens * depth)
                     for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
                         let columns = min(columnsPerBlock, tokens - keyStart)
                         for first in stride(from: 0, to: tokens, by: rowsPerBlock) {
                             let rows = min(rowsPerBlock, tokens - first)
                             // P = exp(scale Q K^T + bias - L).
-                            Self.scoreTile(query: q + base + first * d, keys: k + base + keyStart * d, rows: rows, columns: columns, headSize: d,
-                                           scale: scale, bias: biasPointer.map { $0 + (head * tokens + first) * tokens + keyStart }, biasStride: tokens,
-                                           scores: probabilities)
+                            Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
+                                           columns: columns, scale: scale,
+                                           bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart }, scores: probabilities)
                             for row in 0..<rows {
-                                _ = Self.exponentiate(probabilities + row * columnsPerBlock, count: columns, shift: lse[pair * tokens + first + row])
+                                _ = vit_exponentiate(probabilities + row * columnsPerBlock, columns, lse[pair * tokens + first + row])
                             }
                             // dV_j += P^T dO_i.
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), 1,
-                                        probabilities, Int32(columnsPerBlock), dO + base + first * d, Int32(d), 1, dV + base + keyStart * d, Int32(d))
+                            SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
+                                                  aDepthStride: columnsPerBlock, b: outputGradients + first * depth, bStride: depth,
+                                                  c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
                             // dP = dO_i V_j^T, then dS = P (dP - D_i).
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(d), 1,
-                                        dO + base + first * d, Int32(d), v + base + keyStart * d, Int32(d), 0, scoreGradient, Int32(columnsPerBlock))
+                            SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: d, alpha: 1, a: dO + base + first * d,
+                                                  aRowStride: d, aDepthStride: 1, b: valuesTransposed + keyStart, bStride: operands.paddedTokens,
+                                                  c: scoreGradient, cStride: columnsPerBlock)
                             for row in 0..<rows {
                                 let (p, ds) = (probabilities + row * columnsPerBlock, scoreGradient + row * columnsPerBlock)
                                 let rowDot = rowDots[first + row]
                                 for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
                             }
                             // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(columns), scale,
-                                        scoreGradient, Int32(columnsPerBlock), k + base + keyStart * d, Int32(d), 1, dQ + base + first * d, Int32(d))
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(d), Int32(rows), scale,
-                                        scoreGradient, Int32(columnsPerBlock), q + base + first * d, Int32(d), 1, dK + base + keyStart * d, Int32(d))
+                            SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: scale, a: scoreGradient,
+                                                  aRowStride: columnsPerBlock, aDepthStride: 1, b: keys + keyStart * depth, bStride: depth,
+                                                  c: queryGradients + first * depth, cStride: depth, accumulate: true)
+                            SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: scale, a: scoreGradient, aRowStride: 1,
+                                                  aDepthStride: columnsPerBlock, b: queries + first * depth, bStride: depth,
+                                                  c: keyGradients + keyStart * depth, cStride: depth, accumulate: true)
                         }
                     }
+                    operands.unpad(queryGradients, into: dQ + base)
+                    operands.unpad(keyGradients, into: dK + base)
+                    operands.unpad(valueGradients, into: dV + base)
                 }
             }
         }
     }
 
-    /// The score tile of both passes: `scores` [rows, flashKeyBlock] = scale Q K^T (+ bias) for
-    /// `rows` queries against `columns` keys (rows of `headSize` floats; bias rows `biasStride` apart).
-    static func scoreTile(query: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, rows: Int, columns: Int, headSize: Int, scale: Float,
-                          bias: UnsafeMutablePointer<Float>?, biasStride: Int, scores: UnsafeMutablePointer<Float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(headSize), scale,
-                    query, Int32(headSize), keys, Int32(headSize), 0, scores, Int32(flashKeyBlock))
-        if let bias { addBias(UnsafePointer(bias), biasStride: biasStride, to: scores, stride: flashKeyBlock, rows: rows, columns: columns) }
-    }
-
-    /// scores[r][c] += bias[r][c] over a `rows` x `columns` tile.
-    static func addBias(_ bias: UnsafePointer<Float>, biasStride: Int, to scores: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int) {
+    /// The score tile of both passes: `scores` [rows x flashKeyBlock] = scale Q K^T (+ bias)
+    /// for `rows` queries (rows of `headSize` floats) against `columns` keys, read from K
+    /// transposed, whose zero padding fills the tile's columns up to a multiple of 8; bias
+    /// rows are `tokens` apart.
+    static func scoreTile(query: UnsafeMutablePointer<Float>, keysTransposed: UnsafeMutablePointer<Float>, operands: HeadOperands,
+                          rows: Int, columns: Int, scale: Float, bias: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>) {
+        SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: operands.headSize, alpha: scale, a: query,
+                              aRowStride: operands.headSize, aDepthStride: 1, b: keysTransposed, bStride: operands.paddedTokens,
+                              c: scores, cStride: flashKeyBlock)
+        guard let bias else { return }
         for row in 0..<rows {
-            let (line, biasLine) = (scores + row * stride, bias + row * biasStride)
+            let (line, biasLine) = (scores + row * flashKeyBlock, bias + row * operands.tokens)
             for column in 0..<columns { line[column] += biasLine[column] }
         }
     }
-
-    /// Replaces `values[i]` by e^(values[i] - shift) and returns their sum (CTileKernels).
-    @inline(__always)
-    static func exponentiate(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        vit_exponentiate(values, count, shift)
-    }
 }
 
-/// One thread's buffers for the flash forward: the current head's K transposed [headSize x
-/// paddedTokens] and V [tokens x paddedHeadSize] (padded to multiples of 8 columns, the
-/// layout `SmallProduct` reads; the padding is zeroed once and never written), the score
-/// tile, the output accumulator and the running row maximum and sum.
-final class FlashForwardScratch {
-    let tokens, headSize, paddedTokens, paddedHeadSize: Int
-    let keysTransposed, values, scores, accumulator, maximum, total: UnsafeMutablePointer<Float>
+/// Float buffers carved from one allocation, zeroed once, freed with the object.
+final class ScratchBuffers {
     private let memory: UnsafeMutablePointer<Float>
+    private let starts: [UnsafeMutablePointer<Float>]
 
-    init(tokens: Int, headSize: Int) {
-        (self.tokens, self.headSize) = (tokens, headSize)
-        paddedTokens = (tokens + 7) / 8 * 8
-        paddedHeadSize = (headSize + 7) / 8 * 8
-        let rows = CPUBackend.flashQueryBlock
-        let sizes = [headSize * paddedTokens, tokens * paddedHeadSize, rows * CPUBackend.flashKeyBlock, rows * paddedHeadSize, rows, rows]
-        memory = .allocate(capacity: sizes.reduce(0, +))
-        memory.initialize(repeating: 0, count: sizes.reduce(0, +))
-        var starts: [UnsafeMutablePointer<Float>] = []
+    init(sizes: [Int]) {
+        let total = sizes.reduce(0, +)
+        memory = .allocate(capacity: total)
+        memory.initialize(repeating: 0, count: total)
         var next = memory
-        for size in sizes {
-            starts.append(next)
-            next += size
+        starts = sizes.map { size in
+            defer { next += size }
+            return next
         }
-        (keysTransposed, values, scores, accumulator, maximum, total) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5])
     }
 
     deinit { memory.deallocate() }
 
-    /// Copies one head's keys (transposed) and values [tokens x headSize] into place.
-    func load(keys: UnsafeMutablePointer<Float>, values source: UnsafeMutablePointer<Float>) {
+    subscript(index: Int) -> UnsafeMutablePointer<Float> { starts[index] }
+}
+
+/// One thread's copies of a head's operands in the layouts `SmallProduct` reads: `count`
+/// buffers, each either [headSize x paddedTokens] (transposed) or [tokens x
+/// paddedHeadSize] (padded), both sizes a multiple of 8 columns. Their padding is zeroed
+/// once and never written, so it stays zero from head to head.
+final class HeadOperands {
+    let tokens, headSize, paddedTokens, paddedHeadSize: Int
+    private let buffers: ScratchBuffers
+
+    init(tokens: Int, headSize: Int, count: Int) {
+        (self.tokens, self.headSize) = (tokens, headSize)
+        paddedTokens = (tokens + 7) / 8 * 8
+        paddedHeadSize = (headSize + 7) / 8 * 8
+        buffers = ScratchBuffers(sizes: Array(repeating: max(headSize * paddedTokens, tokens * paddedHeadSize), count: count))
+    }
+
+    func buffer(_ index: Int) -> UnsafeMutablePointer<Float> { buffers[index] }
+
+    /// Rows [tokens x headSize] into [headSize x paddedTokens].
+    func transpose(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
         for token in 0..<tokens {
-            for column in 0..<headSize { keysTransposed[column * paddedTokens + token] = keys[token * headSize + column] }
-            VectorMath.copy(source + token * headSize, to: values + token * paddedHeadSize, count: headSize)
+            for column in 0..<headSize { target[column * paddedTokens + token] = source[token * headSize + column] }
         }
+    }
+
+    /// Rows [tokens x headSize] into [tokens x paddedHeadSize].
+    func pad(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+        for token in 0..<tokens { VectorMath.copy(source + token * headSize, to: target + token * paddedHeadSize, count: headSize) }
+    }
+
+    /// Rows [tokens x paddedHeadSize] back into [tokens x headSize].
+    func unpad(_ source: UnsafeMutablePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+        for token in 0..<tokens { VectorMath.copy(source + token * paddedHeadSize, to: target + token * headSize, count: headSize) }
     }
 }

@@ -17,17 +17,19 @@ enum Parallel {
         return allowed > 0 ? min(allowed, fallback) : fallback
     }()
 
-    /// Calls `body` with disjoint ranges covering 0..<count, concurrently.
+    /// Calls `body` with disjoint ranges covering 0..<count, concurrently. One chunk per
+    /// core by default; long, uneven tasks (attention heads) ask for `chunksPerCore` > 1, so
+    /// that a core slowed by another process hands its remaining chunks to the others.
     @inline(__always)
-    static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        forEachIndexedChunk(count, grain: grain) { _, range in body(range) }
+    static func forEachChunk(_ count: Int, grain: Int, chunksPerCore: Int = 1, _ body: (Range<Int>) -> Void) {
+        forEachIndexedChunk(count, grain: grain, chunksPerCore: chunksPerCore) { _, range in body(range) }
     }
 
     /// As `forEachChunk`, also passing each chunk's index in 0..<chunkCount(count, grain:),
     /// so that chunks can write per-chunk partial results without sharing a slot.
     @inline(__always)
-    static func forEachIndexedChunk(_ count: Int, grain: Int, _ body: (Int, Range<Int>) -> Void) {
-        let chunks = chunkCount(count, grain: grain)
+    static func forEachIndexedChunk(_ count: Int, grain: Int, chunksPerCore: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = chunkCount(count, grain: grain, chunksPerCore: chunksPerCore)
         if chunks == 1 {
             if count > 0 { body(0, 0..<count) }
             return
@@ -38,7 +40,7 @@ enum Parallel {
     }
 
     /// Number of chunks `forEachChunk` would use; callers size per-chunk partial buffers by it.
-    static func chunkCount(_ count: Int, grain: Int) -> Int {
-        max(1, min(coreCount, count / max(grain, 1)))
+    static func chunkCount(_ count: Int, grain: Int, chunksPerCore: Int = 1) -> Int {
+        coreCount == 1 ? 1 : max(1, min(coreCount * chunksPerCore, count / max(grain, 1)))
     }
 }
