@@ -26,12 +26,14 @@ extension CPUBackend {
         let (q, k, v, o, lse) = (host(query), host(key), host(value), host(output), host(logSumExp))
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
+        // Tiles no larger than the sequence needs: 65 tokens get 65 x 72 tiles, not 96 x 256.
+        let (tileRows, tileStride) = (min(rowsPerBlock, tokens), min(columnsPerBlock, (tokens + 7) / 8 * 8))
         let queryBlocks = (tokens + rowsPerBlock - 1) / rowsPerBlock
         profiler.measure("flash_attention_forward") {
             Parallel.forEachChunk(batch * heads * queryBlocks, grain: 1, chunksPerCore: Self.flashChunksPerCore) { tasks in
                 let operands = HeadOperands(tokens: tokens, headSize: d, count: 2)
                 let depth = operands.paddedHeadSize
-                let tiles = ScratchBuffers(sizes: [rowsPerBlock * columnsPerBlock, rowsPerBlock * depth, rowsPerBlock, rowsPerBlock])
+                let tiles = ScratchBuffers(sizes: [tileRows * tileStride, tileRows * depth, tileRows, tileRows])
                 let (scores, accumulator, maximum, total) = (tiles[0], tiles[1], tiles[2], tiles[3])
                 let (keysTransposed, values) = (operands.buffer(0), operands.buffer(1))
                 var loadedPair = -1
@@ -53,10 +55,10 @@ extension CPUBackend {
                         let columns = min(columnsPerBlock, tokens - keyStart)
                         Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
                                        columns: columns, scale: scale, bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart },
-                                       scores: scores)
+                                       scores: scores, scoreStride: tileStride)
                         // P = e^(S - m) with the running row maxima m, then O += P V.
-                        vit_online_softmax(scores, columnsPerBlock, rows, columns, maximum, total, accumulator, depth, depth)
-                        SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: columnsPerBlock,
+                        vit_online_softmax(scores, tileStride, rows, columns, maximum, total, accumulator, depth, depth)
+                        SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: tileStride,
                                               aDepthStride: 1, b: values + keyStart * depth, bStride: depth, c: accumulator,
                                               cStride: depth, accumulate: true)
                     }
@@ -87,6 +89,8 @@ extension CPUBackend {
         let (dQ, dK, dV) = (host(queryGradient), host(keyGradient), host(valueGradient))
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
+        // Tiles no larger than the sequence needs: 65 tokens get 65 x 72 tiles, not 96 x 256.
+        let (tileRows, tileStride) = (min(rowsPerBlock, tokens), min(columnsPerBlock, (tokens + 7) / 8 * 8))
         profiler.measure("flash_attention_backward") {
             // One task per (batch, head): it owns that head's dQ, dK and dV, so the
             // key-block-outer loop accumulates all three without atomics or a second pass.
@@ -96,7 +100,7 @@ extension CPUBackend {
                 let (keysTransposed, valuesTransposed, queries, keys, outputGradients) =
                     (operands.buffer(0), operands.buffer(1), operands.buffer(2), operands.buffer(3), operands.buffer(4))
                 let (queryGradients, keyGradients, valueGradients) = (operands.buffer(5), operands.buffer(6), operands.buffer(7))
-                let tiles = ScratchBuffers(sizes: [rowsPerBlock * columnsPerBlock, rowsPerBlock * columnsPerBlock, tokens])
+                let tiles = ScratchBuffers(sizes: [tileRows * tileStride, tileRows * tileStride, tokens])
                 let (probabilities, scoreGradient, rowDots) = (tiles[0], tiles[1], tiles[2])
                 for pair in pairs {
                     let base = pair * tokens * d
@@ -117,29 +121,30 @@ extension CPUBackend {
                             // P = exp(scale Q K^T + bias - L).
                             Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
                                            columns: columns, scale: scale,
-                                           bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart }, scores: probabilities)
+                                           bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart }, scores: probabilities,
+                                           scoreStride: tileStride)
                             for row in 0..<rows {
-                                _ = vit_exponentiate(probabilities + row * columnsPerBlock, columns, lse[pair * tokens + first + row])
+                                _ = vit_exponentiate(probabilities + row * tileStride, columns, lse[pair * tokens + first + row])
                             }
                             // dV_j += P^T dO_i.
                             SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
-                                                  aDepthStride: columnsPerBlock, b: outputGradients + first * depth, bStride: depth,
+                                                  aDepthStride: tileStride, b: outputGradients + first * depth, bStride: depth,
                                                   c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
                             // dP = dO_i V_j^T, then dS = P (dP - D_i).
                             SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: d, alpha: 1, a: dO + base + first * d,
                                                   aRowStride: d, aDepthStride: 1, b: valuesTransposed + keyStart, bStride: operands.paddedTokens,
-                                                  c: scoreGradient, cStride: columnsPerBlock)
+                                                  c: scoreGradient, cStride: tileStride)
                             for row in 0..<rows {
-                                let (p, ds) = (probabilities + row * columnsPerBlock, scoreGradient + row * columnsPerBlock)
+                                let (p, ds) = (probabilities + row * tileStride, scoreGradient + row * tileStride)
                                 let rowDot = rowDots[first + row]
                                 for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
                             }
                             // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
                             SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: scale, a: scoreGradient,
-                                                  aRowStride: columnsPerBlock, aDepthStride: 1, b: keys + keyStart * depth, bStride: depth,
+                                                  aRowStride: tileStride, aDepthStride: 1, b: keys + keyStart * depth, bStride: depth,
                                                   c: queryGradients + first * depth, cStride: depth, accumulate: true)
                             SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: scale, a: scoreGradient, aRowStride: 1,
-                                                  aDepthStride: columnsPerBlock, b: queries + first * depth, bStride: depth,
+                                                  aDepthStride: tileStride, b: queries + first * depth, bStride: depth,
                                                   c: keyGradients + keyStart * depth, cStride: depth, accumulate: true)
                         }
                     }
@@ -151,18 +156,19 @@ extension CPUBackend {
         }
     }
 
-    /// The score tile of both passes: `scores` [rows x flashKeyBlock] = scale Q K^T (+ bias)
+    /// The score tile of both passes: `scores` [rows x scoreStride] = scale Q K^T (+ bias)
     /// for `rows` queries (rows of `headSize` floats) against `columns` keys, read from K
     /// transposed, whose zero padding fills the tile's columns up to a multiple of 8; bias
     /// rows are `tokens` apart.
     static func scoreTile(query: UnsafeMutablePointer<Float>, keysTransposed: UnsafeMutablePointer<Float>, operands: HeadOperands,
-                          rows: Int, columns: Int, scale: Float, bias: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>) {
+                          rows: Int, columns: Int, scale: Float, bias: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+                          scoreStride: Int) {
         SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: operands.headSize, alpha: scale, a: query,
                               aRowStride: operands.headSize, aDepthStride: 1, b: keysTransposed, bStride: operands.paddedTokens,
-                              c: scores, cStride: flashKeyBlock)
+                              c: scores, cStride: scoreStride)
         guard let bias else { return }
         for row in 0..<rows {
-            let (line, biasLine) = (scores + row * flashKeyBlock, bias + row * operands.tokens)
+            let (line, biasLine) = (scores + row * scoreStride, bias + row * operands.tokens)
             for column in 0..<columns { line[column] += biasLine[column] }
         }
     }
