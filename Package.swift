@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "ViTKernels", path: "Kernels", sources: ["KernelSources.swift"], resources: kernelResources),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
         .target(name: "ViTData", dependencies: ["ViTCore", "CZlib"]),
-        .target(name: "ViTNN", dependencies: ["ViTCore"]),
+        .target(name: "ViTNN", dependencies: ["ViTCore", "COpenBLAS"]),
         .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),
         .target(name: "ViTSerialization"),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),

@@ -20,8 +20,12 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     public var qkvBias = true
     /// The attention mechanism (`--attention`), one of `AttentionKind`.
     public var attentionType = "standard"
-    /// Position embeddings: `learned` (default), `sincos1d` or `sincos2d` (fixed).
+    /// Position embeddings: `learned` (default, random start), `learned-sincos2d` (learned,
+    /// starting from the 2D sine-cosine table), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
+    /// Starting weights of the attention projections, one of `WeightInitialization`: `timm`
+    /// (truncated normal of `initializer_range`) or `mimetic`.
+    public var weightInit = WeightInitialization.timm.rawValue
     /// What the head sees, as timm's `global_pool`: `token` (the class token after the final
     /// norm) or `avg` (the mean of the patch tokens, then a norm named `fc_norm`).
     public var globalPool = GlobalPool.token.rawValue
@@ -65,7 +69,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case hiddenDropoutProb = "hidden_dropout_prob", attentionProbsDropoutProb = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
         case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
-        case positionEmbedding = "position_embedding", globalPool = "global_pool"
+        case positionEmbedding = "position_embedding", globalPool = "global_pool", weightInit = "weight_init"
         case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
         case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
         case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
@@ -91,6 +95,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         attentionType = try container.decodeIfPresent(String.self, forKey: .attentionType) ?? defaults.attentionType
         positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
         globalPool = try container.decodeIfPresent(String.self, forKey: .globalPool) ?? defaults.globalPool
+        weightInit = try container.decodeIfPresent(String.self, forKey: .weightInit) ?? defaults.weightInit
         fibWindowMinimum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMinimum) ?? defaults.fibWindowMinimum
         fibWindowMaximum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMaximum) ?? defaults.fibWindowMaximum
         fibModified = try container.decodeIfPresent(Bool.self, forKey: .fibModified) ?? defaults.fibModified
@@ -175,11 +180,14 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard GlobalPool(rawValue: globalPool) != nil else {
             throw fail("unknown global_pool '\(globalPool)'; choose one of \(GlobalPool.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard WeightInitialization(rawValue: weightInit) != nil else {
+            throw fail("unknown weight_init '\(weightInit)'; choose one of \(WeightInitialization.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
         }
-        if positionEmbedding == PositionEmbeddingKind.sinusoidal2D.rawValue && hiddenSize % 4 != 0 {
+        if [PositionEmbeddingKind.sinusoidal2D, .learnedSinusoidal2D].map(\.rawValue).contains(positionEmbedding) && hiddenSize % 4 != 0 {
             throw fail("sincos2d position embeddings need a hidden_size divisible by 4, got \(hiddenSize)")
         }
         try validateSparseAttention()
@@ -237,7 +245,6 @@ public enum AttentionKind: String, CaseIterable, Sendable {
     case hybrid
 }
 
-/// The position embeddings the configuration can name.
 /// How the head pools the tokens, as timm's `global_pool`.
 public enum GlobalPool: String, CaseIterable, Sendable {
     /// The class token after the final norm (timm's default).
@@ -246,8 +253,20 @@ public enum GlobalPool: String, CaseIterable, Sendable {
     case avg
 }
 
+/// The position embeddings the configuration can name.
 public enum PositionEmbeddingKind: String, CaseIterable, Sendable {
+    /// Learned, from timm's random start (truncated normal, std 0.02).
     case learned
+    /// Learned, starting from the fixed 2D sine-cosine table.
+    case learnedSinusoidal2D = "learned-sincos2d"
     case sinusoidal1D = "sincos1d"
     case sinusoidal2D = "sincos2d"
+}
+
+/// How the attention projections start.
+public enum WeightInitialization: String, CaseIterable, Sendable {
+    /// timm's: truncated normal of `initializer_range`.
+    case timm
+    /// Mimetic (Trockman and Kolter 2023): W_q^T W_k near the identity, W_proj W_v near its negative.
+    case mimetic
 }

@@ -65,6 +65,9 @@ public final class VisionTransformer: Layer {
         case .learned:
             positionEmbedding = try Tensor(Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
                                            shape: [1, tokens, width], on: backend, requiresGradient: true)
+        case .learnedSinusoidal2D:
+            positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
+                                           shape: [1, tokens, width], on: backend, requiresGradient: true)
         case .sinusoidal1D:
             positionEmbedding = try Tensor(PositionEncoding.sinusoidal1D(tokens: tokens, width: width), shape: [1, tokens, width], on: backend)
         case .sinusoidal2D:
@@ -77,6 +80,13 @@ public final class VisionTransformer: Layer {
         norm = try LayerNorm(size: width, on: backend)
         head = try Linear(inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
                           on: backend, generator: &generator)
+        // Drawn after timm's start, which stays the same draw for draw whatever is chosen here.
+        if configuration.weightInit == WeightInitialization.mimetic.rawValue {
+            for block in blocks {
+                guard let attention = block.attention as? MultiHeadAttention else { continue }
+                try MimeticInitialization.apply(to: attention, heads: configuration.numAttentionHeads, generator: &generator)
+            }
+        }
     }
 
     /// Logits [batch, classes] for images [batch, channels, height, width].

@@ -40,6 +40,10 @@ struct TrainCommand: ParsableCommand {
     var attention: String?
     @Option(name: .long, help: "What the head sees: token (the class token, default) or avg (the mean of the patch tokens), as timm's global_pool.")
     var globalPool: String?
+    @Option(name: .long, help: "Starting weights of the attention projections: \(WeightInitialization.allCases.map(\.rawValue).joined(separator: ", ")) (config weight_init).")
+    var weightInit: String?
+    @Option(name: .long, help: "Position embeddings: \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", ")) (config position_embedding).")
+    var positionEmbedding: String?
     @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
     var fibWmin: Int?
     @Option(name: .long, help: "Fibottention: largest window w_max (default N // 3 for N patches).")
@@ -120,6 +124,8 @@ struct TrainCommand: ParsableCommand {
         }
         if let attention { options.model.attentionType = attention }
         if let globalPool { options.model.globalPool = globalPool }
+        if let weightInit { options.model.weightInit = weightInit }
+        if let positionEmbedding { options.model.positionEmbedding = positionEmbedding }
         if let fibWmin { options.model.fibWindowMinimum = fibWmin }
         if let fibWmax { options.model.fibWindowMaximum = fibWmax }
         if fibModified { options.model.fibModified = true }
