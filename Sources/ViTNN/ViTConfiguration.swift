@@ -26,6 +26,10 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     /// Starting weights of the attention projections, one of `WeightInitialization`: `timm`
     /// (truncated normal of `initializer_range`) or `mimetic`.
     public var weightInit = WeightInitialization.timm.rawValue
+    /// How images smaller than `image_size` are brought to it, one of `ImageFit`: `pad`
+    /// (centred on a zero border) or `resize` (bilinear). Part of the model's description so
+    /// that evaluation prepares images as training did.
+    public var imageFit = ImageFit.pad.rawValue
     /// What the head sees, as timm's `global_pool`: `token` (the class token after the final
     /// norm) or `avg` (the mean of the patch tokens, then a norm named `fc_norm`).
     public var globalPool = GlobalPool.token.rawValue
@@ -70,6 +74,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         case initializerRange = "initializer_range", imageSize = "image_size", numClasses = "num_classes"
         case numChannels = "num_channels", qkvBias = "qkv_bias", attentionType = "attention_type"
         case positionEmbedding = "position_embedding", globalPool = "global_pool", weightInit = "weight_init"
+        case imageFit = "image_fit"
         case fibWindowMinimum = "fib_wmin", fibWindowMaximum = "fib_wmax", fibModified = "fib_modified", fibMaskMode = "fib_mask_mode"
         case dilatedWindow = "dilated_window", dilationRates = "dilation_rates"
         case performerFeatures = "performer_features", performerRedraw = "performer_redraw", linformerK = "linformer_k"
@@ -96,6 +101,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         positionEmbedding = try container.decodeIfPresent(String.self, forKey: .positionEmbedding) ?? defaults.positionEmbedding
         globalPool = try container.decodeIfPresent(String.self, forKey: .globalPool) ?? defaults.globalPool
         weightInit = try container.decodeIfPresent(String.self, forKey: .weightInit) ?? defaults.weightInit
+        imageFit = try container.decodeIfPresent(String.self, forKey: .imageFit) ?? defaults.imageFit
         fibWindowMinimum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMinimum) ?? defaults.fibWindowMinimum
         fibWindowMaximum = try container.decodeIfPresent(Int.self, forKey: .fibWindowMaximum) ?? defaults.fibWindowMaximum
         fibModified = try container.decodeIfPresent(Bool.self, forKey: .fibModified) ?? defaults.fibModified
@@ -183,6 +189,9 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard WeightInitialization(rawValue: weightInit) != nil else {
             throw fail("unknown weight_init '\(weightInit)'; choose one of \(WeightInitialization.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard ImageFit(rawValue: imageFit) != nil else {
+            throw fail("unknown image_fit '\(imageFit)'; choose one of \(ImageFit.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
@@ -269,4 +278,12 @@ public enum WeightInitialization: String, CaseIterable, Sendable {
     case timm
     /// Mimetic (Trockman and Kolter 2023): W_q^T W_k near the identity, W_proj W_v near its negative.
     case mimetic
+}
+
+/// How images smaller than the model's `image_size` are brought to it.
+public enum ImageFit: String, CaseIterable, Sendable {
+    /// Centred on a border of zero pixels.
+    case pad
+    /// Scaled up by bilinear interpolation.
+    case resize
 }

@@ -53,9 +53,9 @@ public final class Trainer {
         guard configuration.imageSize >= train.height, configuration.imageSize >= train.width else {
             throw TrainingError.mismatch("image_size \(configuration.imageSize) is smaller than the \(train.height)x\(train.width) images of \(train.name)")
         }
-        // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are centred on a zero border.
-        train = try train.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
-        test = try test.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
+        // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
+        train = try train.fitted(to: configuration)
+        test = try test.fitted(to: configuration)
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
         trainLoader = try BatchLoader(dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
                                       augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),

@@ -44,6 +44,8 @@ struct TrainCommand: ParsableCommand {
     var weightInit: String?
     @Option(name: .long, help: "Position embeddings: \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", ")) (config position_embedding).")
     var positionEmbedding: String?
+    @Option(name: .long, help: "Images smaller than the model's: \(ImageFit.allCases.map(\.rawValue).joined(separator: ", ")) (config image_fit).")
+    var imageFit: String?
     @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
     var fibWmin: Int?
     @Option(name: .long, help: "Fibottention: largest window w_max (default N // 3 for N patches).")
@@ -126,6 +128,7 @@ struct TrainCommand: ParsableCommand {
         if let globalPool { options.model.globalPool = globalPool }
         if let weightInit { options.model.weightInit = weightInit }
         if let positionEmbedding { options.model.positionEmbedding = positionEmbedding }
+        if let imageFit { options.model.imageFit = imageFit }
         if let fibWmin { options.model.fibWindowMinimum = fibWmin }
         if let fibWmax { options.model.fibWindowMaximum = fibWmax }
         if fibModified { options.model.fibModified = true }
@@ -192,8 +195,8 @@ struct EvaluateCommand: ParsableCommand {
         guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
             throw ValidationError("the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)")
         }
-        train = try train.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
-        test = try test.padded(toHeight: configuration.imageSize, width: configuration.imageSize)
+        train = try train.fitted(to: configuration)
+        test = try test.fitted(to: configuration)
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
         let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
         let result = try model.evaluate(on: loader)

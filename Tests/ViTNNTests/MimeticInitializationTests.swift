@@ -71,11 +71,16 @@ final class MimeticInitializationTests: XCTestCase {
         }
     }
 
-    func testUnknownWeightInitAndLearnedSineCosineStart() throws {
+    func testUnknownStartOrFitAndLearnedSineCosineStart() throws {
         var configuration = ViTConfiguration()
         configuration.weightInit = "orthogonal"
         XCTAssertThrowsError(try configuration.validate()) {
             XCTAssertTrue("\($0)".contains("unknown weight_init 'orthogonal'; choose one of timm, mimetic"), "\($0)")
+        }
+        configuration = ViTConfiguration()
+        configuration.imageFit = "stretch"
+        XCTAssertThrowsError(try configuration.validate()) {
+            XCTAssertTrue("\($0)".contains("unknown image_fit 'stretch'; choose one of pad, resize"), "\($0)")
         }
         configuration = ViTConfiguration()
         configuration.positionEmbedding = PositionEmbeddingKind.learnedSinusoidal2D.rawValue
