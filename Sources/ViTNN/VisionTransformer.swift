@@ -61,18 +61,16 @@ public final class VisionTransformer: Layer {
         classToken = try Tensor(Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
                                 shape: [1, 1, width], on: backend, requiresGradient: true)
         let tokens = configuration.tokenCount
-        switch PositionEmbeddingKind(rawValue: configuration.positionEmbedding) ?? .learned {
+        let kind = PositionEmbeddingKind(rawValue: configuration.positionEmbedding) ?? .learned
+        switch kind {
         case .learned:
             positionEmbedding = try Tensor(Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
                                            shape: [1, tokens, width], on: backend, requiresGradient: true)
-        case .learnedSinusoidal2D:
-            positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
-                                           shape: [1, tokens, width], on: backend, requiresGradient: true)
         case .sinusoidal1D:
             positionEmbedding = try Tensor(PositionEncoding.sinusoidal1D(tokens: tokens, width: width), shape: [1, tokens, width], on: backend)
-        case .sinusoidal2D:
+        case .sinusoidal2D, .learnedSinusoidal2D:
             positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
-                                           shape: [1, tokens, width], on: backend)
+                                           shape: [1, tokens, width], on: backend, requiresGradient: kind == .learnedSinusoidal2D)
         }
         blocks = try (0..<configuration.numHiddenLayers).map {
             try TransformerBlock(configuration: configuration, layer: $0, on: backend, generator: &generator)
