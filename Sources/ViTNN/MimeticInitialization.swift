@@ -1,4 +1,3 @@
-import COpenBLAS
 import ViTCore
 
 /// Mimetic initialisation of self-attention (Trockman and Kolter, ICML 2023): every head's
@@ -21,31 +20,20 @@ enum MimeticInitialization {
         var query = [Float](repeating: 0, count: width * width)
         var key = [Float](repeating: 0, count: width * width)
         for head in 0..<heads {
-            // W_q^T W_k = left[:, :headSize] right[:headSize, :]: the head's query rows are
-            // left's first columns, its key rows right's first rows.
             let (left, right) = try factors(size: width, scales: queryKeyScales, sign: 1, generator: &generator)
-            for row in 0..<headSize {
-                let target = (head * headSize + row) * width
-                for column in 0..<width {
-                    query[target + column] = left[column * width + row]
-                    key[target + column] = right[row * width + column]
-                }
-            }
+            AttentionFactorization.placeHead(head, headSize: headSize, width: width, left: left, right: right, query: &query, key: &key)
         }
-        let (projection, value) = try factors(size: width, scales: valueProjectionScales, sign: -1, generator: &generator)
-        if let merged = attention.queryKeyValue {
-            try write(query + key + value, to: merged.weight)
-        } else if let (queryLayer, keyLayer, valueLayer) = attention.separateProjections {
-            try write(query, to: queryLayer.weight)
-            try write(key, to: keyLayer.weight)
-            try write(value, to: valueLayer.weight)
-        }
-        try write(projection, to: attention.projection.weight)
+        let (projection, value) = try valueProjection(width: width, generator: &generator)
+        try AttentionFactorization.write(query: query, key: key, value: value, projection: projection, to: attention)
     }
 
-    /// Row-major factors of alpha Z + sign beta I ([size, size]) from its singular value
-    /// decomposition U S V^T: left = U sqrt(S), right = sqrt(S) V^T, so the two carry equal
-    /// scale and left x right is the matrix (its best low-rank approximation when truncated).
+    /// W_proj and W_v ([width, width] each) whose product is alpha Z - beta I.
+    static func valueProjection(width: Int, generator: inout SeededRandomGenerator) throws -> (projection: [Float], value: [Float]) {
+        let (left, right) = try factors(size: width, scales: valueProjectionScales, sign: -1, generator: &generator)
+        return (left, right)
+    }
+
+    /// Row-major factors (left = U sqrt(S), right = sqrt(S) V^T) of alpha Z + sign beta I.
     static func factors(size: Int, scales: (alpha: Float, beta: Float), sign: Float,
                         generator: inout SeededRandomGenerator) throws -> (left: [Float], right: [Float]) {
         // Uniform entries of variance 1/size, as the paper's reference code draws them.
@@ -54,42 +42,6 @@ enum MimeticInitialization {
         for index in 0..<size {
             matrix[index * size + index] += sign * scales.beta
         }
-        // LAPACK is column-major, so it reads the row-major M as M^T = V S U^T: what it
-        // returns as U is V (so, read row-major, V^T) and what it returns as V^T is U^T (so,
-        // read row-major, U).
-        let (vTransposed, singularValues, u) = try singularValueDecomposition(matrix, size: size)
-        var left = [Float](repeating: 0, count: size * size)
-        var right = [Float](repeating: 0, count: size * size)
-        for row in 0..<size {
-            for column in 0..<size {
-                left[row * size + column] = u[row * size + column] * singularValues[column].squareRoot()
-                right[row * size + column] = singularValues[row].squareRoot() * vTransposed[row * size + column]
-            }
-        }
-        return (left, right)
-    }
-
-    /// The SVD of a column-major square matrix A = U S V^T: U and V^T column-major, S descending.
-    private static func singularValueDecomposition(_ matrix: [Float], size: Int) throws -> (u: [Float], s: [Float], vTransposed: [Float]) {
-        var a = matrix
-        var s = [Float](repeating: 0, count: size)
-        var u = [Float](repeating: 0, count: size * size)
-        var vTransposed = [Float](repeating: 0, count: size * size)
-        var n = Int32(size)
-        var info: Int32 = 0
-        var workSize: Float = 0
-        var query: Int32 = -1
-        sgesvd_("A", "A", &n, &n, &a, &n, &s, &u, &n, &vTransposed, &n, &workSize, &query, &info, 1, 1)
-        var lwork = Int32(workSize)
-        var work = [Float](repeating: 0, count: Int(lwork))
-        sgesvd_("A", "A", &n, &n, &a, &n, &s, &u, &n, &vTransposed, &n, &work, &lwork, &info, 1, 1)
-        guard info == 0 else {
-            throw ViTError.invalidArgument(operation: "mimetic initialisation", detail: "LAPACK sgesvd failed (info \(info))")
-        }
-        return (u, s, vTransposed)
-    }
-
-    private static func write(_ values: [Float], to tensor: Tensor) throws {
-        try values.withUnsafeBufferPointer { try tensor.backend.write($0, to: tensor.storage) }
+        return try AttentionFactorization.factors(of: matrix, size: size)
     }
 }

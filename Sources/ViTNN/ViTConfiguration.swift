@@ -24,7 +24,7 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
     /// starting from the 2D sine-cosine table), `sincos1d` or `sincos2d` (fixed).
     public var positionEmbedding = "learned"
     /// Starting weights of the attention projections, one of `WeightInitialization`: `timm`
-    /// (truncated normal of `initializer_range`) or `mimetic`.
+    /// (truncated normal of `initializer_range`), `mimetic` or `impulse`.
     public var weightInit = WeightInitialization.timm.rawValue
     /// How images smaller than `image_size` are brought to it, one of `ImageFit`: `pad`
     /// (centred on a zero border) or `resize` (bilinear). Part of the model's description so
@@ -192,6 +192,9 @@ public struct ViTConfiguration: Codable, Equatable, Sendable {
         guard ImageFit(rawValue: imageFit) != nil else {
             throw fail("unknown image_fit '\(imageFit)'; choose one of \(ImageFit.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        if weightInit == WeightInitialization.impulse.rawValue && positionEmbedding != PositionEmbeddingKind.learned.rawValue {
+            throw fail("weight_init 'impulse' starts from the learned position embedding, so it needs position_embedding 'learned', got '\(positionEmbedding)'")
+        }
         try validateAttentionHyperparameters()
         if positionEmbedding == PositionEmbeddingKind.sinusoidal1D.rawValue && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")
@@ -278,6 +281,9 @@ public enum WeightInitialization: String, CaseIterable, Sendable {
     case timm
     /// Mimetic (Trockman and Kolter 2023): W_q^T W_k near the identity, W_proj W_v near its negative.
     case mimetic
+    /// Impulse (Zheng et al. 2025): each head starts as one tap of a 3 x 3 convolution over
+    /// the patch grid, through a scaled-up learned position embedding.
+    case impulse
 }
 
 /// How images smaller than the model's `image_size` are brought to it.

@@ -79,11 +79,17 @@ public final class VisionTransformer: Layer {
         head = try Linear(inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
                           on: backend, generator: &generator)
         // Drawn after timm's start, which stays the same draw for draw whatever is chosen here.
-        if configuration.weightInit == WeightInitialization.mimetic.rawValue {
-            for block in blocks {
-                guard let attention = block.attention as? MultiHeadAttention else { continue }
+        let attentions = blocks.compactMap { $0.attention as? MultiHeadAttention }
+        switch WeightInitialization(rawValue: configuration.weightInit) ?? .timm {
+        case .timm:
+            break
+        case .mimetic:
+            for attention in attentions {
                 try MimeticInitialization.apply(to: attention, heads: configuration.numAttentionHeads, generator: &generator)
             }
+        case .impulse:
+            try ImpulseInitialization.apply(to: attentions, positionEmbedding: positionEmbedding, gridSide: configuration.imageSize / patch,
+                                            heads: configuration.numAttentionHeads, generator: &generator)
         }
     }
 
