@@ -154,3 +154,105 @@ public struct LearningRateSchedule: Sendable {
         return minimumRate + (peakRate - minimumRate) * Float(0.5 * (1 + cos(Double.pi * progress)))
     }
 }
+
+/// Muon (Jordan et al. 2024) for the matrices of the transformer blocks, AdamW for everything
+/// else (patch embedding, head, position embedding, class token, biases, norms), as its
+/// authors use it. A block matrix's update is its Nesterov momentum orthogonalised by five
+/// Newton-Schulz iterations, so that every direction of the update moves at a similar rate
+/// instead of the few that dominate the gradient. The update is scaled by
+/// 0.2 sqrt(max(rows, columns)) (Liu et al. 2025, "Muon is scalable for LLM training") so
+/// that its root mean square matches AdamW's and both groups share one learning rate and
+/// weight decay (decoupled).
+public final class Muon: Optimizer {
+    public let parameters: [OptimizedParameter]
+    public let momentum: Float
+    public let weightDecay: Float
+    public private(set) var stepCount = 0
+    /// The block matrices Muon updates, with their momentum buffers.
+    private let matrices: [(parameter: OptimizedParameter, buffer: Tensor)]
+    private let adamW: AdamW
+
+    /// The quintic Newton-Schulz coefficients of the reference implementation: they drive
+    /// every singular value into roughly [0.7, 1.2] in five steps.
+    static let newtonSchulzCoefficients: (a: Float, b: Float, c: Float) = (3.4445, -4.7750, 2.0315)
+    static let newtonSchulzSteps = 5
+
+    public init(parameters: [OptimizedParameter], momentum: Float = 0.95, adamBeta2: Float = 0.999, weightDecay: Float = 0.05) throws {
+        self.parameters = parameters
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        let isMatrix = { (parameter: OptimizedParameter) in parameter.name.hasPrefix("blocks.") && parameter.tensor.shape.rank == 2 }
+        matrices = try parameters.filter(isMatrix).map { ($0, try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend)) }
+        adamW = try AdamW(parameters: parameters.filter { !isMatrix($0) }, betas: (0.9, adamBeta2), weightDecay: weightDecay)
+    }
+
+    public func step(learningRate: Float) throws {
+        stepCount += 1
+        try adamW.step(learningRate: learningRate)
+        for (parameter, buffer) in matrices {
+            guard let gradient = parameter.tensor.gradient else { continue }
+            let backend = parameter.tensor.backend
+            let count = parameter.tensor.elementCount
+            let (rows, columns) = (parameter.tensor.shape[0], parameter.tensor.shape[1])
+            // buffer = momentum buffer + gradient; Nesterov: direction = gradient + momentum buffer.
+            try backend.scale(buffer.storage, by: momentum, output: buffer.storage, count: count)
+            try backend.binary(.add, buffer.storage, gradient.storage, output: buffer.storage, count: count)
+            let direction = try Tensor.empty(parameter.tensor.shape, on: backend)
+            try backend.scale(buffer.storage, by: momentum, output: direction.storage, count: count)
+            try backend.binary(.add, direction.storage, gradient.storage, output: direction.storage, count: count)
+            let update = try Muon.orthogonalize(direction, rows: rows, columns: columns)
+            let decay = parameter.decayed ? weightDecay : 0
+            let scale = 0.2 * Float(max(rows, columns)).squareRoot()
+            try backend.scale(parameter.tensor.storage, by: 1 - learningRate * decay, output: parameter.tensor.storage, count: count)
+            try backend.scale(update.storage, by: -learningRate * scale, output: update.storage, count: count)
+            try backend.binary(.add, parameter.tensor.storage, update.storage, output: parameter.tensor.storage, count: count)
+        }
+    }
+
+    /// The approximate orthogonal factor U V^T of a [rows, columns] matrix U S V^T: the matrix
+    /// scaled to unit Frobenius norm, then `newtonSchulzSteps` of X <- a X + (b G + c G^2) X
+    /// with G = X X^T (or X <- a X + X (b G + c G^2) with G = X^T X when the matrix is tall,
+    /// so that G is the smaller Gram matrix).
+    public static func orthogonalize(_ matrix: Tensor, rows: Int, columns: Int) throws -> Tensor {
+        let backend = matrix.backend
+        let count = rows * columns
+        let squares = try Tensor.empty([1], on: backend)
+        try backend.gemm(GemmDescriptor(transposeA: false, transposeB: true, m: 1, n: 1, k: count), a: matrix.storage, b: matrix.storage, c: squares.storage)
+        var current = try Tensor.empty([rows, columns], on: backend)
+        try backend.scale(matrix.storage, by: 1 / (try squares.item().squareRoot() + 1e-7), output: current.storage, count: count)
+        let tall = rows > columns
+        let side = min(rows, columns)
+        let gram = try Tensor.empty([side, side], on: backend)
+        let polynomial = try Tensor.empty([side, side], on: backend)
+        let (a, b, c) = newtonSchulzCoefficients
+        for _ in 0..<newtonSchulzSteps {
+            // G = X X^T for a wide X, X^T X for a tall one.
+            try backend.gemm(GemmDescriptor(transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns)),
+                             a: current.storage, b: current.storage, c: gram.storage)
+            // P = b G + c G G.
+            try backend.copy(from: gram.storage, offset: 0, to: polynomial.storage, offset: 0, count: side * side)
+            try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b),
+                             a: gram.storage, b: gram.storage, c: polynomial.storage)
+            // X' = a X + P X (wide) or a X + X P (tall).
+            let next = try Tensor.empty([rows, columns], on: backend)
+            try backend.copy(from: current.storage, offset: 0, to: next.storage, offset: 0, count: count)
+            let descriptor = GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a)
+            if tall {
+                try backend.gemm(descriptor, a: current.storage, b: polynomial.storage, c: next.storage)
+            } else {
+                try backend.gemm(descriptor, a: polynomial.storage, b: current.storage, c: next.storage)
+            }
+            current = next
+        }
+        return current
+    }
+
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        matrices.map { ("momentum_buffer." + $0.parameter.name, $0.buffer) } + adamW.stateTensors
+    }
+
+    public func restore(stepCount: Int) {
+        self.stepCount = stepCount
+        adamW.restore(stepCount: stepCount)
+    }
+}

@@ -63,9 +63,11 @@ public final class Trainer {
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         let parameters = model.optimizedParameters
-        optimizer = options.optimizer == "sgd"
-            ? try SGD(parameters: parameters, momentum: options.momentum, weightDecay: options.weightDecay)
-            : try AdamW(parameters: parameters, weightDecay: options.weightDecay)
+        switch options.optimizer {
+        case "sgd": optimizer = try SGD(parameters: parameters, momentum: options.momentum, weightDecay: options.weightDecay)
+        case "muon": optimizer = try Muon(parameters: parameters, adamBeta2: options.adamBeta2, weightDecay: options.weightDecay)
+        default: optimizer = try AdamW(parameters: parameters, betas: (0.9, options.adamBeta2), weightDecay: options.weightDecay)
+        }
         if let resume { try restore(from: resume) }
     }
 

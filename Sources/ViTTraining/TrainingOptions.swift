@@ -19,6 +19,8 @@ public struct TrainingOptions: Codable, Sendable {
     public var warmupEpochs: Float = 1
     public var optimizer = "adamw"
     public var momentum: Float = 0.9
+    /// AdamW's beta2, the decay of its running mean of squared gradients (PyTorch's default 0.999).
+    public var adamBeta2: Float = 0.999
     public var labelSmoothing: Float = 0.1
     public var gradientClipNorm: Float = 1
     public var cropPadding = 0
@@ -34,7 +36,7 @@ public struct TrainingOptions: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case experimentName = "exp_name", dataset, dataDirectory = "data_dir", outputDirectory = "output_dir", epochs
         case batchSize = "batch_size", learningRate = "lr", minimumLearningRate = "min_lr", weightDecay = "weight_decay"
-        case warmupEpochs = "warmup_epochs", optimizer, momentum, labelSmoothing = "label_smoothing"
+        case warmupEpochs = "warmup_epochs", optimizer, momentum, adamBeta2 = "adam_beta2", labelSmoothing = "label_smoothing"
         case gradientClipNorm = "clip_grad_norm", cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", seed
         case saveModelEvery = "save_model_every", trainingLimit = "train_limit", testLimit = "test_limit", model
     }
@@ -46,7 +48,8 @@ public struct TrainingOptions: Codable, Sendable {
         guard batchSize > 0 else { throw fail("--batch-size must be positive, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("--lr must be positive, got \(learningRate)") }
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
-        guard ["adamw", "sgd"].contains(optimizer) else { throw fail("--optimizer must be adamw or sgd, got '\(optimizer)'") }
+        guard ["adamw", "sgd", "muon"].contains(optimizer) else { throw fail("--optimizer must be adamw, sgd or muon, got '\(optimizer)'") }
+        guard adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("--adam-beta2 must be in [0, 1), got \(adamBeta2)") }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
         guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
         guard saveModelEvery >= 0 else { throw fail("--save-model-every must not be negative, got \(saveModelEvery)") }

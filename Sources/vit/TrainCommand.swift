@@ -24,8 +24,10 @@ struct TrainCommand: ParsableCommand {
     var learningRate = TrainingOptions().learningRate
     @Option(name: .long, help: "Weight decay (decoupled for AdamW; not applied to biases, norms, pos_embed, cls_token).")
     var weightDecay = TrainingOptions().weightDecay
-    @Option(name: .long, help: "adamw or sgd (with momentum 0.9).")
+    @Option(name: .long, help: "adamw, sgd (with momentum 0.9) or muon (Muon for the blocks' matrices, AdamW for the rest).")
     var optimizer = TrainingOptions().optimizer
+    @Option(name: .long, help: "AdamW's beta2 (decay of the running mean of squared gradients).")
+    var adamBeta2 = TrainingOptions().adamBeta2
     @Option(name: .long, help: "Warm-up epochs (linear), then cosine decay.")
     var warmupEpochs = TrainingOptions().warmupEpochs
     @Option(name: .long, help: "Label smoothing of the cross-entropy.")
@@ -103,6 +105,7 @@ struct TrainCommand: ParsableCommand {
         options.weightDecay = weightDecay
         options.optimizer = optimizer
         options.warmupEpochs = warmupEpochs
+        options.adamBeta2 = adamBeta2
         options.labelSmoothing = labelSmoothing
         options.gradientClipNorm = clipGradientNorm
         options.cropPadding = cropPadding

@@ -8,14 +8,14 @@ import XCTest
 /// the same losses: same initial weights (drawn on the host), same data, same dropout masks.
 final class BackendParityTests: XCTestCase {
     /// Losses of `steps` AdamW steps of a small ViT on a fixed batch.
-    private func losses(on backend: Backend, steps: Int, attentionDropout: Float) throws -> [Float] {
+    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, muon: Bool = false) throws -> [Float] {
         var configuration = ViTConfiguration()
         configuration.numHiddenLayers = 2
         configuration.numChannels = 1
         configuration.hiddenDropoutProb = 0.1
         configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        let optimizer = try AdamW(parameters: model.optimizedParameters)
+        let optimizer: Optimizer = muon ? try Muon(parameters: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
         let batch = 8
         let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
         let labels = try Tensor((0..<batch).map { Float($0 % 10) }, shape: [batch], on: backend)
@@ -42,10 +42,15 @@ final class BackendParityTests: XCTestCase {
         try compare(steps: 10, attentionDropout: 0)
     }
 
-    private func compare(steps: Int, attentionDropout: Float) throws {
+    /// Muon's Newton-Schulz products run through CLBlast on the device.
+    func testTenMuonStepsMatchTheCPU() throws {
+        try compare(steps: 10, attentionDropout: 0, muon: true)
+    }
+
+    private func compare(steps: Int, attentionDropout: Float, muon: Bool = false) throws {
         let device = try openCLDevice()
-        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout)
-        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout)
+        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout, muon: muon)
+        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, muon: muon)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")
         XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")

@@ -109,6 +109,11 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
             XCTAssertTrue("\(error)".contains("--batch-size"), "\(error)")
         }
+        options = smallOptions()
+        options.adamBeta2 = 1
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("--adam-beta2 must be in [0, 1), got 1"), "\(error)")
+        }
     }
 
     func testCorruptCheckpointNamesTheFile() throws {
