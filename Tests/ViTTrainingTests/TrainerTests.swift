@@ -78,7 +78,23 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.firstEpoch, 2)
         XCTAssertEqual(resumed.optimizer.stepCount, first.optimizer.stepCount)
         XCTAssertEqual(try resumed.model.head.weight.toArray(), try first.model.head.weight.toArray())
+        for ((name, expected), (_, actual)) in zip(first.optimizer.stateTensors, resumed.optimizer.stateTensors) {
+            XCTAssertEqual(try actual.toArray(), try expected.toArray(), name)
+        }
         XCTAssertEqual(try resumed.run().map(\.epoch), [2])
+        // Muon's momentum buffers and its AdamW's moments come back as well.
+        var muon = smallOptions(epochs: 1)
+        muon.optimizer = "muon"
+        muon.experimentName = "muon"
+        let muonRun = try Trainer(options: muon, backend: cpu, log: { _ in })
+        try muonRun.run()
+        let muonCheckpoint = muonRun.experimentFolder.appendingPathComponent("model_final.safetensors")
+        muon.epochs = 2
+        let muonResumed = try Trainer(options: muon, backend: cpu, resume: muonCheckpoint, log: { _ in })
+        XCTAssertTrue(muonRun.optimizer.stateTensors.contains { $0.name == "momentum_buffer.blocks.0.attn.qkv.weight" })
+        for ((name, expected), (_, actual)) in zip(muonRun.optimizer.stateTensors, muonResumed.optimizer.stateTensors) {
+            XCTAssertEqual(try actual.toArray(), try expected.toArray(), name)
+        }
 
         var wider = smallOptions()
         wider.model.intermediateSize = 96
