@@ -22,7 +22,7 @@ struct TrainCommand: ParsableCommand {
     var epochs = TrainingOptions().epochs
     @Option(name: .customLong("lr"), help: "Peak learning rate (after warm-up, before the cosine decay).")
     var learningRate = TrainingOptions().learningRate
-    @Option(name: .long, help: "Weight decay (decoupled for AdamW; not applied to biases, norms, pos_embed, cls_token).")
+    @Option(name: .long, help: "Weight decay (decoupled for AdamW and Muon, L2 for SGD; not applied to biases, norms, pos_embed, cls_token).")
     var weightDecay = TrainingOptions().weightDecay
     @Option(name: .long, help: "adamw, sgd (with momentum 0.9) or muon (Muon for the blocks' matrices, AdamW for the rest).")
     var optimizer = TrainingOptions().optimizer
@@ -86,7 +86,7 @@ struct TrainCommand: ParsableCommand {
     var saveModelEvery = 0
     @Option(name: .long, help: "Seed of initialisation, shuffling, augmentation and dropout.")
     var seed: UInt64 = TrainingOptions().seed
-    @Option(name: .long, help: "Model configuration JSON (patch_size, hidden_size, ...).")
+    @Option(name: .long, help: "Model configuration JSON (patch_size, hidden_size, ...); fields it leaves out take the seed project's defaults. Without it: the seed model with mimetic init and resized images.")
     var config: String?
     @Option(name: .long, help: "Continue from a checkpoint written by vit train.")
     var resume: String?
@@ -123,9 +123,7 @@ struct TrainCommand: ParsableCommand {
         if let config {
             options.model = try ViTConfiguration.load(from: URL(fileURLWithPath: config))
         } else {
-            // Without a file, the seed model adapted to the data set's channels and classes.
-            options.model.numChannels = kind.channels
-            options.model.numClasses = kind.classCount
+            options.model = ViTConfiguration.trainingDefault(for: kind)
         }
         if let attention { options.model.attentionType = attention }
         if let globalPool { options.model.globalPool = globalPool }

@@ -81,18 +81,19 @@ final class TrainerTests: XCTestCase {
         for ((name, expected), (_, actual)) in zip(first.optimizer.stateTensors, resumed.optimizer.stateTensors) {
             XCTAssertEqual(try actual.toArray(), try expected.toArray(), name)
         }
+        XCTAssertTrue(first.optimizer.stateTensors.contains { $0.name == "momentum_buffer.blocks.0.attn.qkv.weight" }, "Muon is the default")
         XCTAssertEqual(try resumed.run().map(\.epoch), [2])
-        // Muon's momentum buffers and its AdamW's moments come back as well.
-        var muon = smallOptions(epochs: 1)
-        muon.optimizer = "muon"
-        muon.experimentName = "muon"
-        let muonRun = try Trainer(options: muon, backend: cpu, log: { _ in })
-        try muonRun.run()
-        let muonCheckpoint = muonRun.experimentFolder.appendingPathComponent("model_final.safetensors")
-        muon.epochs = 2
-        let muonResumed = try Trainer(options: muon, backend: cpu, resume: muonCheckpoint, log: { _ in })
-        XCTAssertTrue(muonRun.optimizer.stateTensors.contains { $0.name == "momentum_buffer.blocks.0.attn.qkv.weight" })
-        for ((name, expected), (_, actual)) in zip(muonRun.optimizer.stateTensors, muonResumed.optimizer.stateTensors) {
+        // AdamW's moments come back as well.
+        var adam = smallOptions(epochs: 1)
+        adam.optimizer = "adamw"
+        adam.experimentName = "adamw"
+        let adamRun = try Trainer(options: adam, backend: cpu, log: { _ in })
+        try adamRun.run()
+        let adamCheckpoint = adamRun.experimentFolder.appendingPathComponent("model_final.safetensors")
+        adam.epochs = 2
+        let adamResumed = try Trainer(options: adam, backend: cpu, resume: adamCheckpoint, log: { _ in })
+        XCTAssertTrue(adamRun.optimizer.stateTensors.contains { $0.name == "exp_avg_sq.blocks.0.attn.qkv.weight" })
+        for ((name, expected), (_, actual)) in zip(adamRun.optimizer.stateTensors, adamResumed.optimizer.stateTensors) {
             XCTAssertEqual(try actual.toArray(), try expected.toArray(), name)
         }
 
@@ -102,6 +103,25 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("blocks.0.mlp.fc1.weight"), "\(error)")
             XCTAssertTrue("\(error)".contains("[192, 48]"), "\(error)")
         }
+    }
+
+    /// Without --config, `vit train` builds the seed architecture for the data set with the
+    /// documented recipe's initialisation and image fit; a config file keeps the seed's own.
+    func testTrainingDefaultModel() throws {
+        let model = ViTConfiguration.trainingDefault(for: .fashionMNIST)
+        XCTAssertEqual(model.numChannels, 1)
+        XCTAssertEqual(model.numClasses, 10)
+        XCTAssertEqual(model.weightInit, "mimetic")
+        XCTAssertEqual(model.imageFit, "resize")
+        var seed = ViTConfiguration()
+        (seed.numChannels, seed.weightInit, seed.imageFit) = (1, "timm", "pad")
+        XCTAssertEqual(try VisionTransformer(configuration: model, on: cpu).parameterCount,
+                       try VisionTransformer(configuration: seed, on: cpu).parameterCount)
+        XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar100).numClasses, 100)
+        XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar10).numChannels, 3)
+        XCTAssertEqual(ViTConfiguration().weightInit, "timm")
+        XCTAssertEqual(ViTConfiguration().imageFit, "pad")
+        XCTAssertEqual(TrainingOptions().optimizer, "muon")
     }
 
     func testBadInputIsReportedBeforeTraining() throws {
