@@ -48,11 +48,7 @@ final class ImpulseInitializationTests: XCTestCase {
     /// centre for the first head, the neighbours above, to the right and to the left for the
     /// others. With 64 patches an unstructured start spreads about 1/64 on any one patch.
     func testHeadsStartAsConvolutionTaps() throws {
-        var configuration = ViTConfiguration()
-        configuration.numHiddenLayers = 1
-        let timm = try VisionTransformer(configuration: configuration, on: backend, seed: 5)
-        configuration.weightInit = WeightInitialization.impulse.rawValue
-        let impulse = try VisionTransformer(configuration: configuration, on: backend, seed: 5)
+        let (timm, impulse) = try initializationPair(.impulse, layers: 1, seed: 5, on: backend)
         for (head, mass) in try targetMass(of: impulse).enumerated() {
             XCTAssertGreaterThan(mass, 0.5, "head \(head)")
         }
@@ -64,19 +60,9 @@ final class ImpulseInitializationTests: XCTestCase {
     /// The position embedding is timm's draw scaled by 18; only it and the attention
     /// projections differ from timm's start.
     func testOnlyPositionEmbeddingAndAttentionProjectionsChange() throws {
-        var configuration = ViTConfiguration()
-        configuration.numHiddenLayers = 2
-        let timm = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        configuration.weightInit = WeightInitialization.impulse.rawValue
-        let impulse = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        for ((name, expected), (_, actual)) in zip(timm.namedParameters, impulse.namedParameters) {
-            if name == "pos_embed" {
-                XCTAssertEqual(try actual.toArray(), try expected.toArray().map { $0 * ImpulseInitialization.positionScale })
-            } else {
-                let changes = name.hasSuffix("attn.qkv.weight") || name.hasSuffix("attn.proj.weight")
-                XCTAssertEqual(try expected.toArray() == actual.toArray(), !changes, name)
-            }
-        }
+        let (timm, impulse) = try initializationPair(.impulse, layers: 2, seed: 3, on: backend)
+        XCTAssertEqual(try impulse.positionEmbedding.toArray(), try timm.positionEmbedding.toArray().map { $0 * ImpulseInitialization.positionScale })
+        try assertOnlyAttentionProjectionsDiffer(timm, impulse, except: ["pos_embed"])
     }
 
     func testImpulseNeedsTheLearnedPositionEmbedding() throws {

@@ -38,15 +38,9 @@ final class MimeticInitializationTests: XCTestCase {
     /// Only the attention projections change; each head's W_q^T W_k has a large positive
     /// trace (near the identity) and W_proj W_v a diagonal near -0.4.
     func testMimeticModelChangesOnlyTheAttentionProjections() throws {
-        var configuration = ViTConfiguration()
-        configuration.numHiddenLayers = 2
-        let timm = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        configuration.weightInit = WeightInitialization.mimetic.rawValue
-        let mimetic = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        for ((name, expected), (_, actual)) in zip(timm.namedParameters, mimetic.namedParameters) {
-            let changes = name.hasSuffix("attn.qkv.weight") || name.hasSuffix("attn.proj.weight")
-            XCTAssertEqual(try expected.toArray() == actual.toArray(), !changes, name)
-        }
+        let (timm, mimetic) = try initializationPair(.mimetic, layers: 2, seed: 3, on: backend)
+        try assertOnlyAttentionProjectionsDiffer(timm, mimetic)
+        let configuration = mimetic.configuration
         let (width, headSize) = (configuration.hiddenSize, configuration.headSize)
         for (index, block) in mimetic.blocks.enumerated() {
             let attention = try XCTUnwrap(block.attention as? MultiHeadAttention)
