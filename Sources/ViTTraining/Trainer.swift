@@ -62,12 +62,7 @@ public final class Trainer {
                                       dropLast: train.count >= options.batchSize)
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
-        let parameters = model.optimizedParameters
-        switch options.optimizer {
-        case "sgd": optimizer = try SGD(parameters: parameters, momentum: options.momentum, weightDecay: options.weightDecay)
-        case "muon": optimizer = try Muon(parameters: parameters, adamBeta2: options.adamBeta2, weightDecay: options.weightDecay)
-        default: optimizer = try AdamW(parameters: parameters, betas: (0.9, options.adamBeta2), weightDecay: options.weightDecay)
-        }
+        optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         if let resume { try restore(from: resume) }
     }
 

@@ -53,7 +53,7 @@ public struct TrainingOptions: Codable, Sendable {
         guard batchSize > 0 else { throw fail("--batch-size must be positive, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("--lr must be positive, got \(learningRate)") }
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
-        guard ["adamw", "sgd", "muon"].contains(optimizer) else { throw fail("--optimizer must be adamw, sgd or muon, got '\(optimizer)'") }
+        guard Self.optimizerNames.contains(optimizer) else { throw unknownOptimizer }
         guard adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("--adam-beta2 must be in [0, 1), got \(adamBeta2)") }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
         guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
@@ -63,6 +63,25 @@ public struct TrainingOptions: Codable, Sendable {
         }
         guard !experimentName.isEmpty, !experimentName.contains("/") else { throw fail("--exp-name must be a non-empty name without '/'") }
         try model.validate()
+    }
+}
+
+extension TrainingOptions {
+    /// The values `--optimizer` takes.
+    public static let optimizerNames = ["adamw", "sgd", "muon"]
+
+    private var unknownOptimizer: TrainingError {
+        .invalidOption("--optimizer must be \(Self.optimizerNames.joined(separator: ", ")), got '\(optimizer)'")
+    }
+
+    /// The optimizer `optimizer` names, with these options' momentum, beta2 and weight decay.
+    public func makeOptimizer(for parameters: [OptimizedParameter]) throws -> Optimizer {
+        switch optimizer {
+        case "adamw": return try AdamW(parameters: parameters, betas: (0.9, adamBeta2), weightDecay: weightDecay)
+        case "sgd": return try SGD(parameters: parameters, momentum: momentum, weightDecay: weightDecay)
+        case "muon": return try Muon(parameters: parameters, adamBeta2: adamBeta2, weightDecay: weightDecay)
+        default: throw unknownOptimizer
+        }
     }
 }
 

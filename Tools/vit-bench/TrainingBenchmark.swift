@@ -5,8 +5,9 @@ import ViTCore
 import ViTNN
 import ViTTraining
 
-/// Training throughput: full AdamW steps (forward, loss, backward, clipping, update) of a
-/// ViT on synthetic images, as `vit train` runs them, without data loading.
+/// Training throughput: full steps (forward, loss, backward, clipping, update; AdamW unless
+/// `--optimizer` says otherwise) of a ViT on synthetic images, as `vit train` runs them,
+/// without data loading.
 struct TrainingBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "training",
@@ -21,6 +22,8 @@ struct TrainingBenchmark: ParsableCommand {
     var steps = 10
     @Option(name: .long, help: "Attention mechanism.")
     var attention = "standard"
+    @Option(name: .customLong("optimizer"), help: "adamw (the step PyTorch's reference figures time), sgd or muon.")
+    var optimizerName = "adamw"
     @Option(name: .long, help: "Model configuration JSON (default: the seed ViT).")
     var config: String?
 
@@ -29,12 +32,14 @@ struct TrainingBenchmark: ParsableCommand {
         var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? ViTConfiguration()
         configuration.attentionType = attention
         let model = try VisionTransformer(configuration: configuration, on: backend)
-        let optimizer = try AdamW(parameters: model.optimizedParameters)
+        var options = TrainingOptions()
+        options.optimizer = optimizerName
+        let optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         let side = configuration.imageSize
         let images = try Tensor(KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
                                 shape: [batchSize, configuration.numChannels, side, side], on: backend)
         let labels = try Tensor((0..<batchSize).map { Float($0 % configuration.numClasses) }, shape: [batchSize], on: backend)
-        print("model: \(model.parameterCount) parameters, attention \(attention), batch \(batchSize), device \(backend.device) (\(backend.info.name))")
+        print("model: \(model.parameterCount) parameters, attention \(attention), optimizer \(options.optimizer), batch \(batchSize), device \(backend.device) (\(backend.info.name))")
         var durations: [Double] = []
         backend.memory.resetPeak()
         for step in 0..<(steps + 2) {
