@@ -7,22 +7,25 @@ import XCTest
 /// The same training steps on the OpenCL device (PoCL in CI) and on the CPU backend give
 /// the same losses: same initial weights (drawn on the host), same data, same dropout masks.
 final class BackendParityTests: XCTestCase {
-    /// Losses of `steps` AdamW steps of a small ViT on a fixed batch.
-    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, muon: Bool = false) throws -> [Float] {
-        var configuration = ViTConfiguration()
+    /// Losses of `steps` steps of a two-block ViT on a fixed batch: AdamW from timm's start,
+    /// or `vit train`'s default recipe (Muon, mimetic start, its label smoothing and decay).
+    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false) throws -> [Float] {
+        let recipe = TrainingOptions()
+        var configuration = defaultRecipe ? ViTConfiguration.trainingDefault(for: .fashionMNIST) : ViTConfiguration()
         configuration.numHiddenLayers = 2
         configuration.numChannels = 1
         configuration.hiddenDropoutProb = 0.1
         configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        let optimizer: Optimizer = muon ? try Muon(parameters: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
+        let optimizer = defaultRecipe ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
+        let labelSmoothing = defaultRecipe ? recipe.labelSmoothing : 0.1
         let batch = 8
         let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
         let labels = try Tensor((0..<batch).map { Float($0 % 10) }, shape: [batch], on: backend)
         var result: [Float] = []
         for step in 0..<steps {
             let logits = try model(images, context: ForwardContext(training: true, seed: 11, step: step))
-            let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: 0.1)
+            let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: labelSmoothing)
             optimizer.zeroGradients()
             try loss.backward()
             try clipGradientNorm(optimizer.parameters, maximumNorm: 1)
@@ -42,15 +45,16 @@ final class BackendParityTests: XCTestCase {
         try compare(steps: 10, attentionDropout: 0)
     }
 
-    /// Muon's Newton-Schulz products run through CLBlast on the device.
-    func testTwentyMuonStepsMatchTheCPU() throws {
-        try compare(steps: 20, attentionDropout: 0, muon: true)
+    /// `vit train`'s default recipe: Muon's Newton-Schulz products run through CLBlast on the
+    /// device, from the mimetic start (factored on the host).
+    func testTwentyStepsOfTheDefaultRecipeMatchTheCPU() throws {
+        try compare(steps: 20, attentionDropout: 0, defaultRecipe: true)
     }
 
-    private func compare(steps: Int, attentionDropout: Float, muon: Bool = false) throws {
+    private func compare(steps: Int, attentionDropout: Float, defaultRecipe: Bool = false) throws {
         let device = try openCLDevice()
-        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout, muon: muon)
-        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, muon: muon)
+        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe)
+        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")
         XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")
