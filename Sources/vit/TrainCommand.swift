@@ -42,11 +42,11 @@ struct TrainCommand: ParsableCommand {
     var attention: String?
     @Option(name: .long, help: "What the head sees: token (the class token, default) or avg (the mean of the patch tokens), as timm's global_pool.")
     var globalPool: String?
-    @Option(name: .long, help: "Starting weights of the attention projections: \(WeightInitialization.allCases.map(\.rawValue).joined(separator: ", ")) (config weight_init).")
+    @Option(name: .long, help: "Starting weights of the attention projections: \(WeightInitialization.allCases.map(\.rawValue).joined(separator: ", ")) (config weight_init; default mimetic; with --config, the file's value or timm).")
     var weightInit: String?
     @Option(name: .long, help: "Position embeddings: \(PositionEmbeddingKind.allCases.map(\.rawValue).joined(separator: ", ")) (config position_embedding).")
     var positionEmbedding: String?
-    @Option(name: .long, help: "Images smaller than the model's: \(ImageFit.allCases.map(\.rawValue).joined(separator: ", ")) (config image_fit).")
+    @Option(name: .long, help: "Images smaller than the model's: \(ImageFit.allCases.map(\.rawValue).joined(separator: ", ")) (config image_fit; default resize; with --config, the file's value or pad).")
     var imageFit: String?
     @Option(name: .long, help: "Fibottention: smallest window w_min (default 5).")
     var fibWmin: Int?
