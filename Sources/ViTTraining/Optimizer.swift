@@ -224,6 +224,7 @@ public final class Muon: Optimizer {
         let side = min(rows, columns)
         let gram = try Tensor.empty([side, side], on: backend)
         let polynomial = try Tensor.empty([side, side], on: backend)
+        var next = try Tensor.empty([rows, columns], on: backend)
         let (a, b, c) = newtonSchulzCoefficients
         for _ in 0..<newtonSchulzSteps {
             // G = X X^T for a wide X, X^T X for a tall one.
@@ -234,7 +235,6 @@ public final class Muon: Optimizer {
             try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b),
                              a: gram.storage, b: gram.storage, c: polynomial.storage)
             // X' = a X + P X (wide) or a X + X P (tall).
-            let next = try Tensor.empty([rows, columns], on: backend)
             try backend.copy(from: current.storage, offset: 0, to: next.storage, offset: 0, count: count)
             let descriptor = GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a)
             if tall {
@@ -242,7 +242,7 @@ public final class Muon: Optimizer {
             } else {
                 try backend.gemm(descriptor, a: polynomial.storage, b: current.storage, c: next.storage)
             }
-            current = next
+            swap(&current, &next)
         }
         return current
     }

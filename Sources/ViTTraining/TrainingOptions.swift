@@ -12,11 +12,11 @@ public struct TrainingOptions: Codable, Sendable {
     public var epochs = 10
     public var batchSize = 128
     /// Peak learning rate. 4e-3 gave the seed ViT 89.1% on Fashion-MNIST in 10 epochs with AdamW,
-    /// against 87.7% at 2e-3, 89.0% at 6e-3 and 88.2% at 8e-3, and Muon 90.1-90.5% (two seeds);
+    /// against 87.7% at 2e-3, 89.0% at 6e-3 and 88.2% at 8e-3, and Muon 90.08-90.65% (four runs);
     /// see BENCHMARKS.md.
     public var learningRate: Float = 4e-3
     public var minimumLearningRate: Float = 1e-5
-    /// Decoupled weight decay. 0.1 with label smoothing 0.2 beat 0.05 with 0.1 for the seed ViT,
+    /// Weight decay (decoupled for AdamW and Muon, L2 for SGD). 0.1 with label smoothing 0.2 beat 0.05 with 0.1 for the seed ViT,
     /// which over-fits Fashion-MNIST within 10 epochs (BENCHMARKS.md).
     public var weightDecay: Float = 0.1
     public var warmupEpochs: Float = 1
@@ -53,7 +53,7 @@ public struct TrainingOptions: Codable, Sendable {
         guard batchSize > 0 else { throw fail("--batch-size must be positive, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw fail("--lr must be positive, got \(learningRate)") }
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
-        guard Self.optimizerNames.contains(optimizer) else { throw unknownOptimizer }
+        _ = try optimizerKind()
         guard adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("--adam-beta2 must be in [0, 1), got \(adamBeta2)") }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
         guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
@@ -66,21 +66,31 @@ public struct TrainingOptions: Codable, Sendable {
     }
 }
 
-extension TrainingOptions {
-    /// The values `--optimizer` takes.
-    public static let optimizerNames = ["adamw", "sgd", "muon"]
+/// The optimizers `--optimizer` names.
+public enum OptimizerKind: String, CaseIterable, Sendable {
+    /// AdamW, no decay on biases, norms, position embedding and class token.
+    case adamw
+    /// SGD with momentum and L2 weight decay.
+    case sgd
+    /// Muon for the blocks' matrices, AdamW for the rest.
+    case muon
+}
 
-    private var unknownOptimizer: TrainingError {
-        .invalidOption("--optimizer must be \(Self.optimizerNames.joined(separator: ", ")), got '\(optimizer)'")
+extension TrainingOptions {
+    /// The optimizer `optimizer` names, or an error listing the names there are.
+    public func optimizerKind() throws -> OptimizerKind {
+        guard let kind = OptimizerKind(rawValue: optimizer) else {
+            throw TrainingError.invalidOption("unknown --optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
     }
 
     /// The optimizer `optimizer` names, with these options' momentum, beta2 and weight decay.
     public func makeOptimizer(for parameters: [OptimizedParameter]) throws -> Optimizer {
-        switch optimizer {
-        case "adamw": return try AdamW(parameters: parameters, betas: (0.9, adamBeta2), weightDecay: weightDecay)
-        case "sgd": return try SGD(parameters: parameters, momentum: momentum, weightDecay: weightDecay)
-        case "muon": return try Muon(parameters: parameters, adamBeta2: adamBeta2, weightDecay: weightDecay)
-        default: throw unknownOptimizer
+        switch try optimizerKind() {
+        case .adamw: return try AdamW(parameters: parameters, betas: (0.9, adamBeta2), weightDecay: weightDecay)
+        case .sgd: return try SGD(parameters: parameters, momentum: momentum, weightDecay: weightDecay)
+        case .muon: return try Muon(parameters: parameters, adamBeta2: adamBeta2, weightDecay: weightDecay)
         }
     }
 }

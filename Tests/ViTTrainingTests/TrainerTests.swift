@@ -150,6 +150,14 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
             XCTAssertTrue("\(error)".contains("--adam-beta2 must be in [0, 1), got 1"), "\(error)")
         }
+        options = smallOptions()
+        options.optimizer = "lamb"
+        XCTAssertThrowsError(try Trainer(options: options, backend: cpu, log: { _ in })) { error in
+            XCTAssertTrue("\(error)".contains("unknown --optimizer 'lamb'; choose one of adamw, sgd, muon"), "\(error)")
+        }
+        XCTAssertThrowsError(try options.makeOptimizer(for: [])) { error in
+            XCTAssertTrue("\(error)".contains("unknown --optimizer 'lamb'"), "\(error)")
+        }
     }
 
     func testCorruptCheckpointNamesTheFile() throws {
