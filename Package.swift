@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["ViTBackends", "ViTTraining", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/vit-bench"
         ),
-        .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends"]),
+        .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels"]),
         .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
         .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends", "ViTTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),

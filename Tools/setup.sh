@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev            # zlib: reads the gzip-compressed IDX files of Fashion-MNIST
   dataset-fashion-mnist # the default training data set
   clinfo                # lists OpenCL platforms, for diagnosing drivers
+  oclgrind              # a strict, simulated OpenCL device: CI runs vit check --small under it
 )
 
 missing=()

@@ -5,8 +5,10 @@ import ViTCore
 /// same on every backend, so the CPU's outputs (the reference) and a device's can be
 /// compared with `|device - reference| <= absolute + relative * |reference|`.
 public struct KernelCheck {
-    /// Kernel family, as in Kernels/<family>.cl and the CPU function names.
-    public let family: String
+    /// The kernel (or pair of forward and backward kernels) this check runs.
+    public let kernel: String
+    /// Its family, as in Kernels/<family>.cl and the CPU function names (set by `KernelFamily`).
+    public private(set) var family = ""
     /// The sizes, for the report.
     public let size: String
     /// Absolute part of the tolerance.
@@ -16,12 +18,19 @@ public struct KernelCheck {
     /// Runs the kernel on a backend and returns every output, copied to the host.
     let compute: (Backend) throws -> [[Float]]
 
-    public init(family: String, size: String, absoluteTolerance: Float, relativeTolerance: Float, compute: @escaping (Backend) throws -> [[Float]]) {
-        self.family = family
+    public init(kernel: String, size: String, absoluteTolerance: Float, relativeTolerance: Float, compute: @escaping (Backend) throws -> [[Float]]) {
+        self.kernel = kernel
         self.size = size
         self.absoluteTolerance = absoluteTolerance
         self.relativeTolerance = relativeTolerance
         self.compute = compute
+    }
+
+    /// This check as a member of `family`.
+    func inFamily(_ family: String) -> KernelCheck {
+        var check = self
+        check.family = family
+        return check
     }
 
     /// Runs on `device` and on `reference` and compares every output.
@@ -54,6 +63,7 @@ public struct KernelCheck {
 /// The outcome of one `KernelCheck`.
 public struct KernelCheckResult: CustomStringConvertible {
     public let family: String
+    public let kernel: String
     public let size: String
     public let absoluteTolerance: Float
     public let relativeTolerance: Float
@@ -66,6 +76,7 @@ public struct KernelCheckResult: CustomStringConvertible {
 
     init(check: KernelCheck) {
         family = check.family
+        kernel = check.kernel
         size = check.size
         absoluteTolerance = check.absoluteTolerance
         relativeTolerance = check.relativeTolerance
@@ -75,7 +86,7 @@ public struct KernelCheckResult: CustomStringConvertible {
     public var passed: Bool { mismatchCount == 0 && mismatches.isEmpty }
 
     public var description: String {
-        let head = (passed ? "ok   " : "FAIL ") + family.padding(toLength: 24, withPad: " ", startingAt: 0)
+        let head = (passed ? "ok   " : "FAIL ") + kernel.padding(toLength: 24, withPad: " ", startingAt: 0)
             + size.padding(toLength: 30, withPad: " ", startingAt: 0)
             + String(format: " max diff %.3e (tol %.0e + %.0e|ref|)", maximumDifference, absoluteTolerance, relativeTolerance)
         return ([head] + mismatches.map { "       " + $0 }).joined(separator: "\n")

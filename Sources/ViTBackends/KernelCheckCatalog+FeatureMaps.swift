@@ -11,15 +11,14 @@ extension KernelCheckCatalog {
     /// features differ by exp's error (OpenCL allows 3 ulp): 1e-5 relative. The backward pass
     /// sums M products dphi * phi (each below 1 / sqrt(M)) in another order: the absolute part
     /// grows like sqrt(M) u, as for the other row reductions.
-    static func featureMaps() -> [KernelCheck] {
+    static func featureMaps(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        let favorSizes: [(rows: Int, features: Int, inputSize: Int, blockRows: Int)] = [
-            (1, 1, 1, 1), (7, 33, 16, 1), (7, 33, 16, 7), (2 * 129, 65, 33, 129),
-            (256 * 4 * 65, 29, 12, 1), (256 * 4 * 65, 29, 12, 65), (8 * 12 * 197, 266, 64, 1), (8 * 12 * 197, 266, 64, 197),
-        ]
+        let favorSizes: [(rows: Int, features: Int, inputSize: Int, blockRows: Int)] = scope.sizes(
+            [(1, 1, 1, 1), (7, 33, 16, 1), (7, 33, 16, 7), (2 * 129, 65, 33, 129)],
+            large: [(256 * 4 * 65, 29, 12, 1), (256 * 4 * 65, 29, 12, 65), (8 * 12 * 197, 266, 64, 1), (8 * 12 * 197, 266, 64, 197)])
         for (rows, features, inputSize, blockRows) in favorSizes {
             let size = "\(rows)x\(features)x\(inputSize) block \(blockRows)"
-            checks.append(KernelCheck(family: "favor", size: size, absoluteTolerance: 1e-6 * Float(features).squareRoot() * 8,
+            checks.append(KernelCheck(kernel: "favor", size: size, absoluteTolerance: 1e-6 * Float(features).squareRoot() * 8,
                                       relativeTolerance: 1e-5) { backend in
                 let projection = try upload(values(rows * features, seed: 40, scale: 3), to: backend)
                 let input = try upload(values(rows * inputSize, seed: 41), to: backend)
@@ -35,8 +34,8 @@ extension KernelCheckCatalog {
                         try download(inputGradient, rows * inputSize, from: backend)]
             })
         }
-        for count in oddCounts + vitCounts {
-            checks.append(KernelCheck(family: "elu_features", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+        for count in scope.sizes(oddCounts, large: vitCounts) {
+            checks.append(KernelCheck(kernel: "elu_features", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(count, seed: 43, scale: 4), to: backend)
                 let gradient = try upload(values(count, seed: 44), to: backend)
                 let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))

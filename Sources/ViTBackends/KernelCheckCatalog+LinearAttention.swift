@@ -12,13 +12,12 @@ extension KernelCheckCatalog {
     /// times the sum of |terms|), and the output is a quotient by a sum of positive terms
     /// that bounds those sums, so the absolute part grows like sqrt(L) u; quotients and the
     /// gradients' products add a few u relative.
-    static func linearAttention() -> [KernelCheck] {
-        let sizes: [(batch: Int, tokens: Int, features: Int, headSize: Int)] = [
-            (1, 1, 1, 1), (3, 7, 33, 16), (2, 129, 7, 33), (256 * 4, 65, 29, 12), (8 * 12, 197, 266, 64),
-        ]
+    static func linearAttention(_ scope: CheckScope) -> [KernelCheck] {
+        let sizes: [(batch: Int, tokens: Int, features: Int, headSize: Int)] = scope.sizes(
+            [(1, 1, 1, 1), (3, 7, 33, 16), (2, 129, 7, 33)], large: [(256 * 4, 65, 29, 12), (8 * 12, 197, 266, 64)])
         return sizes.map { batch, tokens, features, headSize in
             let longest = Float(max(tokens, features))
-            return KernelCheck(family: "linear_attention", size: "\(batch)x\(tokens)x\(features)x\(headSize)",
+            return KernelCheck(kernel: "linear_attention", size: "\(batch)x\(tokens)x\(features)x\(headSize)",
                                absoluteTolerance: 1e-6 * longest.squareRoot() * 8, relativeTolerance: 1e-4) { backend in
                 let (featureCount, valueCount) = (batch * tokens * features, batch * tokens * headSize)
                 let queryFeatures = try upload(values(featureCount, seed: 45, scale: 0.5, shift: 0.5), to: backend)

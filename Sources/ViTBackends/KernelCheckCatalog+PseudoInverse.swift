@@ -7,9 +7,9 @@ extension KernelCheckCatalog {
     ///
     /// Tolerances: the absolute row and column sums run in the same order on both backends
     /// and the maxima are exact, so only the division and the product differ: 1e-6 relative.
-    static func pseudoInverse() -> [KernelCheck] {
-        [(1, 1), (3, 7), (2, 33), (256 * 4, 32), (8 * 12, 65)].map { batch, size in
-            KernelCheck(family: "pinv_start", size: "\(batch)x\(size)x\(size)", absoluteTolerance: 1e-7, relativeTolerance: 1e-6) { backend in
+    static func pseudoInverse(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes([(1, 1), (3, 7), (2, 33)], large: [(256 * 4, 32), (8 * 12, 65)]).map { batch, size in
+            KernelCheck(kernel: "pinv_start", size: "\(batch)x\(size)x\(size)", absoluteTolerance: 1e-7, relativeTolerance: 1e-6) { backend in
                 let count = batch * size * size
                 let matrices = try upload(values(count, seed: 49), to: backend)
                 let gradient = try upload(values(count, seed: 50), to: backend)

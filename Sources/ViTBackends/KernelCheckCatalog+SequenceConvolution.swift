@@ -8,10 +8,10 @@ extension KernelCheckCatalog {
     ///
     /// Tolerances as GEMM's (products of terms in [-1, 1], rounding growing like sqrt(k) u),
     /// with k the longest sum: B N D for the weight gradient.
-    static func sequenceConvolution() -> [KernelCheck] {
-        [(1, 1, 1, 1, 1), (2, 3, 7, 5, 3), (1, 2, 9, 4, 33), (256, 4, 65, 12, 33), (8, 12, 197, 64, 33)].map { batch, channels, tokens, width, taps in
+    static func sequenceConvolution(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes([(1, 1, 1, 1, 1), (2, 3, 7, 5, 3), (1, 2, 9, 4, 33)], large: [(256, 4, 65, 12, 33), (8, 12, 197, 64, 33)]).map { batch, channels, tokens, width, taps in
             let longestSum = max(taps, batch * tokens * width)
-            return KernelCheck(family: "sequence_convolution", size: "\(batch)x\(channels)x\(tokens)x\(width) taps \(taps)",
+            return KernelCheck(kernel: "sequence_convolution", size: "\(batch)x\(channels)x\(tokens)x\(width) taps \(taps)",
                                absoluteTolerance: 8e-6 * Float(longestSum).squareRoot(), relativeTolerance: 1e-5) { backend in
                 let count = batch * channels * tokens * width
                 let input = try upload(values(count, seed: 51), to: backend)

@@ -9,13 +9,13 @@ extension KernelCheckCatalog {
     /// accumulated in the same order on both backends; the differences come from exp/log
     /// (3-4 ulp in OpenCL) and contraction of multiply-adds, so a few u times the sum of
     /// |terms| (order 1 to sqrt(N) for these inputs): 2e-6 sqrt(N) absolute, 1e-4 relative.
-    static func sparseAttention() -> [KernelCheck] {
+    static func sparseAttention(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        for (batch, heads, tokens, headSize) in [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16), (3, 2, 129, 32), (2, 4, 65, 12), (2, 12, 197, 64)] {
+        for (batch, heads, tokens, headSize) in scope.sizes([(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16)], large: [(3, 2, 129, 32), (2, 4, 65, 12), (2, 12, 197, 64)]) {
             let count = batch * heads * tokens * headSize
             let rows = batch * heads * tokens
             for mode in SparseAttentionMaskMode.allCases {
-                checks.append(KernelCheck(family: "sparse_attention", size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
+                checks.append(KernelCheck(kernel: "sparse_attention", size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
                                           absoluteTolerance: 2e-6 * Float(tokens).squareRoot(), relativeTolerance: 1e-4) { backend in
                     let index = try bandedPattern(heads: heads, tokens: tokens).upload(to: backend)
                     let (query, key, value) = (try upload(values(count, seed: 30, scale: 2), to: backend),

@@ -1,9 +1,9 @@
 import Foundation
 import ViTCore
 
-/// Every kernel of the Backend protocol at ViT sizes (256 x 65 x 48: the seed ViT's
-/// activations; 8 x 197 x 768: ViT-B/16's) and at odd sizes (1, 7, 33, 129) that
-/// exercise the bounds checks of tiled and work-group kernels.
+/// The check cases of every kernel family (`KernelFamily.all` names them): odd sizes (1, 7,
+/// 33, 129) that exercise the bounds checks of tiled and work-group kernels, and, in the full
+/// scope, ViT sizes (256 x 65 x 48: the seed ViT's activations; 8 x 197 x 768: ViT-B/16's).
 ///
 /// Tolerances follow from float32 arithmetic (unit roundoff u = 6e-8):
 /// - the same formula evaluated in the same order: a few u, so 1e-6 relative;
@@ -11,22 +11,14 @@ import ViTCore
 /// - sums of L terms evaluated in another order: error grows like sqrt(L) u |terms|,
 ///   so the absolute part scales with the reduction length.
 public enum KernelCheckCatalog {
-    /// Every check, or those whose family contains `filter`.
-    public static func checks(matching filter: String? = nil) -> [KernelCheck] {
-        let all = gemm() + elementwise() + rows() + layout() + training() + sparseAttention() + featureMaps() + linearAttention()
-            + pseudoInverse() + sequenceConvolution()
-        guard let filter, !filter.isEmpty else { return all }
-        return all.filter { $0.family.contains(filter) }
-    }
-
     static let oddCounts = [1, 7, 33, 129]
     static let vitCounts = [256 * 65 * 48, 8 * 197 * 768]
 
     // MARK: - GEMM
 
-    static func gemm() -> [KernelCheck] {
+    static func gemm(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        let sizes: [(m: Int, n: Int, k: Int)] = [(1, 1, 1), (7, 33, 129), (129, 7, 33), (256 * 65, 144, 48), (8 * 197, 768, 768)]
+        let sizes: [(m: Int, n: Int, k: Int)] = scope.sizes([(1, 1, 1), (7, 33, 129), (129, 7, 33)], large: [(256 * 65, 144, 48), (8 * 197, 768, 768)])
         for (m, n, k) in sizes {
             for (transposeA, transposeB) in [(false, false), (false, true), (true, false), (true, true)] {
                 // Large sizes once, in the layouts a Linear layer uses (x W^T and the two gradients).
@@ -37,7 +29,7 @@ public enum KernelCheckCatalog {
         }
         // alpha and beta, and the strided-batched form of attention (B*H products of N x N x D).
         checks.append(gemmCheck(GemmDescriptor(transposeA: false, transposeB: true, m: 33, n: 7, k: 129, alpha: 0.5, beta: 0.25), label: "33x7x129 NT a.5 b.25"))
-        for (batch, n, d) in [(3, 7, 5), (256 * 4, 65, 12), (8 * 12, 197, 64)] {
+        for (batch, n, d) in scope.sizes([(3, 7, 5)], large: [(256 * 4, 65, 12), (8 * 12, 197, 64)]) {
             checks.append(gemmCheck(GemmDescriptor(transposeA: false, transposeB: true, m: n, n: n, k: d, batchCount: batch,
                                                    strideA: n * d, strideB: n * d, strideC: n * n), label: "batched \(batch)x\(n)x\(n)x\(d) NT"))
             checks.append(gemmCheck(GemmDescriptor(transposeA: false, transposeB: false, m: n, n: d, k: n, batchCount: batch,
@@ -51,7 +43,7 @@ public enum KernelCheckCatalog {
         let countB = d.k * d.n + (d.batchCount - 1) * d.strideB
         let countC = d.m * d.n + (d.batchCount - 1) * d.strideC
         // Products of terms in [-1, 1] summed over k: rounding grows like sqrt(k) u.
-        return KernelCheck(family: "gemm", size: label, absoluteTolerance: 2e-6 * Float(d.k).squareRoot() * 4, relativeTolerance: 1e-5) { backend in
+        return KernelCheck(kernel: "gemm", size: label, absoluteTolerance: 2e-6 * Float(d.k).squareRoot() * 4, relativeTolerance: 1e-5) { backend in
             let a = try upload(values(countA, seed: 1), to: backend)
             let b = try upload(values(countB, seed: 2), to: backend)
             let c = try upload(values(countC, seed: 3), to: backend)
@@ -62,39 +54,31 @@ public enum KernelCheckCatalog {
 
     // MARK: - Element-by-element
 
-    static func elementwise() -> [KernelCheck] {
+    static func elementwise(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        for count in oddCounts + vitCounts {
+        for count in scope.sizes(oddCounts, large: vitCounts) {
             for operation in [BinaryOperation.add, .subtract, .multiply] {
-                checks.append(KernelCheck(family: operation.rawValue, size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
+                checks.append(KernelCheck(kernel: operation.rawValue, size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
                     let (a, b) = (try upload(values(count, seed: 4), to: backend), try upload(values(count, seed: 5), to: backend))
                     let output = try backend.allocate(count: count)
                     try backend.binary(operation, a, b, output: output, count: count)
                     return [try download(output, count, from: backend)]
                 })
             }
-            checks.append(KernelCheck(family: "scale", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
+            checks.append(KernelCheck(kernel: "scale", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
                 let input = try upload(values(count, seed: 6), to: backend)
                 let output = try backend.allocate(count: count)
                 try backend.scale(input, by: -1.75, output: output, count: count)
                 return [try download(output, count, from: backend)]
             })
-            checks.append(KernelCheck(family: "fill", size: "\(count)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+            checks.append(KernelCheck(kernel: "fill", size: "\(count)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
                 let output = try backend.allocate(count: count)
                 try backend.fill(output, count: count, value: 0.375)
                 return [try download(output, count, from: backend)]
             })
-            checks.append(KernelCheck(family: "gelu", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
-                let input = try upload(values(count, seed: 7, scale: 4), to: backend)
-                let gradient = try upload(values(count, seed: 8), to: backend)
-                let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
-                try backend.geluForward(input, output: output, count: count)
-                try backend.geluBackward(input, outputGradient: gradient, inputGradient: inputGradient, count: count)
-                return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
-            })
         }
-        for (rows, columns) in [(1, 1), (7, 33), (129, 7), (256 * 65, 48), (8 * 197, 768)] {
-            checks.append(KernelCheck(family: "add_bias", size: "\(rows)x\(columns)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
+        for (rows, columns) in scope.sizes([(1, 1), (7, 33), (129, 7)], large: [(256 * 65, 48), (8 * 197, 768)]) {
+            checks.append(KernelCheck(kernel: "add_bias", size: "\(rows)x\(columns)", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
                 let input = try upload(values(rows * columns, seed: 9), to: backend)
                 let bias = try upload(values(columns, seed: 10), to: backend)
                 let output = try backend.allocate(count: rows * columns)
@@ -102,18 +86,41 @@ public enum KernelCheckCatalog {
                 return [try download(output, rows * columns, from: backend)]
             })
         }
+        for (length, count, sourceStride, destinationStride) in scope.sizes(
+            [(1, 1, 1, 1), (7, 33, 9, 8)], large: [(48, 256, 65 * 48, 48), (64 * 48, 256, 64 * 48, 65 * 48)])
+        {
+            checks.append(KernelCheck(kernel: "copy_blocks", size: "\(count) blocks of \(length)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+                let input = try upload(values(count * sourceStride + 3, seed: 23), to: backend)
+                let output = try upload(values(count * destinationStride + 5, seed: 24), to: backend)
+                try backend.copyBlocks(from: input, offset: 3, stride: sourceStride, to: output, offset: 5, stride: destinationStride, length: length, count: count)
+                return [try download(output, count * destinationStride + 5, from: backend)]
+            })
+        }
         return checks
+    }
+
+    static func gelu(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes(oddCounts, large: vitCounts).map { count in
+            KernelCheck(kernel: "gelu", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+                let input = try upload(values(count, seed: 7, scale: 4), to: backend)
+                let gradient = try upload(values(count, seed: 8), to: backend)
+                let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
+                try backend.geluForward(input, output: output, count: count)
+                try backend.geluBackward(input, outputGradient: gradient, inputGradient: inputGradient, count: count)
+                return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
+            }
+        }
     }
 
     // MARK: - Row kernels
 
-    static func rows() -> [KernelCheck] {
+    static func layerNorm(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        for (rows, columns) in [(1, 1), (7, 33), (129, 129), (256 * 65, 48), (8 * 197, 768)] {
+        for (rows, columns) in scope.sizes([(1, 1), (7, 33), (129, 129)], large: [(256 * 65, 48), (8 * 197, 768)]) {
             let count = rows * columns
             // Means and variances over `columns` terms; parameter gradients sum over `rows`.
             let rowTolerance = 1e-6 * Float(columns).squareRoot() * 8
-            checks.append(KernelCheck(family: "layernorm", size: "\(rows)x\(columns)", absoluteTolerance: max(rowTolerance, 2e-6), relativeTolerance: 1e-5) { backend in
+            checks.append(KernelCheck(kernel: "layernorm", size: "\(rows)x\(columns)", absoluteTolerance: max(rowTolerance, 2e-6), relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(count, seed: 11, scale: 3, shift: 0.5), to: backend)
                 let (weight, bias) = (try upload(values(columns, seed: 12, shift: 1), to: backend), try upload(values(columns, seed: 13), to: backend))
                 let output = try backend.allocate(count: count)
@@ -122,7 +129,7 @@ public enum KernelCheckCatalog {
                                              rows: rows, columns: columns, epsilon: 1e-5)
                 return [try download(output, count, from: backend), try download(mean, rows, from: backend), try download(inverse, rows, from: backend)]
             })
-            checks.append(KernelCheck(family: "layernorm_backward", size: "\(rows)x\(columns)",
+            checks.append(KernelCheck(kernel: "layernorm_backward", size: "\(rows)x\(columns)",
                                       absoluteTolerance: max(rowTolerance, 1e-6 * Float(rows).squareRoot() * 8), relativeTolerance: 1e-4) { backend in
                 let input = try upload(values(count, seed: 11, scale: 3, shift: 0.5), to: backend)
                 let (weight, bias) = (try upload(values(columns, seed: 12, shift: 1), to: backend), try upload(values(columns, seed: 13), to: backend))
@@ -139,20 +146,28 @@ public enum KernelCheckCatalog {
                         try download(biasGradient, columns, from: backend)]
             })
         }
-        for (rows, columns) in [(1, 1), (7, 33), (33, 129), (256 * 4 * 65, 65), (8 * 12 * 197 / 4, 197)] {
+        return checks
+    }
+
+    static func softmax(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes([(1, 1), (7, 33), (33, 129)], large: [(256 * 4 * 65, 65), (8 * 12 * 197 / 4, 197)]).map { rows, columns in
             let count = rows * columns
-            checks.append(KernelCheck(family: "softmax", size: "\(rows)x\(columns)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+            return KernelCheck(kernel: "softmax", size: "\(rows)x\(columns)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(count, seed: 15, scale: 6), to: backend)
                 let gradient = try upload(values(count, seed: 16), to: backend)
                 let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
                 try backend.softmaxForward(input, output: output, rows: rows, columns: columns)
                 try backend.softmaxBackward(output: output, outputGradient: gradient, inputGradient: inputGradient, rows: rows, columns: columns)
                 return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
-            })
+            }
         }
-        for (rows, classes) in [(1, 1), (7, 10), (256, 10), (33, 1000)] {
+    }
+
+    static func crossEntropy(_ scope: CheckScope) -> [KernelCheck] {
+        var checks: [KernelCheck] = []
+        for (rows, classes) in scope.sizes([(1, 1), (7, 10)], large: [(256, 10), (33, 1000)]) {
             for smoothing: Float in [0, 0.1] {
-                checks.append(KernelCheck(family: "crossentropy", size: "\(rows)x\(classes) s=\(smoothing)", absoluteTolerance: 1e-5, relativeTolerance: 1e-5) { backend in
+                checks.append(KernelCheck(kernel: "crossentropy", size: "\(rows)x\(classes) s=\(smoothing)", absoluteTolerance: 1e-5, relativeTolerance: 1e-5) { backend in
                     let logits = try upload(values(rows * classes, seed: 17, scale: 5), to: backend)
                     let labels = try upload((0..<rows).map { Float(($0 * 7 + 3) % classes) }, to: backend)
                     let losses = try backend.allocate(count: rows)
@@ -167,66 +182,64 @@ public enum KernelCheckCatalog {
         return checks
     }
 
-    // MARK: - Layout: sums, broadcasts, permutes
+    // MARK: - Layout: sums, broadcasts, permutes, patches
 
-    static func layout() -> [KernelCheck] {
+    static func reduce(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
         // (1, 4097, 16) splits the summed axis into two uneven halves on two cores.
-        for (outer, axis, inner) in [(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16), (1, 256 * 65, 48), (8, 197, 768)] {
-            checks.append(KernelCheck(family: "sum", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 1e-6 * Float(axis).squareRoot() * 8, relativeTolerance: 1e-5) { backend in
+        let shapes = scope.sizes([(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16)], large: [(1, 256 * 65, 48), (8, 197, 768)])
+        for (outer, axis, inner) in shapes {
+            checks.append(KernelCheck(kernel: "sum", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 1e-6 * Float(axis).squareRoot() * 8, relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(outer * axis * inner, seed: 18), to: backend)
                 let output = try backend.allocate(count: outer * inner)
                 try backend.sum(input, output: output, outer: outer, axis: axis, inner: inner)
                 return [try download(output, outer * inner, from: backend)]
             })
-            checks.append(KernelCheck(family: "broadcast", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+            checks.append(KernelCheck(kernel: "broadcast", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
                 let input = try upload(values(outer * inner, seed: 19), to: backend)
                 let output = try backend.allocate(count: outer * axis * inner)
                 try backend.broadcast(input, output: output, outer: outer, axis: axis, inner: inner)
                 return [try download(output, outer * axis * inner, from: backend)]
             })
         }
-        let permutes: [([Int], [Int])] = [
-            ([1], [0]), ([7, 33], [1, 0]), ([256, 65, 4, 12], [0, 2, 1, 3]), ([256, 4, 65, 12], [0, 2, 1, 3]),
-            ([8, 197, 3, 12, 64], [2, 0, 3, 1, 4]), ([7, 1, 33, 2], [3, 0, 2, 1]), ([2, 3, 5, 7, 1, 3], [5, 4, 3, 2, 1, 0]),
-        ]
-        for (length, count, sourceStride, destinationStride) in [(1, 1, 1, 1), (7, 33, 9, 8), (48, 256, 65 * 48, 48), (64 * 48, 256, 64 * 48, 65 * 48)] {
-            checks.append(KernelCheck(family: "copy_blocks", size: "\(count) blocks of \(length)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
-                let input = try upload(values(count * sourceStride + 3, seed: 23), to: backend)
-                let output = try upload(values(count * destinationStride + 5, seed: 24), to: backend)
-                try backend.copyBlocks(from: input, offset: 3, stride: sourceStride, to: output, offset: 5, stride: destinationStride, length: length, count: count)
-                return [try download(output, count * destinationStride + 5, from: backend)]
-            })
+        return checks
+    }
+
+    static func permute(_ scope: CheckScope) -> [KernelCheck] {
+        let permutes: [([Int], [Int])] = scope.sizes(
+            [([1], [0]), ([7, 33], [1, 0]), ([7, 1, 33, 2], [3, 0, 2, 1]), ([2, 3, 5, 7, 1, 3], [5, 4, 3, 2, 1, 0])],
+            large: [([256, 65, 4, 12], [0, 2, 1, 3]), ([256, 4, 65, 12], [0, 2, 1, 3]), ([8, 197, 3, 12, 64], [2, 0, 3, 1, 4])])
+        return permutes.map { shape, permutation in
+            let count = shape.reduce(1, *)
+            return KernelCheck(kernel: "permute", size: "\(shape) by \(permutation)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+                let input = try upload(values(count, seed: 20), to: backend)
+                let output = try backend.allocate(count: count)
+                try backend.permute(input, output: output, shape: shape, permutation: permutation)
+                return [try download(output, count, from: backend)]
+            }
         }
-        for (batch, channels, side, patch) in [(1, 1, 1, 1), (3, 3, 14, 7), (256, 1, 32, 4), (8, 3, 224, 16)] {
+    }
+
+    static func patchify(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes([(1, 1, 1, 1), (3, 3, 14, 7)], large: [(256, 1, 32, 4), (8, 3, 224, 16)]).map { batch, channels, side, patch in
             let count = batch * channels * side * side
-            checks.append(KernelCheck(family: "patchify", size: "\(batch)x\(channels)x\(side)x\(side) p\(patch)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
+            return KernelCheck(kernel: "patchify", size: "\(batch)x\(channels)x\(side)x\(side) p\(patch)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
                 let images = try upload(values(count, seed: 25), to: backend)
                 let (patches, restored) = (try backend.allocate(count: count), try backend.allocate(count: count))
                 try backend.patchify(images, output: patches, batch: batch, channels: channels, height: side, width: side, patch: patch)
                 try backend.unpatchify(patches, output: restored, batch: batch, channels: channels, height: side, width: side, patch: patch)
                 return [try download(patches, count, from: backend), try download(restored, count, from: backend)]
-            })
+            }
         }
-        for (shape, permutation) in permutes {
-            let count = shape.reduce(1, *)
-            checks.append(KernelCheck(family: "permute", size: "\(shape) by \(permutation)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
-                let input = try upload(values(count, seed: 20), to: backend)
-                let output = try backend.allocate(count: count)
-                try backend.permute(input, output: output, shape: shape, permutation: permutation)
-                return [try download(output, count, from: backend)]
-            })
-        }
-        return checks
     }
 
     // MARK: - Training kernels: dropout, AdamW, SGD
 
-    static func training() -> [KernelCheck] {
+    static func dropout(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        for count in oddCounts + vitCounts {
+        for count in scope.sizes(oddCounts, large: vitCounts) {
             for probability: Float in [0.1, 0.5] {
-                checks.append(KernelCheck(family: "dropout", size: "\(count) p=\(probability)", absoluteTolerance: 0, relativeTolerance: 1e-6) { backend in
+                checks.append(KernelCheck(kernel: "dropout", size: "\(count) p=\(probability)", absoluteTolerance: 0, relativeTolerance: 1e-6) { backend in
                     let input = try upload(values(count, seed: 21), to: backend)
                     let output = try backend.allocate(count: count)
                     try backend.dropout(input, output: output, count: count, probability: probability, seed: 1234, offset: 17)
@@ -234,8 +247,12 @@ public enum KernelCheckCatalog {
                 })
             }
         }
-        for count in oddCounts + [119_194] {
-            checks.append(KernelCheck(family: "adamw", size: "\(count) x3 steps", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+        return checks
+    }
+
+    static func adamW(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes(oddCounts, large: [119_194]).map { count in
+            KernelCheck(kernel: "adamw", size: "\(count) x3 steps", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
                 let parameter = try upload(values(count, seed: 22), to: backend)
                 let (first, second) = (try backend.allocate(count: count), try backend.allocate(count: count))
                 try backend.fill(first, count: count, value: 0)
@@ -246,10 +263,13 @@ public enum KernelCheckCatalog {
                                       step: AdamWStep(learningRate: 1e-3, weightDecay: 0.05, step: step))
                 }
                 return [try download(parameter, count, from: backend), try download(first, count, from: backend), try download(second, count, from: backend)]
-            })
+            }
         }
-        for count in oddCounts + [119_194] {
-            checks.append(KernelCheck(family: "sgd", size: "\(count) x3 steps", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+    }
+
+    static func sgd(_ scope: CheckScope) -> [KernelCheck] {
+        scope.sizes(oddCounts, large: [119_194]).map { count in
+            KernelCheck(kernel: "sgd", size: "\(count) x3 steps", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
                 let parameter = try upload(values(count, seed: 26), to: backend)
                 let velocity = try backend.allocate(count: count)
                 try backend.fill(velocity, count: count, value: 0)
@@ -258,9 +278,8 @@ public enum KernelCheckCatalog {
                     try backend.sgd(parameter: parameter, gradient: gradient, velocity: velocity, count: count, learningRate: 0.05, momentum: 0.9, weightDecay: 5e-4)
                 }
                 return [try download(parameter, count, from: backend), try download(velocity, count, from: backend)]
-            })
+            }
         }
-        return checks
     }
 
     // MARK: - Inputs

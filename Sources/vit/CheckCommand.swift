@@ -14,8 +14,11 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: "opencl or opencl:N (default: $VIT_DEVICE, else the first OpenCL device).")
     var device: String?
 
-    @Option(name: .long, help: "Only kernel families whose name contains this text (e.g. gemm, layernorm).")
+    @Option(name: .long, help: "Only kernel families or kernels whose name contains this text (e.g. gemm, layernorm).")
     var family: String?
+
+    @Flag(name: .long, help: "Only small and odd shapes: every family in seconds, and fast enough for a simulator such as Oclgrind.")
+    var small = false
 
     @Flag(name: .long, help: "Print only failures and the summary.")
     var quiet = false
@@ -32,14 +35,23 @@ struct CheckCommand: ParsableCommand {
         let backend = try registry.backend(for: target)
         let reference = try registry.backend(for: .cpu)
         print("checking \(target) (\(backend.info.name)) against the CPU backend")
-        let checks = KernelCheckCatalog.checks(matching: family)
-        var failures = 0
-        for check in checks {
-            let result = try check.run(on: backend, reference: reference)
-            if !result.passed { failures += 1 }
-            if !quiet || !result.passed { print(result) }
+        let scope: CheckScope = small ? .small : .full
+        var (total, failures) = (0, 0)
+        for kernelFamily in KernelFamily.all {
+            let checks = KernelFamily.checks(scope, matching: family).filter { $0.family == kernelFamily.name }
+            guard !checks.isEmpty else { continue }
+            var familyFailures = 0
+            for check in checks {
+                let result = try check.run(on: backend, reference: reference)
+                if !result.passed { familyFailures += 1 }
+                if !quiet || !result.passed { print(result) }
+            }
+            print("\(familyFailures == 0 ? "ok  " : "FAIL") family \(kernelFamily.name) (\(kernelFamily.origin)): \(checks.count - familyFailures) of \(checks.count) checks passed")
+            total += checks.count
+            failures += familyFailures
         }
-        print("\(checks.count - failures) passed, \(failures) failed")
+        guard total > 0 else { throw ValidationError("--family \(family ?? ""): no kernel family or kernel has that name") }
+        print("\(total - failures) passed, \(failures) failed")
         if failures > 0 { throw ExitCode.failure }
     }
 }

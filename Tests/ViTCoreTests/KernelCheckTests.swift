@@ -1,50 +1,53 @@
 import ViTBackends
 import ViTCore
+import ViTKernels
 import XCTest
 
-/// Every kernel on the OpenCL device (PoCL in CI) against the CPU backend, with the
-/// tolerances of KernelCheckCatalog. `vit check` runs the same catalogue on any device.
+/// Every kernel family on the OpenCL device (PoCL in CI) against the CPU backend, with the
+/// tolerances of its checks. `vit check` runs the same families on any device; both
+/// enumerate `KernelFamily.all`, so a family registered there is tested here.
 final class KernelCheckTests: XCTestCase {
-    private func runChecks(_ families: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    func testEveryFamilyAtEverySize() throws {
         let device = try TestDevices.openCL()
-        let checks = KernelCheckCatalog.checks().filter { families.contains($0.family) }
-        XCTAssertFalse(checks.isEmpty, "no checks for \(families)", file: file, line: line)
-        for check in checks {
-            let result = try check.run(on: device, reference: TestDevices.cpu)
-            print(result)
-            XCTAssertTrue(result.passed, "\(result)", file: file, line: line)
+        for family in KernelFamily.all {
+            let checks = family.checks(.full)
+            XCTAssertFalse(checks.isEmpty, "family \(family.name) has no checks")
+            var failures = 0
+            for check in checks {
+                let result = try check.run(on: device, reference: TestDevices.cpu)
+                if !result.passed { failures += 1 }
+                XCTAssertTrue(result.passed, "\(result)")
+            }
+            print("family \(family.name) (\(family.origin)): \(checks.count - failures) of \(checks.count) checks passed")
         }
     }
 
-    func testGemm() throws { try runChecks(["gemm"]) }
-    func testElementwise() throws { try runChecks(["add", "subtract", "multiply", "scale", "fill", "add_bias"]) }
-    func testGelu() throws { try runChecks(["gelu"]) }
-    func testLayerNorm() throws { try runChecks(["layernorm", "layernorm_backward"]) }
-    func testSoftmax() throws { try runChecks(["softmax"]) }
-    func testCrossEntropy() throws { try runChecks(["crossentropy"]) }
-    func testSumAndBroadcast() throws { try runChecks(["sum", "broadcast"]) }
-    func testPermute() throws { try runChecks(["permute"]) }
-    func testCopyBlocksAndPatchify() throws { try runChecks(["copy_blocks", "patchify"]) }
-    func testDropout() throws { try runChecks(["dropout"]) }
-    func testOptimizers() throws { try runChecks(["adamw", "sgd"]) }
-    func testSparseAttention() throws { try runChecks(["sparse_attention"]) }
-    func testFeatureMaps() throws { try runChecks(["favor", "elu_features"]) }
-    func testLinearAttention() throws { try runChecks(["linear_attention"]) }
-    func testPseudoInverseStart() throws { try runChecks(["pinv_start"]) }
-    func testSequenceConvolution() throws { try runChecks(["sequence_convolution"]) }
+    /// The small scope is a subset of the full one that still covers every family.
+    func testSmallScopeCoversEveryFamily() {
+        for family in KernelFamily.all {
+            let small = family.checks(.small)
+            let full = Set(family.checks(.full).map { "\($0.kernel) \($0.size)" })
+            XCTAssertFalse(small.isEmpty, "family \(family.name) has no small checks")
+            XCTAssertTrue(small.allSatisfy { full.contains("\($0.kernel) \($0.size)") }, "family \(family.name)")
+            XCTAssertTrue(small.allSatisfy { $0.family == family.name })
+        }
+    }
 
-    /// Every family of the catalogue is covered by one of the tests above.
-    func testEveryFamilyIsTested() {
-        let tested: Set = ["gemm", "add", "subtract", "multiply", "scale", "fill", "add_bias", "gelu", "layernorm", "layernorm_backward",
-                           "softmax", "crossentropy", "sum", "broadcast", "permute", "copy_blocks", "patchify", "dropout", "adamw", "sgd",
-                           "sparse_attention", "favor", "elu_features", "linear_attention", "pinv_start", "sequence_convolution"]
-        XCTAssertEqual(Set(KernelCheckCatalog.checks().map(\.family)), tested)
+    /// Every Kernels/<family>.cl except the shared common.cl belongs to a registered family,
+    /// and every family that names a kernel file has one.
+    func testEveryKernelFileHasAFamily() throws {
+        let folder = try XCTUnwrap(KernelSources.searchFolders().first)
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".cl") }
+        let kernelFiles = Set(files.map { String($0.dropLast(3)) }).subtracting(["common"])
+        let registered = Set(KernelFamily.all.filter { $0.deviceCode == .kernelFile }.map(\.name))
+        XCTAssertEqual(kernelFiles, registered)
+        XCTAssertEqual(Set(KernelFamily.all.map(\.name)).count, KernelFamily.all.count, "a family is registered twice")
     }
 
     /// A check fails when the device disagrees: the comparison is not vacuous.
     func testCheckDetectsADifference() throws {
         var flip = false
-        let check = KernelCheck(family: "probe", size: "3", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { _ in
+        let check = KernelCheck(kernel: "probe", size: "3", absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { _ in
             flip.toggle()
             return [[1, 2, flip ? 3 : 3.1]]
         }
