@@ -63,7 +63,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vit-bench",
-            dependencies: ["ViTBackends", "ViTTraining", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ViTBackends", "ViTTraining", "ViTData", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/vit-bench"
         ),
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels"]),

@@ -1,4 +1,5 @@
-// Element-by-element kernels: fill, add, subtract, multiply, scale, bias add, block copy.
+// Element-by-element kernels: fill, add, subtract, multiply, scale, scale by a norm, bias add,
+// block copy.
 // Legend: n elements; rows x columns for the bias add (bias has `columns` values).
 // CPU counterpart: Sources/ViTCPU/CPUBackend+Elementwise.swift.
 
@@ -25,6 +26,18 @@ __kernel void multiply_forward(__global const float *a, __global const float *b,
 __kernel void scale_forward(__global const float *input, __global float *output, const int n, const float alpha) {
     const int i = get_global_id(0);
     if (i < n) output[i] = alpha * input[i];
+}
+
+// output = factor input, factor = numerator / (sqrt(squared_norm[0]) + epsilon), at most 1 when
+// at_most_one: gradient clipping and unit-norm scaling from a norm that stays on the device.
+__kernel void scale_by_norm_forward(__global const float *input, __global float *output, const int n,
+                                    __global const float *squared_norm, const float numerator, const float epsilon,
+                                    const int at_most_one) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    float factor = numerator / (sqrt(squared_norm[0]) + epsilon);
+    if (at_most_one) factor = fmin(factor, 1.0f);
+    output[i] = factor * input[i];
 }
 
 // 2D range: dimension 0 over columns, dimension 1 over rows.

@@ -71,6 +71,17 @@ public enum KernelCheckCatalog {
                 try backend.scale(input, by: -1.75, output: output, count: count)
                 return [try download(output, count, from: backend)]
             })
+            for (numerator, atMostOne) in [(Float(0.5), true), (2, true), (1, false)] {
+                let size = "\(count) \(atMostOne ? "clip to" : "norm") \(numerator)"
+                checks.append(KernelCheck(kernel: "scale_by_norm", size: size, absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
+                    let input = try upload(values(count, seed: 6), to: backend)
+                    let squaredNorm = try upload([Float(count) / 3], to: backend)
+                    let output = try backend.allocate(count: count)
+                    try backend.scaleByNorm(input, output: output, count: count, squaredNorm: squaredNorm, numerator: numerator, epsilon: 1e-6,
+                                            atMostOne: atMostOne)
+                    return [try download(output, count, from: backend)]
+                })
+            }
             checks.append(KernelCheck(kernel: "fill", size: "\(count)", absoluteTolerance: 0, relativeTolerance: 0) { backend in
                 let output = try backend.allocate(count: count)
                 try backend.fill(output, count: count, value: 0.375)
@@ -172,12 +183,29 @@ public enum KernelCheckCatalog {
                     let labels = try upload((0..<rows).map { Float(($0 * 7 + 3) % classes) }, to: backend)
                     let losses = try backend.allocate(count: rows)
                     let gradient = try backend.allocate(count: rows * classes)
+                    let outputGradient = try upload([0.75], to: backend)
                     try backend.crossEntropyForward(logits: logits, labels: labels, losses: losses, rows: rows, classes: classes, labelSmoothing: smoothing)
-                    try backend.crossEntropyBackward(logits: logits, labels: labels, logitsGradient: gradient, rows: rows, classes: classes,
-                                                     labelSmoothing: smoothing, scale: 1 / Float(rows))
+                    try backend.crossEntropyBackward(logits: logits, labels: labels, outputGradient: outputGradient, logitsGradient: gradient,
+                                                     rows: rows, classes: classes, labelSmoothing: smoothing, scale: 1 / Float(rows))
                     return [try download(losses, rows, from: backend), try download(gradient, rows * classes, from: backend)]
                 })
             }
+        }
+        // Top-1 statistics over two batches, with ties, a NaN logit and a NaN label logit:
+        // counts are exact, the loss sum is one product and one addition.
+        for (rows, classes) in scope.sizes([(1, 1), (7, 10), (33, 3)], large: [(256, 10), (129, 1000)]) {
+            checks.append(KernelCheck(kernel: "crossentropy_statistics", size: "\(rows)x\(classes)", absoluteTolerance: 0, relativeTolerance: 1e-6) { backend in
+                var logits = values(rows * classes, seed: 27, scale: 5).map { ($0 * 4).rounded() / 4 }
+                if rows > 2 { logits[classes + 1] = .nan }
+                if rows > 4 { logits[4 * classes + (4 * 7 + 3) % classes] = .nan }
+                let (logitsBuffer, labels) = (try upload(logits, to: backend), try upload((0..<rows).map { Float(($0 * 7 + 3) % classes) }, to: backend))
+                let statistics = try upload([0.5, 2], to: backend)
+                for loss: Float in [0.25, 1.75] {
+                    try backend.accumulateClassificationStatistics(logits: logitsBuffer, labels: labels, loss: try upload([loss], to: backend),
+                                                                   statistics: statistics, rows: rows, classes: classes)
+                }
+                return [try download(statistics, 2, from: backend)]
+            })
         }
         return checks
     }

@@ -27,6 +27,16 @@ extension CPUBackend {
         }
     }
 
+    public func scaleByNorm(
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
+        atMostOne: Bool
+    ) throws {
+        let ratio = numerator / (host(squaredNorm)[0].squareRoot() + epsilon)
+        // fmin: a NaN norm leaves the values as they are, as the OpenCL kernel does.
+        let factor = atMostOne ? Float.minimum(ratio, 1) : ratio
+        try scale(input, by: factor, output: output, count: count)
+    }
+
     public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
         let (x, b, z) = (host(input), host(bias), host(output))
         profiler.measure("add_bias") {

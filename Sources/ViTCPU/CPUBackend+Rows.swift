@@ -134,10 +134,11 @@ extension CPUBackend {
     }
 
     public func crossEntropyBackward(
-        logits: DeviceStorage, labels: DeviceStorage, logitsGradient: DeviceStorage, rows: Int, classes: Int,
-        labelSmoothing: Float, scale: Float
+        logits: DeviceStorage, labels: DeviceStorage, outputGradient: DeviceStorage, logitsGradient: DeviceStorage, rows: Int,
+        classes: Int, labelSmoothing: Float, scale rowScale: Float
     ) throws {
         let (x, targets, dx) = (host(logits), host(labels), host(logitsGradient))
+        let scale = host(outputGradient)[0] * rowScale
         profiler.measure("crossentropy_backward") {
             Parallel.forEachChunk(rows, grain: rowGrain(classes)) { range in
                 for row in range {
@@ -155,5 +156,22 @@ extension CPUBackend {
                 }
             }
         }
+    }
+
+    public func accumulateClassificationStatistics(
+        logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
+    ) throws {
+        let (x, targets, total) = (host(logits), host(labels), host(statistics))
+        var hits: Float = 0
+        for row in 0..<rows {
+            let source = x + row * classes
+            let label = Int(targets[row])
+            let target = source[label]
+            var hit = !target.isNaN
+            for c in 0..<classes where c != label && (source[c] >= target || source[c].isNaN) { hit = false }
+            if hit { hits += 1 }
+        }
+        total[0] += host(loss)[0] * Float(rows)
+        total[1] += hits
     }
 }

@@ -132,6 +132,13 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     func binary(_ operation: BinaryOperation, _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int) throws
     /// `output = alpha * input`. `output` may be `input`.
     func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) throws
+    /// `output = factor * input` with `factor = numerator / (sqrt(squaredNorm[0]) + epsilon)`,
+    /// at most 1 when `atMostOne`: gradient clipping and unit-norm scaling from a norm that
+    /// stays on the device. `output` may be `input`.
+    func scaleByNorm(
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
+        atMostOne: Bool
+    ) throws
     /// `output[r, c] = input[r, c] + bias[c]`.
     func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws
 
@@ -160,10 +167,17 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     /// Per-row cross-entropy of logits against class indices (stored as floats), with label
     /// smoothing as PyTorch's `cross_entropy(label_smoothing:)`.
     func crossEntropyForward(logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float) throws
-    /// `scale * d(loss_row)/d(logits)` for every row.
+    /// `outputGradient[0] * scale * d(loss_row)/d(logits)` for every row (the loss's incoming
+    /// gradient is read on the device, not by the host).
     func crossEntropyBackward(
-        logits: DeviceStorage, labels: DeviceStorage, logitsGradient: DeviceStorage, rows: Int, classes: Int,
-        labelSmoothing: Float, scale: Float
+        logits: DeviceStorage, labels: DeviceStorage, outputGradient: DeviceStorage, logitsGradient: DeviceStorage, rows: Int,
+        classes: Int, labelSmoothing: Float, scale: Float
+    ) throws
+    /// Adds `loss[0] * rows` (a batch's summed loss, from its mean) to `statistics[0]` and the
+    /// batch's top-1 hits to `statistics[1]`. A row is a hit when no other class's logit is at
+    /// least its label's and no logit is NaN.
+    func accumulateClassificationStatistics(
+        logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
     ) throws
 
     /// Sums a tensor viewed as (outer, axis, inner) over its middle axis into (outer, inner).

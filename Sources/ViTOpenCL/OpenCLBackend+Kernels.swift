@@ -15,6 +15,15 @@ extension OpenCLBackend {
         try launch("elementwise", "scale_forward", global: [count], [.buffer(input), .buffer(output), .int(count), .float(alpha)])
     }
 
+    public func scaleByNorm(
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
+        atMostOne: Bool
+    ) throws {
+        try launch("elementwise", "scale_by_norm_forward", global: [count], [
+            .buffer(input), .buffer(output), .int(count), .buffer(squaredNorm), .float(numerator), .float(epsilon), .int(atMostOne ? 1 : 0),
+        ])
+    }
+
     public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
         try launch("elementwise", "add_bias_forward", global: [columns, rows],
                    [.buffer(input), .buffer(bias), .buffer(output), .int(rows), .int(columns)])
@@ -75,13 +84,22 @@ extension OpenCLBackend {
     }
 
     public func crossEntropyBackward(
-        logits: DeviceStorage, labels: DeviceStorage, logitsGradient: DeviceStorage, rows: Int, classes: Int,
-        labelSmoothing: Float, scale: Float
+        logits: DeviceStorage, labels: DeviceStorage, outputGradient: DeviceStorage, logitsGradient: DeviceStorage, rows: Int,
+        classes: Int, labelSmoothing: Float, scale: Float
     ) throws {
         let group = rowGroupSize(columns: classes)
         try launch("crossentropy", "crossentropy_backward", global: [rows * group], local: [group], [
-            .buffer(logits), .buffer(labels), .buffer(logitsGradient), .int(classes), .float(labelSmoothing), .float(scale),
-            .local(floats: group),
+            .buffer(logits), .buffer(labels), .buffer(outputGradient), .buffer(logitsGradient), .int(classes), .float(labelSmoothing),
+            .float(scale), .local(floats: group),
+        ])
+    }
+
+    public func accumulateClassificationStatistics(
+        logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
+    ) throws {
+        let group = rowGroupSize(columns: rows)
+        try launch("crossentropy", "crossentropy_statistics", global: [group], local: [group], [
+            .buffer(logits), .buffer(labels), .buffer(loss), .buffer(statistics), .int(rows), .int(classes), .local(floats: group),
         ])
     }
 

@@ -17,6 +17,9 @@ public final class OpenCLBackend: Backend {
     let profiler: Profiler
     /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
     let maximumWorkGroupSize: Int
+    /// Host copies of the values of writes still in flight (`write` does not wait for the
+    /// device), freed once their event reports completion.
+    private var stagedWrites: [(event: cl_event, staging: UnsafeMutableRawPointer)] = []
 
     /// Opens the device described by `entry`.
     public init(entry: OpenCLDeviceEntry, profiler: Profiler = .shared) throws {
@@ -46,6 +49,7 @@ public final class OpenCLBackend: Backend {
 
     deinit {
         clFinish(queue)
+        releaseStagedWrites(all: true)
         pool.drain { clReleaseMemObject($0) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
@@ -73,11 +77,37 @@ public final class OpenCLBackend: Backend {
         return OpenCLStorage(count: count, buffer: buffer, pool: pool, memory: memory)
     }
 
+    /// Copies the values into host staging memory and enqueues the write without waiting for
+    /// it: commands enqueued later see the values, and the host goes on at once.
     public func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws {
         guard let base = values.baseAddress, !values.isEmpty else { return }
-        try CLStatus.check(
-            clEnqueueWriteBuffer(queue, buffer(storage), cl_bool(CL_TRUE), 0, values.count * MemoryLayout<Float>.size, base, 0, nil, nil),
-            "clEnqueueWriteBuffer")
+        releaseStagedWrites(all: false)
+        let bytes = values.count * MemoryLayout<Float>.size
+        let staging = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        staging.copyMemory(from: base, byteCount: bytes)
+        var event: cl_event?
+        let status = clEnqueueWriteBuffer(queue, buffer(storage), cl_bool(CL_FALSE), 0, bytes, staging, 0, nil, &event)
+        guard status == CL_SUCCESS, let event else {
+            staging.deallocate()
+            throw ViTError.openCL(call: "clEnqueueWriteBuffer", code: CLStatus.name(status))
+        }
+        stagedWrites.append((event, staging))
+    }
+
+    /// Frees the staging memory of completed writes (of every write after a finish), asking
+    /// each event's status without waiting.
+    private func releaseStagedWrites(all: Bool) {
+        stagedWrites.removeAll { entry in
+            var state: cl_int = 0
+            let complete = all
+                || (clGetEventInfo(entry.event, cl_event_info(CL_EVENT_COMMAND_EXECUTION_STATUS), MemoryLayout<cl_int>.size, &state, nil) == CL_SUCCESS
+                    && state <= CL_COMPLETE)
+            if complete {
+                clReleaseEvent(entry.event)
+                entry.staging.deallocate()
+            }
+            return complete
+        }
     }
 
     public func read(_ storage: DeviceStorage, into values: UnsafeMutableBufferPointer<Float>) throws {
@@ -85,10 +115,13 @@ public final class OpenCLBackend: Backend {
         try CLStatus.check(
             clEnqueueReadBuffer(queue, buffer(storage), cl_bool(CL_TRUE), 0, values.count * MemoryLayout<Float>.size, base, 0, nil, nil),
             "clEnqueueReadBuffer")
+        // A blocking read on the in-order queue follows every earlier write.
+        releaseStagedWrites(all: true)
     }
 
     public func synchronize() throws {
         try CLStatus.check(clFinish(queue), "clFinish")
+        releaseStagedWrites(all: true)
     }
 
     public func emptyCache() {

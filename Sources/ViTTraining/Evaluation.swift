@@ -13,15 +13,17 @@ public struct EvaluationResult: Sendable {
 
 /// Counts correct predictions in logits [batch, classes] against labels.
 public enum Accuracy {
-    /// How many rows have their label among the `k` largest logits (ties count against).
+    /// How many rows have their label among the `k` largest logits (ties count against, and
+    /// a NaN logit of the label's class is never a hit, a NaN elsewhere counts as larger).
     public static func correct(logits: [Float], labels: [Float], classes: Int, k: Int) -> Int {
         var hits = 0
         for row in labels.indices {
             let base = row * classes
             let label = Int(labels[row])
             let target = logits[base + label]
+            guard !target.isNaN else { continue }
             var larger = 0
-            for column in 0..<classes where column != label && logits[base + column] >= target {
+            for column in 0..<classes where column != label && !(logits[base + column] < target) {
                 larger += 1
             }
             if larger < k { hits += 1 }
@@ -38,9 +40,9 @@ extension VisionTransformer {
         try GradientMode.withoutGradient {
             for batch in loader.epoch(0) {
                 let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
-                let labels = try Tensor(batch.labels, shape: [batch.count], on: backend)
+                let labels = try ClassLabels(batch.labels, classes: classes, on: backend)
                 let logits = try self(images, context: ForwardContext(training: false))
-                let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: labelSmoothing).item()
+                let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing).item()
                 let values = try logits.toArray()
                 result.loss += Double(loss) * Double(batch.count)
                 result.top1 += Double(Accuracy.correct(logits: values, labels: batch.labels, classes: classes, k: 1))

@@ -113,22 +113,21 @@ public final class SGD: Optimizer {
 }
 
 /// Scales all gradients so their joint L2 norm is at most `maximumNorm` (PyTorch's
-/// `clip_grad_norm_`); returns the norm before clipping. One device-to-host read.
+/// `clip_grad_norm_`: factor `min(1, maximumNorm / (norm + 1e-6))`). The norm and the factor
+/// stay on the device; returns the squared norm before clipping, a device scalar [1], or nil
+/// when no parameter has a gradient.
 @discardableResult
-public func clipGradientNorm(_ parameters: [OptimizedParameter], maximumNorm: Float) throws -> Float {
+public func clipGradientNorm(_ parameters: [OptimizedParameter], maximumNorm: Float) throws -> Tensor? {
     let gradients = parameters.compactMap(\.tensor.gradient)
-    guard let first = gradients.first else { return 0 }
+    guard let first = gradients.first else { return nil }
     let squares = try GradientMode.withoutGradient {
         try concatenate(try gradients.map { try ($0 * $0).sum().reshaped([1]) }, axis: 0).sum()
     }
-    let norm = try squares.item().squareRoot()
-    let factor = maximumNorm / (norm + 1e-6)
-    if factor < 1 {
-        for gradient in gradients {
-            try first.backend.scale(gradient.storage, by: factor, output: gradient.storage, count: gradient.elementCount)
-        }
+    for gradient in gradients {
+        try first.backend.scaleByNorm(gradient.storage, output: gradient.storage, count: gradient.elementCount, squaredNorm: squares.storage,
+                                      numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
     }
-    return norm
+    return squares
 }
 
 /// Linear warm-up from 0 to the peak rate over `warmupSteps`, then a cosine decay to
@@ -219,7 +218,9 @@ public final class Muon: Optimizer {
         let squares = try Tensor.empty([1], on: backend)
         try backend.gemm(GemmDescriptor(transposeA: false, transposeB: true, m: 1, n: 1, k: count), a: matrix.storage, b: matrix.storage, c: squares.storage)
         var current = try Tensor.empty([rows, columns], on: backend)
-        try backend.scale(matrix.storage, by: 1 / (try squares.item().squareRoot() + 1e-7), output: current.storage, count: count)
+        // The norm stays on the device: the kernel reads it.
+        try backend.scaleByNorm(matrix.storage, output: current.storage, count: count, squaredNorm: squares.storage, numerator: 1, epsilon: 1e-7,
+                                atMostOne: false)
         let tall = rows > columns
         let side = min(rows, columns)
         let gram = try Tensor.empty([side, side], on: backend)

@@ -1,26 +1,35 @@
 import Foundation
 
-/// The per-epoch progress line: rewritten in place on a terminal, printed as plain lines
-/// (at most every `plainInterval` seconds and at the end of an epoch) otherwise.
+/// The per-epoch progress line: rewritten in place on a terminal (at most every
+/// `terminalInterval` seconds), printed as plain lines (at most every `plainInterval` seconds)
+/// otherwise, and always at the end of an epoch. The figures it shows are read from the
+/// device, so callers ask `isDue` before reading them.
 public final class ProgressLine {
     private let isTerminal = isatty(STDOUT_FILENO) == 1
-    private var lastPlainPrint = 0.0
+    private var lastPrint = 0.0
+    private let terminalInterval: Double
     private let plainInterval: Double
 
-    public init(plainInterval: Double = 30) {
+    public init(terminalInterval: Double = 2, plainInterval: Double = 30) {
+        self.terminalInterval = terminalInterval
         self.plainInterval = plainInterval
     }
 
-    /// Shows `text`; `final` ends the line.
+    /// Whether a line shown `elapsed` seconds into the epoch would be printed.
+    public func isDue(elapsed: Double) -> Bool {
+        elapsed - lastPrint >= (isTerminal ? terminalInterval : plainInterval)
+    }
+
+    /// Shows `text` when it is due or `final` (which ends the line and starts the next epoch's clock).
     public func update(_ text: String, elapsed: Double, final: Bool = false) {
+        guard final || isDue(elapsed: elapsed) else { return }
+        lastPrint = final ? 0 : elapsed
         if isTerminal {
             print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")
-            fflush(stdout)
-        } else if final || elapsed - lastPlainPrint >= plainInterval {
-            lastPlainPrint = final ? 0 : elapsed
+        } else {
             print(text)
-            fflush(stdout)
         }
+        fflush(stdout)
     }
 
     /// `m:ss` or `h:mm:ss`.

@@ -30,6 +30,8 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let trainLoader: BatchLoader
     public let testLoader: BatchLoader
+    /// The optimisation step the epochs run.
+    private let trainingStep: TrainingStep
     /// The first epoch to run (1-based; more than 1 after `--resume`).
     public private(set) var firstEpoch = 1
     private let log: (String) -> Void
@@ -63,6 +65,7 @@ public final class Trainer {
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
+        trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options)
         if let resume { try restore(from: resume) }
     }
 
@@ -104,27 +107,28 @@ public final class Trainer {
         let trainingStart = DispatchTime.now().uptimeNanoseconds
         for epoch in max(firstEpoch, 1)...max(options.epochs, 1) where epoch >= firstEpoch {
             let epochStart = DispatchTime.now().uptimeNanoseconds
-            var lossSum = 0.0
-            var correct = 0
-            var seen = 0
+            let statistics = trainingStep.statistics
+            try statistics.reset()
             var learningRate: Float = 0
             for batch in trainLoader.epoch(epoch - 1) {
                 learningRate = schedule.rate(at: optimizer.stepCount)
-                let (loss, hits) = try trainStep(batch, learningRate: learningRate)
-                lossSum += Double(loss) * Double(batch.count)
-                correct += hits
-                seen += batch.count
+                try trainingStep(batch, learningRate: learningRate)
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-                let rate = Double(seen) / max(elapsed, 1e-9)
-                let remaining = Double(trainLoader.samplesPerEpoch - seen) / max(rate, 1e-9)
+                // The figures are read from the device only when the line is printed.
+                guard progress.isDue(elapsed: elapsed) else { continue }
+                let (loss, top1) = try statistics.read()
+                let rate = Double(statistics.seen) / max(elapsed, 1e-9)
+                let remaining = Double(trainLoader.samplesPerEpoch - statistics.seen) / max(rate, 1e-9)
                 progress.update(String(format: "epoch %d/%d step %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %@", epoch, options.epochs,
-                                       batch.index + 1, stepsPerEpoch, lossSum / Double(seen), 100 * Double(correct) / Double(seen), rate,
-                                       ProgressLine.clock(remaining)), elapsed: elapsed)
+                                       batch.index + 1, stepsPerEpoch, loss, top1, rate, ProgressLine.clock(remaining)), elapsed: elapsed)
             }
+            // Reading the totals waits for the epoch's last step, so the time below is the device's too.
+            let (trainLoss, trainTop1) = try statistics.read()
+            let seen = statistics.seen
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
             let evaluation = try model.evaluate(on: testLoader)
             let metrics = EpochMetrics(
-                epoch: epoch, trainLoss: lossSum / Double(max(seen, 1)), trainTop1: 100 * Double(correct) / Double(max(seen, 1)),
+                epoch: epoch, trainLoss: trainLoss, trainTop1: trainTop1,
                 testLoss: evaluation.loss, testTop1: evaluation.top1, testTop5: evaluation.top5, learningRate: learningRate,
                 epochSeconds: trainSeconds, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
             progress.update(String(format: "epoch %d/%d train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% | %.1f s, %.0f img/s",
@@ -141,21 +145,6 @@ public final class Trainer {
         try Checkpoint.save(model: model, optimizer: optimizer, epoch: options.epochs, to: folder.appendingPathComponent("model_final.safetensors"))
         if let last = history.last { try writeSummary(last, totalSeconds: totalSeconds) }
         return history
-    }
-
-    /// One optimisation step; returns the batch's mean loss and its correct top-1 count.
-    func trainStep(_ batch: Batch, learningRate: Float) throws -> (Float, Int) {
-        let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
-        let labels = try Tensor(batch.labels, shape: [batch.count], on: backend)
-        let context = ForwardContext(training: true, seed: UInt32(truncatingIfNeeded: options.seed), step: optimizer.stepCount)
-        let logits = try model(images, context: context)
-        let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: options.labelSmoothing)
-        optimizer.zeroGradients()
-        try loss.backward()
-        if options.gradientClipNorm > 0 { try clipGradientNorm(optimizer.parameters, maximumNorm: options.gradientClipNorm) }
-        try optimizer.step(learningRate: learningRate)
-        let hits = Accuracy.correct(logits: try logits.toArray(), labels: batch.labels, classes: options.model.numClasses, k: 1)
-        return (try loss.item(), hits)
     }
 
     private func writeConfiguration(to url: URL) throws {

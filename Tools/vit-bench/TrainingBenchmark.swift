@@ -2,12 +2,14 @@ import ArgumentParser
 import Foundation
 import ViTBackends
 import ViTCore
+import ViTData
 import ViTNN
 import ViTTraining
 
-/// Training throughput: full steps (forward, loss, backward, clipping, update; AdamW unless
-/// `--optimizer` says otherwise) of a ViT on synthetic images, as `vit train` runs them,
-/// without data loading.
+/// Training throughput: `vit train`'s own step (`TrainingStep`: upload, forward, loss,
+/// backward, clipping, update; AdamW unless `--optimizer` says otherwise) of a ViT on
+/// synthetic images, without data loading. Reading the loss at the end of each step waits
+/// for the device, so each step's time is the device's too.
 struct TrainingBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "training",
@@ -34,23 +36,20 @@ struct TrainingBenchmark: ParsableCommand {
         let model = try VisionTransformer(configuration: configuration, on: backend)
         var options = TrainingOptions()
         options.optimizer = optimizerName
+        options.labelSmoothing = 0.1
         let optimizer = try options.makeOptimizer(for: model.optimizedParameters)
+        let trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options)
         let side = configuration.imageSize
-        let images = try Tensor(KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
-                                shape: [batchSize, configuration.numChannels, side, side], on: backend)
-        let labels = try Tensor((0..<batchSize).map { Float($0 % configuration.numClasses) }, shape: [batchSize], on: backend)
+        let batch = Batch(index: 0, images: KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
+                          labels: (0..<batchSize).map { Float($0 % configuration.numClasses) }, sampleIndices: Array(0..<batchSize),
+                          channels: configuration.numChannels, height: side, width: side)
         print("model: \(model.parameterCount) parameters, attention \(attention), optimizer \(options.optimizer), batch \(batchSize), device \(backend.device) (\(backend.info.name))")
         var durations: [Double] = []
         backend.memory.resetPeak()
         for step in 0..<(steps + 2) {
             let start = DispatchTime.now().uptimeNanoseconds
-            let logits = try model(images, context: ForwardContext(training: true, seed: 1, step: step))
-            let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: 0.1)
-            optimizer.zeroGradients()
-            try loss.backward()
-            try clipGradientNorm(optimizer.parameters, maximumNorm: 1)
-            try optimizer.step(learningRate: 1e-3)
-            _ = try loss.item()
+            try trainingStep(batch, learningRate: 1e-3)
+            _ = try trainingStep.statistics.read()
             if step >= 2 { durations.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
         }
         let mean = durations.reduce(0, +) / Double(durations.count)

@@ -1,0 +1,77 @@
+import Foundation
+import ViTCore
+import ViTData
+import ViTNN
+
+/// The loss and top-1 hits of the training batches so far, summed on the device so that a
+/// step never waits for it; `read()` copies them to the host (one wait).
+public final class TrainingStatistics {
+    /// [summed loss, hits] on the device.
+    private let totals: Tensor
+    /// Images counted since the last reset (known on the host).
+    public private(set) var seen = 0
+
+    init(on backend: Backend) throws {
+        totals = try Tensor.zeros([2], on: backend)
+    }
+
+    /// Adds a batch: its mean `loss` (a device scalar) and its logits' top-1 hits.
+    func accumulate(logits: Tensor, labels: ClassLabels, loss: Tensor) throws {
+        let (rows, classes) = (logits.shape[0], logits.shape[1])
+        try logits.backend.accumulateClassificationStatistics(logits: logits.storage, labels: labels.tensor.storage, loss: loss.storage,
+                                                              statistics: totals.storage, rows: rows, classes: classes)
+        seen += rows
+    }
+
+    /// The mean loss and top-1 accuracy (in percent) since the last reset; waits for the device.
+    public func read() throws -> (loss: Double, top1: Double) {
+        let values = try totals.toArray()
+        let count = Double(max(seen, 1))
+        return (Double(values[0]) / count, 100 * Double(values[1]) / count)
+    }
+
+    /// Starts counting again from zero.
+    public func reset() throws {
+        try totals.backend.fill(totals.storage, count: 2, value: 0)
+        seen = 0
+    }
+}
+
+/// One optimisation step of `vit train`: upload, forward, loss, backward, clipping, update.
+/// The trainer and `vit-bench training` both run it, so the benchmark times what training
+/// does. Nothing in it waits for the device: labels are checked on the host before upload,
+/// and the loss and hits accumulate in `statistics`.
+public final class TrainingStep {
+    public let model: VisionTransformer
+    public let optimizer: Optimizer
+    /// The loss and hits of the steps since the statistics' last reset.
+    public let statistics: TrainingStatistics
+    private let labelSmoothing: Float
+    private let gradientClipNorm: Float
+    private let seed: UInt32
+
+    /// A step of `model` with `optimizer`, using the loss and clipping settings of `options`.
+    public init(model: VisionTransformer, optimizer: Optimizer, options: TrainingOptions) throws {
+        self.model = model
+        self.optimizer = optimizer
+        statistics = try TrainingStatistics(on: model.backend)
+        labelSmoothing = options.labelSmoothing
+        gradientClipNorm = options.gradientClipNorm
+        seed = UInt32(truncatingIfNeeded: options.seed)
+    }
+
+    /// Trains on `batch` at `learningRate`.
+    public func callAsFunction(_ batch: Batch, learningRate: Float) throws {
+        let backend = model.backend
+        let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
+        let labels = try ClassLabels(batch.labels, classes: model.configuration.numClasses, on: backend)
+        let context = ForwardContext(training: true, seed: seed, step: optimizer.stepCount)
+        let logits = try model(images, context: context)
+        let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing)
+        optimizer.zeroGradients()
+        try loss.backward()
+        if gradientClipNorm > 0 { try clipGradientNorm(optimizer.parameters, maximumNorm: gradientClipNorm) }
+        try optimizer.step(learningRate: learningRate)
+        try statistics.accumulate(logits: logits, labels: labels, loss: loss)
+    }
+}
