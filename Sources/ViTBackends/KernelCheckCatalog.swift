@@ -215,7 +215,7 @@ public enum KernelCheckCatalog {
     static func reduce(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
         // (1, 4097, 16) splits the summed axis into two uneven halves on two cores.
-        let shapes = scope.sizes([(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16)], large: [(1, 256 * 65, 48), (8, 197, 768)])
+        let shapes = scope.sizes([(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16), (1, 9000, 1), (2, 5000, 3)], large: [(1, 256 * 65, 48), (8, 197, 768)])
         for (outer, axis, inner) in shapes {
             checks.append(KernelCheck(kernel: "sum", size: "\(outer)x\(axis)x\(inner)", absoluteTolerance: 1e-6 * Float(axis).squareRoot() * 8, relativeTolerance: 1e-5) { backend in
                 let input = try upload(values(outer * axis * inner, seed: 18), to: backend)

@@ -58,10 +58,16 @@ extension OpenCLBackend {
             .buffer(outputGradient), .buffer(input), .buffer(weight), .buffer(mean), .buffer(inverseStandardDeviation),
             .buffer(inputGradient), .int(columns), .local(floats: group),
         ])
-        try launch("layernorm", "layernorm_parameters_backward", global: [columns], [
+        // Row chunks enough to fill the device, then each parameter's partials are summed.
+        let chunkRows = max(Self.serialLength, (rows * columns + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
+        let chunks = (rows + chunkRows - 1) / chunkRows
+        let (weightPartials, biasPartials) = (try allocate(count: chunks * columns), try allocate(count: chunks * columns))
+        try launch("layernorm", "layernorm_parameters_backward", global: [columns, chunks], [
             .buffer(outputGradient), .buffer(input), .buffer(mean), .buffer(inverseStandardDeviation),
-            .buffer(weightGradient), .buffer(biasGradient), .int(rows), .int(columns),
+            .buffer(weightPartials), .buffer(biasPartials), .int(rows), .int(columns), .int(chunkRows),
         ])
+        try sum(weightPartials, output: weightGradient, outer: 1, axis: chunks, inner: columns)
+        try sum(biasPartials, output: biasGradient, outer: 1, axis: chunks, inner: columns)
     }
 
     public func softmaxForward(_ input: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
@@ -103,9 +109,42 @@ extension OpenCLBackend {
         ])
     }
 
+    /// Work-items a launch should have to keep a GPU's lanes busy; fewer outputs than this
+    /// make a sum split its axis.
+    static let parallelWorkItems = 16384
+    /// Terms one work-item adds in a row before the next stage takes over.
+    static let serialLength = 16
+
+    /// Every sum is parallel (Kernels/reduce.cl): one work-item per output when there are
+    /// outputs enough; otherwise the axis is cut into chunks whose partial sums are summed
+    /// again, by work-items (columns of `inner` > 1) or by work-groups in local memory.
     public func sum(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {
-        try launch("reduce", "sum_forward", global: [outer * inner],
-                   [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
+        let outputs = outer * inner
+        guard outputs > 0 else { return }
+        if outputs >= Self.parallelWorkItems || axis <= 1 {
+            try launch("reduce", "sum_forward", global: [outputs], [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
+            return
+        }
+        let group = rowGroupSize(columns: axis)
+        if inner > 1 && axis > group * Self.serialLength {
+            // Work-items over (outer, chunks, inner), then the chunks are summed.
+            let chunkLength = max(Self.serialLength, (axis * outputs + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
+            let chunks = (axis + chunkLength - 1) / chunkLength
+            let partials = try allocate(count: outer * chunks * inner)
+            try launch("reduce", "sum_partials_forward", global: [outer * chunks * inner], [
+                .buffer(input), .buffer(partials), .int(outer), .int(axis), .int(inner), .int(chunks), .int(chunkLength),
+            ])
+            try sum(partials, output: output, outer: outer, axis: chunks, inner: inner)
+            return
+        }
+        // One work-group per (output, chunk); a second pass when there is more than one chunk.
+        let chunkLength = group * Self.serialLength
+        let chunks = (axis + chunkLength - 1) / chunkLength
+        let result = chunks == 1 ? output : try allocate(count: outputs * chunks)
+        try launch("reduce", "sum_group_forward", global: [outputs * chunks * group], local: [group], [
+            .buffer(input), .buffer(result), .int(axis), .int(inner), .int(chunks), .int(chunkLength), .local(floats: group),
+        ])
+        if chunks > 1 { try sum(result, output: output, outer: outputs, axis: chunks, inner: 1) }
     }
 
     public func broadcast(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {

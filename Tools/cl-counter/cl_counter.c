@@ -8,6 +8,7 @@
 //   writes, reads   host-to-device and device-to-host transfers (and maps)
 //   host_waits      blocking writes/reads/maps, clFinish and clWaitForEvents
 //   bytes_written, bytes_read
+// With CL_COUNTER_SMALL=1 it also prints each small launch's kernel name and size to stderr.
 // Build and use: Tools/count-cl-calls.sh COMMAND...
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 120
@@ -30,7 +31,14 @@ cl_int clEnqueueNDRangeKernel(cl_command_queue queue, cl_kernel kernel, cl_uint 
     size_t items = 1;
     for (cl_uint d = 0; d < dimensions; d++) items *= global[d];
     atomic_fetch_add(&launches, 1);
-    if (items <= 16) atomic_fetch_add(&small_launches, 1);
+    if (items <= 16) {
+        atomic_fetch_add(&small_launches, 1);
+        if (getenv("CL_COUNTER_SMALL")) {
+            char name[128] = "?";
+            clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+            fprintf(stderr, "cl-counter: small launch %s of %zu work-items\n", name, items);
+        }
+    }
     return real(queue, kernel, dimensions, offset, global, local, waits, wait_list, event);
 }
 
