@@ -1,11 +1,12 @@
 // Cross-entropy from logits with label smoothing (PyTorch F.cross_entropy semantics):
-// loss = logsumexp(x) - (1 - s) x[label] - s/C sum(x); dlogits = scale (softmax(x) - q),
+// loss = scale (logsumexp(x) - (1 - s) x[label] - s/C sum(x)) (scale 1/rows: the rows' sum is the mean); dlogits = scale (softmax(x) - q),
 // q = (1 - s) one_hot(label) + s/C, scale = output_gradient[0] times a constant (the loss's
 // incoming gradient stays on the device). Legend: rows x classes; labels hold class indices as
 // floats. One work-group per row. CPU counterpart: CPUBackend+Rows.swift.
 
 __kernel void crossentropy_forward(__global const float *logits, __global const float *labels, __global float *losses,
-                                   const int classes, const float smoothing, __local float *scratch) {
+                                   const int classes, const float smoothing, const float scale,
+                                   __local float *scratch) {
     const int row = get_group_id(0);
     const int lid = get_local_id(0);
     const int size = get_local_size(0);
@@ -23,7 +24,7 @@ __kernel void crossentropy_forward(__global const float *logits, __global const 
     logit_sum = group_sum(logit_sum, scratch);
     if (lid == 0) {
         const float target = x[(int)labels[row]];
-        losses[row] = largest + log(total) - (1.0f - smoothing) * target - smoothing * logit_sum / classes;
+        losses[row] = scale * (largest + log(total) - (1.0f - smoothing) * target - smoothing * logit_sum / classes);
     }
 }
 

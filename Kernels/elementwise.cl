@@ -28,14 +28,15 @@ __kernel void scale_forward(__global const float *input, __global float *output,
     if (i < n) output[i] = alpha * input[i];
 }
 
-// output = factor input, factor = numerator / (sqrt(squared_norm[0]) + epsilon), at most 1 when
-// at_most_one: gradient clipping and unit-norm scaling from a norm that stays on the device.
+// output = factor input, factor = numerator / (sqrt(squared_norm[i / block]) + epsilon), at
+// most 1 when at_most_one: gradient clipping and unit-norm scaling (of a batch of matrices,
+// `block` elements apart) from norms that stay on the device.
 __kernel void scale_by_norm_forward(__global const float *input, __global float *output, const int n,
-                                    __global const float *squared_norm, const float numerator, const float epsilon,
-                                    const int at_most_one) {
+                                    __global const float *squared_norm, const int block, const float numerator,
+                                    const float epsilon, const int at_most_one) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    float factor = numerator / (sqrt(squared_norm[0]) + epsilon);
+    float factor = numerator / (sqrt(squared_norm[i / block]) + epsilon);
     if (at_most_one) factor = fmin(factor, 1.0f);
     output[i] = factor * input[i];
 }

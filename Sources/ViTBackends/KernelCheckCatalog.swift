@@ -71,14 +71,16 @@ public enum KernelCheckCatalog {
                 try backend.scale(input, by: -1.75, output: output, count: count)
                 return [try download(output, count, from: backend)]
             })
-            for (numerator, atMostOne) in [(Float(0.5), true), (2, true), (1, false)] {
-                let size = "\(count) \(atMostOne ? "clip to" : "norm") \(numerator)"
+            // One norm (clipping), and one norm per block of 5 (a batch of matrices).
+            for (numerator, atMostOne, block) in [(Float(0.5), true, count), (2, true, count), (1, false, 5)] {
+                let size = "\(count) \(atMostOne ? "clip to" : "norm") \(numerator) block \(block)"
                 checks.append(KernelCheck(kernel: "scale_by_norm", size: size, absoluteTolerance: 1e-6, relativeTolerance: 1e-6) { backend in
                     let input = try upload(values(count, seed: 6), to: backend)
-                    let squaredNorm = try upload([Float(count) / 3], to: backend)
+                    let blocks = (count + block - 1) / block
+                    let squaredNorms = try upload((0..<blocks).map { Float(block * ($0 % 3 + 1)) / 3 }, to: backend)
                     let output = try backend.allocate(count: count)
-                    try backend.scaleByNorm(input, output: output, count: count, squaredNorm: squaredNorm, numerator: numerator, epsilon: 1e-6,
-                                            atMostOne: atMostOne)
+                    try backend.scaleByNorm(input, output: output, count: count, squaredNorms: squaredNorms, block: block, numerator: numerator,
+                                            epsilon: 1e-6, atMostOne: atMostOne)
                     return [try download(output, count, from: backend)]
                 })
             }
@@ -184,7 +186,8 @@ public enum KernelCheckCatalog {
                     let losses = try backend.allocate(count: rows)
                     let gradient = try backend.allocate(count: rows * classes)
                     let outputGradient = try upload([0.75], to: backend)
-                    try backend.crossEntropyForward(logits: logits, labels: labels, losses: losses, rows: rows, classes: classes, labelSmoothing: smoothing)
+                    try backend.crossEntropyForward(logits: logits, labels: labels, losses: losses, rows: rows, classes: classes, labelSmoothing: smoothing,
+                                                    scale: 1 / Float(rows))
                     try backend.crossEntropyBackward(logits: logits, labels: labels, outputGradient: outputGradient, logitsGradient: gradient,
                                                      rows: rows, classes: classes, labelSmoothing: smoothing, scale: 1 / Float(rows))
                     return [try download(losses, rows, from: backend), try download(gradient, rows * classes, from: backend)]

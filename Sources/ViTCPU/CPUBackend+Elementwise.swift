@@ -28,13 +28,21 @@ extension CPUBackend {
     }
 
     public func scaleByNorm(
-        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
-        atMostOne: Bool
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorms: DeviceStorage, block: Int, numerator: Float,
+        epsilon: Float, atMostOne: Bool
     ) throws {
-        let ratio = numerator / (host(squaredNorm)[0].squareRoot() + epsilon)
-        // fmin: a NaN norm leaves the values as they are, as the OpenCL kernel does.
-        let factor = atMostOne ? Float.minimum(ratio, 1) : ratio
-        try scale(input, by: factor, output: output, count: count)
+        let (x, norms, z) = (host(input), host(squaredNorms), host(output))
+        let block = max(block, 1)
+        profiler.measure("scale_by_norm") {
+            Parallel.forEachChunk((count + block - 1) / block, grain: max(1, Self.elementGrain / block)) { blocks in
+                for index in blocks {
+                    let ratio = numerator / (norms[index].squareRoot() + epsilon)
+                    // Float.minimum is fmin: a NaN norm leaves the values as they are, as in the OpenCL kernel.
+                    let factor = atMostOne ? Float.minimum(ratio, 1) : ratio
+                    for i in (index * block)..<min((index + 1) * block, count) { z[i] = factor * x[i] }
+                }
+            }
+        }
     }
 
     public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {

@@ -112,7 +112,9 @@ extension CPUBackend {
         }
     }
 
-    public func crossEntropyForward(logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float) throws {
+    public func crossEntropyForward(
+        logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float, scale: Float
+    ) throws {
         let (x, targets, loss) = (host(logits), host(labels), host(losses))
         profiler.measure("crossentropy_forward") {
             Parallel.forEachChunk(rows, grain: rowGrain(classes)) { range in
@@ -127,7 +129,7 @@ extension CPUBackend {
                     let logitSum = VectorMath.sum(source, count: classes)
                     let target = source[Int(targets[row])]
                     // -sum_c q_c log p_c with q = (1 - s) one_hot + s / C.
-                    loss[row] = logSumExp - (1 - labelSmoothing) * target - labelSmoothing * logitSum / Float(classes)
+                    loss[row] = scale * (logSumExp - (1 - labelSmoothing) * target - labelSmoothing * logitSum / Float(classes))
                 }
             }
         }

@@ -35,6 +35,14 @@ public final class CPUBackend: Backend {
         try CPUStorage(count: count, pool: pool, memory: memory)
     }
 
+    /// Host memory has no alignment rule for views.
+    public var viewAlignment: Int { 1 }
+
+    public func view(of storage: DeviceStorage, offset: Int, count: Int) throws -> DeviceStorage {
+        precondition(offset >= 0 && offset + count <= storage.count, "view [\(offset), \(offset + count)) outside a storage of \(storage.count)")
+        return CPUStorage(viewOf: storage as! CPUStorage, offset: offset, count: count)
+    }
+
     public func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws {
         guard let base = values.baseAddress else { return }
         host(storage).update(from: base, count: values.count)

@@ -7,13 +7,23 @@ public final class CPUStorage: DeviceStorage {
     public let count: Int
     /// The first element.
     public let pointer: UnsafeMutablePointer<Float>
-    private let pool: BufferPool<UnsafeMutablePointer<Float>>
-    private let memory: MemoryCounter
+    /// The pool and counter an owning storage returns its memory to; nil for a view.
+    private let owner: (pool: BufferPool<UnsafeMutablePointer<Float>>, memory: MemoryCounter)?
+    /// The storage a view aliases, kept alive by it.
+    private let parent: CPUStorage?
+
+    /// A view of `count` floats of `parent` from `offset`.
+    init(viewOf parent: CPUStorage, offset: Int, count: Int) {
+        self.count = count
+        self.pointer = parent.pointer + offset
+        self.parent = parent
+        self.owner = nil
+    }
 
     init(count: Int, pool: BufferPool<UnsafeMutablePointer<Float>>, memory: MemoryCounter) throws {
         self.count = count
-        self.pool = pool
-        self.memory = memory
+        self.owner = (pool, memory)
+        self.parent = nil
         if let reused = pool.take(count: count) {
             pointer = reused
         } else {
@@ -28,7 +38,8 @@ public final class CPUStorage: DeviceStorage {
     }
 
     deinit {
-        memory.released(count * MemoryLayout<Float>.size)
-        pool.give(pointer, count: count)
+        guard let owner else { return }
+        owner.memory.released(count * MemoryLayout<Float>.size)
+        owner.pool.give(pointer, count: count)
     }
 }

@@ -97,7 +97,8 @@ extension Tensor {
             guard elementCount == 1 else {
                 throw ViTError.gradient(detail: "backward() without a gradient needs a one-element tensor, not \(shape)")
             }
-            start = try Tensor.full(shape, value: 1, on: backend)
+            // Written from the host: a transfer, not a one-work-item launch.
+            start = try Tensor([1], shape: shape, on: backend)
         }
         try GradientMode.withoutGradient {
             let order = topologicalOrder()
@@ -145,7 +146,18 @@ extension Tensor {
         gradient = nil
     }
 
+    /// Tells this leaf that its `gradient` holds zeros (an optimizer zeroed its gradients in
+    /// one launch), so the next accumulation copies into it instead of adding.
+    public func gradientWasZeroed() {
+        gradientHoldsZeros = true
+    }
+
     private func accumulateGradient(_ incoming: Tensor) throws {
+        if let gradient, gradientHoldsZeros {
+            gradientHoldsZeros = false
+            try backend.copy(from: incoming.storage, offset: 0, to: gradient.storage, offset: 0, count: elementCount)
+            return
+        }
         guard let gradient else {
             // Copy: the incoming tensor may share storage with an activation of this step.
             let copy = try Tensor.empty(shape, on: backend)

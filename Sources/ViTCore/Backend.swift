@@ -97,6 +97,11 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
 
     /// Uninitialised storage for `count` floats (from the backend's pool when possible).
     func allocate(count: Int) throws -> DeviceStorage
+    /// The floats a view's offset must be a multiple of (`view(of:offset:count:)`).
+    var viewAlignment: Int { get }
+    /// Storage aliasing `count` floats of `storage` from `offset` (a multiple of
+    /// `viewAlignment`): writes through either are seen by both. The view keeps `storage` alive.
+    func view(of storage: DeviceStorage, offset: Int, count: Int) throws -> DeviceStorage
     /// Copies host values into `storage` starting at element 0.
     func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws
     /// Copies the first `values.count` elements of `storage` to the host.
@@ -132,12 +137,13 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     func binary(_ operation: BinaryOperation, _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int) throws
     /// `output = alpha * input`. `output` may be `input`.
     func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) throws
-    /// `output = factor * input` with `factor = numerator / (sqrt(squaredNorm[0]) + epsilon)`,
-    /// at most 1 when `atMostOne`: gradient clipping and unit-norm scaling from a norm that
-    /// stays on the device. `output` may be `input`.
+    /// `output[i] = factor * input[i]` with `factor = numerator / (sqrt(squaredNorms[i / block])
+    /// + epsilon)`, at most 1 when `atMostOne`: gradient clipping and unit-norm scaling of a
+    /// batch of matrices `block` elements apart, from norms that stay on the device. `output`
+    /// may be `input`.
     func scaleByNorm(
-        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
-        atMostOne: Bool
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorms: DeviceStorage, block: Int, numerator: Float,
+        epsilon: Float, atMostOne: Bool
     ) throws
     /// `output[r, c] = input[r, c] + bias[c]`.
     func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws
@@ -165,8 +171,11 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     func softmaxBackward(output: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, rows: Int, columns: Int) throws
 
     /// Per-row cross-entropy of logits against class indices (stored as floats), with label
-    /// smoothing as PyTorch's `cross_entropy(label_smoothing:)`.
-    func crossEntropyForward(logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float) throws
+    /// smoothing as PyTorch's `cross_entropy(label_smoothing:)`, times `scale` (1 / rows makes
+    /// the rows' sum the mean).
+    func crossEntropyForward(
+        logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float, scale: Float
+    ) throws
     /// `outputGradient[0] * scale * d(loss_row)/d(logits)` for every row (the loss's incoming
     /// gradient is read on the device, not by the host).
     func crossEntropyBackward(

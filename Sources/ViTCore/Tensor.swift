@@ -9,14 +9,18 @@ public final class Tensor: CustomStringConvertible {
     /// The tensor's dimensions.
     public let shape: Shape
     /// The device memory holding the elements.
-    public let storage: DeviceStorage
+    public private(set) var storage: DeviceStorage
     /// The backend that owns `storage` and runs every operation on this tensor.
     public let backend: Backend
     /// Whether gradients flow to this tensor. Set it on parameters (leaves); results of
     /// operations inherit it from their inputs.
     public var requiresGradient: Bool
     /// The accumulated gradient of a leaf after `backward()`; nil until then.
-    public var gradient: Tensor?
+    public var gradient: Tensor? {
+        didSet { gradientHoldsZeros = false }
+    }
+    /// Whether `gradient` is known to hold zeros (see `gradientWasZeroed()`).
+    var gradientHoldsZeros = false
     /// How to send a gradient to the inputs of the operation that made this tensor.
     var gradientNode: GradientNode?
 
@@ -83,6 +87,16 @@ public final class Tensor: CustomStringConvertible {
     public func to(_ target: Backend) throws -> Tensor {
         if target === backend { return self }
         return try Tensor(toArray(), shape: shape, on: target)
+    }
+
+    /// Copies this leaf's values into `destination` (at least as large, on the same backend)
+    /// and keeps them there from now on: how parameters move into an arena.
+    public func move(to destination: DeviceStorage) throws {
+        guard gradientNode == nil, destination.count >= elementCount else {
+            throw ViTError.invalidArgument(operation: "move", detail: "only a leaf moves, into storage of at least \(elementCount) floats")
+        }
+        try backend.copy(from: storage, offset: 0, to: destination, offset: 0, count: elementCount)
+        storage = destination
     }
 
     /// A copy that shares nothing with the autograd graph.

@@ -16,11 +16,12 @@ extension OpenCLBackend {
     }
 
     public func scaleByNorm(
-        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorm: DeviceStorage, numerator: Float, epsilon: Float,
-        atMostOne: Bool
+        _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorms: DeviceStorage, block: Int, numerator: Float,
+        epsilon: Float, atMostOne: Bool
     ) throws {
         try launch("elementwise", "scale_by_norm_forward", global: [count], [
-            .buffer(input), .buffer(output), .int(count), .buffer(squaredNorm), .float(numerator), .float(epsilon), .int(atMostOne ? 1 : 0),
+            .buffer(input), .buffer(output), .int(count), .buffer(squaredNorms), .int(max(block, 1)), .float(numerator), .float(epsilon),
+            .int(atMostOne ? 1 : 0),
         ])
     }
 
@@ -82,10 +83,12 @@ extension OpenCLBackend {
                    [.buffer(output), .buffer(outputGradient), .buffer(inputGradient), .int(columns), .local(floats: group)])
     }
 
-    public func crossEntropyForward(logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float) throws {
+    public func crossEntropyForward(
+        logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float, scale: Float
+    ) throws {
         let group = rowGroupSize(columns: classes)
         try launch("crossentropy", "crossentropy_forward", global: [rows * group], local: [group], [
-            .buffer(logits), .buffer(labels), .buffer(losses), .int(classes), .float(labelSmoothing), .local(floats: group),
+            .buffer(logits), .buffer(labels), .buffer(losses), .int(classes), .float(labelSmoothing), .float(scale), .local(floats: group),
         ])
     }
 

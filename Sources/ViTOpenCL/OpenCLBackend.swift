@@ -17,6 +17,7 @@ public final class OpenCLBackend: Backend {
     let profiler: Profiler
     /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
     let maximumWorkGroupSize: Int
+    public let viewAlignment: Int
     /// Host copies of the values of writes still in flight (`write` does not wait for the
     /// device), freed once their event reports completion.
     private var stagedWrites: [(event: cl_event, staging: UnsafeMutableRawPointer)] = []
@@ -44,6 +45,9 @@ public final class OpenCLBackend: Backend {
         self.queue = queue
         let workGroup: Int = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) ?? 64
         self.maximumWorkGroupSize = max(1, workGroup)
+        // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits; sub-buffer origins must be multiples of it.
+        let alignmentBits: cl_uint = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN)) ?? 4096
+        self.viewAlignment = max(1, Int(alignmentBits) / (8 * MemoryLayout<Float>.size))
         self.library = KernelLibrary(context: context, device: entry.deviceID, deviceInfo: entry.info)
     }
 
@@ -79,6 +83,19 @@ public final class OpenCLBackend: Backend {
 
     /// Copies the values into host staging memory and enqueues the write without waiting for
     /// it: commands enqueued later see the values, and the host goes on at once.
+    public func view(of storage: DeviceStorage, offset: Int, count: Int) throws -> DeviceStorage {
+        precondition(offset >= 0 && offset + count <= storage.count && offset % viewAlignment == 0,
+                     "view [\(offset), \(offset + count)) of a storage of \(storage.count) (alignment \(viewAlignment))")
+        let parent = storage as! OpenCLStorage
+        var region = cl_buffer_region(origin: offset * MemoryLayout<Float>.size, size: max(count, 1) * MemoryLayout<Float>.size)
+        var status: cl_int = 0
+        guard let subBuffer = clCreateSubBuffer(parent.buffer, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
+                                                &region, &status), status == CL_SUCCESS else {
+            throw ViTError.openCL(call: "clCreateSubBuffer(\(count) floats at \(offset))", code: CLStatus.name(status))
+        }
+        return OpenCLStorage(count: count, subBuffer: subBuffer, of: parent)
+    }
+
     public func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         releaseStagedWrites(all: false)

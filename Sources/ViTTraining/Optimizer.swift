@@ -22,13 +22,109 @@ extension VisionTransformer {
     }
 }
 
-/// Updates parameters from their accumulated gradients with one fused kernel per tensor.
+/// An optimizer's parameters in one allocation and their gradients in another (llm.c's
+/// layout), ordered in spans of parameters that share their update settings, so that zeroing
+/// and clipping the gradients and each span's update are one launch over contiguous memory.
+/// Creating it moves the parameters' values into its arena (checkpoint names and the model's
+/// tensors are unchanged) and gives every parameter its gradient there, zeroed.
+public final class ParameterArena {
+    /// The parameters in arena order, span after span.
+    public let parameters: [OptimizedParameter]
+    /// Ranges of `parameters` whose members share their update settings.
+    public let spans: [Range<Int>]
+    /// The parameters' values.
+    public let values: StorageArena
+    /// Their gradients, at the same offsets.
+    public let gradients: StorageArena
+    /// The device every parameter lives on.
+    public let backend: Backend
+    private let gradientTensors: [Tensor]
+
+    /// The parameters of `groups`, each group one span (empty groups are dropped).
+    public init(groups: [[OptimizedParameter]]) throws {
+        let kept = groups.filter { !$0.isEmpty }
+        parameters = kept.flatMap { $0 }
+        guard let backend = parameters.first?.tensor.backend else {
+            throw TrainingError.invalidOption("an optimizer needs at least one parameter")
+        }
+        guard parameters.allSatisfy({ $0.tensor.backend === backend }) else {
+            throw TrainingError.mismatch("an optimizer's parameters must all live on one device")
+        }
+        self.backend = backend
+        var first = 0
+        spans = kept.map { group in
+            defer { first += group.count }
+            return first..<(first + group.count)
+        }
+        let counts = parameters.map(\.tensor.elementCount)
+        values = try StorageArena(counts: counts, on: backend)
+        gradients = try StorageArena(counts: counts, on: backend)
+        for (parameter, view) in zip(parameters, values.views) { try parameter.tensor.move(to: view) }
+        gradientTensors = zip(parameters, gradients.views).map { Tensor(shape: $0.tensor.shape, storage: $1, backend: backend) }
+        attachGradients()
+    }
+
+    /// Zeroes every gradient with one fill (and gives back its arena gradient to a parameter
+    /// whose gradient was set to nil).
+    public func zeroGradients() throws {
+        attachGradients()
+        try backend.fill(gradients.storage, count: gradients.storage.count, value: 0)
+        for parameter in parameters { parameter.tensor.gradientWasZeroed() }
+    }
+
+    private func attachGradients() {
+        for (parameter, gradient) in zip(parameters, gradientTensors) where parameter.tensor.gradient !== gradient {
+            parameter.tensor.gradient = gradient
+        }
+    }
+
+    /// Zeroed optimizer state (moments, momentum) for the parameters of `spans`, which must
+    /// be consecutive, laid out as their values are.
+    func makeState(for spans: Range<Int>) throws -> OptimizerState {
+        let range = self.spans[spans.lowerBound].lowerBound..<self.spans[spans.upperBound - 1].upperBound
+        return try OptimizerState(parameters: range, spans: spans.map { self.spans[$0] }, arena: self)
+    }
+
+    /// A span of the values and of the gradients, with its length in floats.
+    func views(of span: Range<Int>) throws -> (values: DeviceStorage, gradients: DeviceStorage, count: Int) {
+        (try values.span(span), try gradients.span(span), values.length(of: span))
+    }
+}
+
+/// One optimizer buffer (a moment, a momentum) for a range of an arena's parameters, with a
+/// view per parameter for checkpoints and a view per span for the updates.
+struct OptimizerState {
+    let storage: StorageArena
+    /// The parameters (arena indices) it covers.
+    let parameters: Range<Int>
+    /// One view per covered span, in order.
+    let spanViews: [DeviceStorage]
+
+    init(parameters: Range<Int>, spans: [Range<Int>], arena: ParameterArena) throws {
+        let storage = try StorageArena(counts: arena.parameters[parameters].map(\.tensor.elementCount), on: arena.backend)
+        spanViews = try spans.map { try storage.span(($0.lowerBound - parameters.lowerBound)..<($0.upperBound - parameters.lowerBound)) }
+        self.storage = storage
+        self.parameters = parameters
+    }
+
+    /// The buffer of each covered parameter as a tensor named `prefix.<parameter name>`.
+    func tensors(prefixed prefix: String, arena: ParameterArena) -> [(name: String, tensor: Tensor)] {
+        parameters.map { index in
+            let parameter = arena.parameters[index]
+            let view = storage.views[index - parameters.lowerBound]
+            return (prefix + "." + parameter.name, Tensor(shape: parameter.tensor.shape, storage: view, backend: arena.backend))
+        }
+    }
+}
+
+/// Updates parameters from their accumulated gradients, one fused launch per span of its
+/// `ParameterArena`.
 public protocol Optimizer: AnyObject {
-    /// The parameters in update order.
-    var parameters: [OptimizedParameter] { get }
+    /// The parameters, their values and gradients in arena order.
+    var arena: ParameterArena { get }
     /// Steps taken so far.
     var stepCount: Int { get }
-    /// Applies one update at `learningRate` to every parameter that has a gradient.
+    /// Applies one update at `learningRate` to every parameter.
     func step(learningRate: Float) throws
     /// The state a resumed run needs, named `<buffer>.<parameter name>`.
     var stateTensors: [(name: String, tensor: Tensor)] { get }
@@ -37,96 +133,113 @@ public protocol Optimizer: AnyObject {
 }
 
 extension Optimizer {
-    /// Drops every parameter's gradient (PyTorch's `zero_grad(set_to_none=True)`).
-    public func zeroGradients() {
-        parameters.forEach { $0.tensor.zeroGradient() }
+    /// The parameters in update order.
+    public var parameters: [OptimizedParameter] { arena.parameters }
+
+    /// Zeroes every parameter's gradient, one launch over the gradient arena.
+    public func zeroGradients() throws {
+        try arena.zeroGradients()
     }
 }
 
-/// AdamW with decoupled weight decay, PyTorch's arithmetic (`torch.optim.AdamW`).
+/// Decayed parameters first, then the others: the two spans of AdamW and SGD.
+private func decayGroups(_ parameters: [OptimizedParameter]) -> [[OptimizedParameter]] {
+    [parameters.filter(\.decayed), parameters.filter { !$0.decayed }]
+}
+
+/// AdamW with decoupled weight decay, PyTorch's arithmetic (`torch.optim.AdamW`), one launch
+/// per span (decayed parameters, the others).
 public final class AdamW: Optimizer {
-    public let parameters: [OptimizedParameter]
+    public let arena: ParameterArena
     public let betas: (Float, Float)
     public let epsilon: Float
     public let weightDecay: Float
     public private(set) var stepCount = 0
-    private let firstMoments: [Tensor]
-    private let secondMoments: [Tensor]
+    /// The spans of `arena` this AdamW updates (Muon hands it the spans it does not update).
+    private let spans: Range<Int>
+    private let firstMoments: OptimizerState
+    private let secondMoments: OptimizerState
 
-    public init(parameters: [OptimizedParameter], betas: (Float, Float) = (0.9, 0.999), epsilon: Float = 1e-8, weightDecay: Float = 0.05) throws {
-        self.parameters = parameters
+    public convenience init(parameters: [OptimizedParameter], betas: (Float, Float) = (0.9, 0.999), epsilon: Float = 1e-8, weightDecay: Float = 0.05) throws {
+        let arena = try ParameterArena(groups: decayGroups(parameters))
+        try self.init(arena: arena, spans: arena.spans.indices, betas: betas, epsilon: epsilon, weightDecay: weightDecay)
+    }
+
+    /// An AdamW for the consecutive `spans` of `arena`.
+    init(arena: ParameterArena, spans: Range<Int>, betas: (Float, Float), epsilon: Float = 1e-8, weightDecay: Float) throws {
+        self.arena = arena
+        self.spans = spans
         self.betas = betas
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        firstMoments = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
-        secondMoments = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+        firstMoments = try arena.makeState(for: spans)
+        secondMoments = try arena.makeState(for: spans)
     }
 
     public func step(learningRate: Float) throws {
         stepCount += 1
-        for (index, parameter) in parameters.enumerated() {
-            guard let gradient = parameter.tensor.gradient else { continue }
+        for (position, span) in spans.enumerated() {
+            let parameters = arena.spans[span]
+            let (values, gradients, count) = try arena.views(of: parameters)
+            let decayed = arena.parameters[parameters.lowerBound].decayed
             let settings = AdamWStep(learningRate: learningRate, beta1: betas.0, beta2: betas.1, epsilon: epsilon,
-                                     weightDecay: parameter.decayed ? weightDecay : 0, step: stepCount)
-            try parameter.tensor.backend.adamW(parameter: parameter.tensor.storage, gradient: gradient.storage, firstMoment: firstMoments[index].storage,
-                                               secondMoment: secondMoments[index].storage, count: parameter.tensor.elementCount, step: settings)
+                                     weightDecay: decayed ? weightDecay : 0, step: stepCount)
+            try arena.backend.adamW(parameter: values, gradient: gradients, firstMoment: firstMoments.spanViews[position],
+                                    secondMoment: secondMoments.spanViews[position], count: count, step: settings)
         }
     }
 
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        parameters.indices.flatMap { [("exp_avg." + parameters[$0].name, firstMoments[$0]), ("exp_avg_sq." + parameters[$0].name, secondMoments[$0])] }
+        firstMoments.tensors(prefixed: "exp_avg", arena: arena) + secondMoments.tensors(prefixed: "exp_avg_sq", arena: arena)
     }
 
     public func restore(stepCount: Int) { self.stepCount = stepCount }
 }
 
-/// SGD with momentum and L2 weight decay (`torch.optim.SGD(momentum:weight_decay:)`).
+/// SGD with momentum and L2 weight decay (`torch.optim.SGD(momentum:weight_decay:)`), one
+/// launch per span.
 public final class SGD: Optimizer {
-    public let parameters: [OptimizedParameter]
+    public let arena: ParameterArena
     public let momentum: Float
     public let weightDecay: Float
     public private(set) var stepCount = 0
-    private let velocities: [Tensor]
+    private let velocities: OptimizerState
 
     public init(parameters: [OptimizedParameter], momentum: Float = 0.9, weightDecay: Float = 5e-4) throws {
-        self.parameters = parameters
+        arena = try ParameterArena(groups: decayGroups(parameters))
         self.momentum = momentum
         self.weightDecay = weightDecay
-        velocities = try parameters.map { try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend) }
+        velocities = try arena.makeState(for: arena.spans.indices)
     }
 
     public func step(learningRate: Float) throws {
         stepCount += 1
-        for (index, parameter) in parameters.enumerated() {
-            guard let gradient = parameter.tensor.gradient else { continue }
-            try parameter.tensor.backend.sgd(parameter: parameter.tensor.storage, gradient: gradient.storage, velocity: velocities[index].storage,
-                                             count: parameter.tensor.elementCount, learningRate: learningRate, momentum: momentum,
-                                             weightDecay: parameter.decayed ? weightDecay : 0)
+        for (position, span) in arena.spans.enumerated() {
+            let (values, gradients, count) = try arena.views(of: span)
+            let decayed = arena.parameters[span.lowerBound].decayed
+            try arena.backend.sgd(parameter: values, gradient: gradients, velocity: velocities.spanViews[position], count: count,
+                                  learningRate: learningRate, momentum: momentum, weightDecay: decayed ? weightDecay : 0)
         }
     }
 
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        parameters.indices.map { ("momentum_buffer." + parameters[$0].name, velocities[$0]) }
+        velocities.tensors(prefixed: "momentum_buffer", arena: arena)
     }
 
     public func restore(stepCount: Int) { self.stepCount = stepCount }
 }
 
-/// Scales all gradients so their joint L2 norm is at most `maximumNorm` (PyTorch's
-/// `clip_grad_norm_`: factor `min(1, maximumNorm / (norm + 1e-6))`). The norm and the factor
-/// stay on the device; returns the squared norm before clipping, a device scalar [1], or nil
-/// when no parameter has a gradient.
+/// Scales all gradients of `arena` so their joint L2 norm is at most `maximumNorm` (PyTorch's
+/// `clip_grad_norm_`: factor `min(1, maximumNorm / (norm + 1e-6))`), with a few launches over
+/// the whole gradient arena. The norm and the factor stay on the device; returns the squared
+/// norm before clipping, a device scalar.
 @discardableResult
-public func clipGradientNorm(_ parameters: [OptimizedParameter], maximumNorm: Float) throws -> Tensor? {
-    let gradients = parameters.compactMap(\.tensor.gradient)
-    guard let first = gradients.first else { return nil }
-    let squares = try GradientMode.withoutGradient {
-        try concatenate(try gradients.map { try ($0 * $0).sum().reshaped([1]) }, axis: 0).sum()
-    }
-    for gradient in gradients {
-        try first.backend.scaleByNorm(gradient.storage, output: gradient.storage, count: gradient.elementCount, squaredNorm: squares.storage,
-                                      numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
-    }
+public func clipGradientNorm(_ arena: ParameterArena, maximumNorm: Float) throws -> Tensor {
+    let storage = arena.gradients.storage
+    let gradients = Tensor(shape: [storage.count], storage: storage, backend: arena.backend)
+    let squares = try GradientMode.withoutGradient { try (gradients * gradients).sum() }
+    try arena.backend.scaleByNorm(storage, output: storage, count: storage.count, squaredNorms: squares.storage, block: storage.count,
+                                  numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
     return squares
 }
 
@@ -163,12 +276,17 @@ public struct LearningRateSchedule: Sendable {
 /// that its root mean square matches AdamW's and both groups share one learning rate and
 /// weight decay (decoupled).
 public final class Muon: Optimizer {
-    public let parameters: [OptimizedParameter]
+    public let arena: ParameterArena
     public let momentum: Float
     public let weightDecay: Float
     public private(set) var stepCount = 0
-    /// The block matrices Muon updates, with their momentum buffers.
-    private let matrices: [(parameter: OptimizedParameter, buffer: Tensor)]
+    /// The block matrices, one span per (shape, decay) group at the start of the arena.
+    private let groups: [MatrixGroup]
+    /// The matrices' spans: `0..<matrixSpans`.
+    private let matrixSpans: Int
+    private let buffers: OptimizerState
+    /// The Nesterov directions, laid out as the buffers.
+    private let directions: OptimizerState
     private let adamW: AdamW
 
     /// The quintic Newton-Schulz coefficients of the reference implementation: they drive
@@ -176,84 +294,149 @@ public final class Muon: Optimizer {
     static let newtonSchulzCoefficients: (a: Float, b: Float, c: Float) = (3.4445, -4.7750, 2.0315)
     static let newtonSchulzSteps = 5
 
+    /// Matrices of one shape and decay setting, orthogonalised together by strided-batched GEMMs.
+    private struct MatrixGroup {
+        let span: Int
+        let rows: Int
+        let columns: Int
+        let decayed: Bool
+        let work: NewtonSchulzWork
+    }
+
     public init(parameters: [OptimizedParameter], momentum: Float = 0.95, adamBeta2: Float = 0.999, weightDecay: Float = 0.05) throws {
-        self.parameters = parameters
         self.momentum = momentum
         self.weightDecay = weightDecay
         let isMatrix = { (parameter: OptimizedParameter) in parameter.name.hasPrefix("blocks.") && parameter.tensor.shape.rank == 2 }
-        matrices = try parameters.filter(isMatrix).map { ($0, try Tensor.zeros($0.tensor.shape, on: $0.tensor.backend)) }
-        adamW = try AdamW(parameters: parameters.filter { !isMatrix($0) }, betas: (0.9, adamBeta2), weightDecay: weightDecay)
+        // Group the matrices by shape and decay, in order of first appearance.
+        var matrixGroups: [[OptimizedParameter]] = []
+        for matrix in parameters.filter(isMatrix) {
+            if let index = matrixGroups.firstIndex(where: { $0[0].tensor.shape == matrix.tensor.shape && $0[0].decayed == matrix.decayed }) {
+                matrixGroups[index].append(matrix)
+            } else {
+                matrixGroups.append([matrix])
+            }
+        }
+        let others = parameters.filter { !isMatrix($0) }
+        let arena = try ParameterArena(groups: matrixGroups + decayGroups(others))
+        self.arena = arena
+        matrixSpans = matrixGroups.count
+        let backend = arena.backend
+        groups = try (0..<matrixSpans).map { span in
+            let first = arena.parameters[arena.spans[span].lowerBound]
+            let (rows, columns) = (first.tensor.shape[0], first.tensor.shape[1])
+            // The arena's distance between two matrices of the group (their size, aligned).
+            let alignment = backend.viewAlignment
+            let stride = (rows * columns + alignment - 1) / alignment * alignment
+            let work = try NewtonSchulzWork(matrices: arena.spans[span].count, stride: stride, rows: rows, columns: columns, on: backend)
+            return MatrixGroup(span: span, rows: rows, columns: columns, decayed: first.decayed, work: work)
+        }
+        buffers = try arena.makeState(for: 0..<max(matrixSpans, 1))
+        directions = try arena.makeState(for: 0..<max(matrixSpans, 1))
+        adamW = try AdamW(arena: arena, spans: matrixSpans..<arena.spans.count, betas: (0.9, adamBeta2), weightDecay: weightDecay)
     }
 
     public func step(learningRate: Float) throws {
         stepCount += 1
         try adamW.step(learningRate: learningRate)
-        for (parameter, buffer) in matrices {
-            guard let gradient = parameter.tensor.gradient else { continue }
-            let backend = parameter.tensor.backend
-            let count = parameter.tensor.elementCount
-            let (rows, columns) = (parameter.tensor.shape[0], parameter.tensor.shape[1])
-            // buffer = momentum buffer + gradient; Nesterov: direction = gradient + momentum buffer.
-            try backend.scale(buffer.storage, by: momentum, output: buffer.storage, count: count)
-            try backend.binary(.add, buffer.storage, gradient.storage, output: buffer.storage, count: count)
-            let direction = try Tensor.empty(parameter.tensor.shape, on: backend)
-            try backend.scale(buffer.storage, by: momentum, output: direction.storage, count: count)
-            try backend.binary(.add, direction.storage, gradient.storage, output: direction.storage, count: count)
-            let update = try Muon.orthogonalize(direction, rows: rows, columns: columns)
-            let decay = parameter.decayed ? weightDecay : 0
-            let scale = 0.2 * Float(max(rows, columns)).squareRoot()
-            try backend.scale(parameter.tensor.storage, by: 1 - learningRate * decay, output: parameter.tensor.storage, count: count)
-            try backend.scale(update.storage, by: -learningRate * scale, output: update.storage, count: count)
-            try backend.binary(.add, parameter.tensor.storage, update.storage, output: parameter.tensor.storage, count: count)
+        guard matrixSpans > 0 else { return }
+        let backend = arena.backend
+        // Every matrix at once: buffer = momentum buffer + gradient; Nesterov direction = gradient + momentum buffer.
+        let (_, gradients, count) = try arena.views(of: 0..<arena.spans[matrixSpans - 1].upperBound)
+        let (buffer, direction) = (buffers.storage.storage, directions.storage.storage)
+        try backend.scale(buffer, by: momentum, output: buffer, count: count)
+        try backend.binary(.add, buffer, gradients, output: buffer, count: count)
+        try backend.scale(buffer, by: momentum, output: direction, count: count)
+        try backend.binary(.add, direction, gradients, output: direction, count: count)
+        for group in groups {
+            let (values, _, length) = try arena.views(of: arena.spans[group.span])
+            let update = try group.work.orthogonalize(directions.spanViews[group.span])
+            let decay = group.decayed ? weightDecay : 0
+            let scale = 0.2 * Float(max(group.rows, group.columns)).squareRoot()
+            try backend.scale(values, by: 1 - learningRate * decay, output: values, count: length)
+            try backend.scale(update, by: -learningRate * scale, output: update, count: length)
+            try backend.binary(.add, values, update, output: values, count: length)
         }
     }
 
-    /// The approximate orthogonal factor U V^T of a [rows, columns] matrix U S V^T: the matrix
-    /// scaled to unit Frobenius norm, then `newtonSchulzSteps` of X <- a X + (b G + c G^2) X
-    /// with G = X X^T (or X <- a X + X (b G + c G^2) with G = X^T X when the matrix is tall,
-    /// so that G is the smaller Gram matrix).
+    /// The approximate orthogonal factor U V^T of a [rows, columns] matrix U S V^T (see
+    /// `NewtonSchulzWork`), for one matrix.
     public static func orthogonalize(_ matrix: Tensor, rows: Int, columns: Int) throws -> Tensor {
-        let backend = matrix.backend
-        let count = rows * columns
-        let squares = try Tensor.empty([1], on: backend)
-        try backend.gemm(GemmDescriptor(transposeA: false, transposeB: true, m: 1, n: 1, k: count), a: matrix.storage, b: matrix.storage, c: squares.storage)
-        var current = try Tensor.empty([rows, columns], on: backend)
-        // The norm stays on the device: the kernel reads it.
-        try backend.scaleByNorm(matrix.storage, output: current.storage, count: count, squaredNorm: squares.storage, numerator: 1, epsilon: 1e-7,
-                                atMostOne: false)
-        let tall = rows > columns
-        let side = min(rows, columns)
-        let gram = try Tensor.empty([side, side], on: backend)
-        let polynomial = try Tensor.empty([side, side], on: backend)
-        var next = try Tensor.empty([rows, columns], on: backend)
-        let (a, b, c) = newtonSchulzCoefficients
-        for _ in 0..<newtonSchulzSteps {
-            // G = X X^T for a wide X, X^T X for a tall one.
-            try backend.gemm(GemmDescriptor(transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns)),
-                             a: current.storage, b: current.storage, c: gram.storage)
-            // P = b G + c G G.
-            try backend.copy(from: gram.storage, offset: 0, to: polynomial.storage, offset: 0, count: side * side)
-            try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b),
-                             a: gram.storage, b: gram.storage, c: polynomial.storage)
-            // X' = a X + P X (wide) or a X + X P (tall).
-            try backend.copy(from: current.storage, offset: 0, to: next.storage, offset: 0, count: count)
-            let descriptor = GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a)
-            if tall {
-                try backend.gemm(descriptor, a: current.storage, b: polynomial.storage, c: next.storage)
-            } else {
-                try backend.gemm(descriptor, a: polynomial.storage, b: current.storage, c: next.storage)
-            }
-            swap(&current, &next)
-        }
-        return current
+        let work = try NewtonSchulzWork(matrices: 1, stride: rows * columns, rows: rows, columns: columns, on: matrix.backend)
+        return Tensor(shape: [rows, columns], storage: try work.orthogonalize(matrix.storage), backend: matrix.backend)
     }
 
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        matrices.map { ("momentum_buffer." + $0.parameter.name, $0.buffer) } + adamW.stateTensors
+        (matrixSpans > 0 ? buffers.tensors(prefixed: "momentum_buffer", arena: arena) : []) + adamW.stateTensors
     }
 
     public func restore(stepCount: Int) {
         self.stepCount = stepCount
         adamW.restore(stepCount: stepCount)
+    }
+}
+
+/// The buffers of Newton-Schulz orthogonalisation for a batch of `matrices` [rows, columns]
+/// matrices `stride` floats apart, allocated once and zero-filled, so the gaps between the
+/// matrices stay zero. Each matrix is scaled to unit Frobenius norm (the norms stay on the
+/// device), then `newtonSchulzSteps` of X <- a X + (b G + c G^2) X with G = X X^T (or X <- a X +
+/// X (b G + c G^2) with G = X^T X when the matrix is tall, so that G is the smaller Gram
+/// matrix), every product one strided-batched GEMM over the batch.
+struct NewtonSchulzWork {
+    let matrices: Int
+    let stride: Int
+    let rows: Int
+    let columns: Int
+    let backend: Backend
+    private let squares: DeviceStorage
+    private let first: DeviceStorage
+    private let second: DeviceStorage
+    private let gram: DeviceStorage
+    private let polynomial: DeviceStorage
+
+    init(matrices: Int, stride: Int, rows: Int, columns: Int, on backend: Backend) throws {
+        (self.matrices, self.stride, self.rows, self.columns, self.backend) = (matrices, stride, rows, columns, backend)
+        let side = min(rows, columns)
+        squares = try backend.allocate(count: matrices)
+        (first, second) = (try backend.allocate(count: matrices * stride), try backend.allocate(count: matrices * stride))
+        (gram, polynomial) = (try backend.allocate(count: matrices * side * side), try backend.allocate(count: matrices * side * side))
+        for storage in [first, second] { try backend.fill(storage, count: storage.count, value: 0) }
+    }
+
+    /// The orthogonal factors of the batch in `input`, in a buffer of this work (valid until
+    /// the next call).
+    func orthogonalize(_ input: DeviceStorage) throws -> DeviceStorage {
+        let count = rows * columns
+        let length = (matrices - 1) * stride + count
+        let tall = rows > columns
+        let side = min(rows, columns)
+        try backend.gemm(GemmDescriptor(transposeA: false, transposeB: true, m: 1, n: 1, k: count, batchCount: matrices,
+                                        strideA: stride, strideB: stride, strideC: 1), a: input, b: input, c: squares)
+        var (current, next) = (first, second)
+        try backend.scaleByNorm(input, output: current, count: length, squaredNorms: squares, block: stride, numerator: 1, epsilon: 1e-7,
+                                atMostOne: false)
+        let (a, b, c) = Muon.newtonSchulzCoefficients
+        let gramStride = side * side
+        for _ in 0..<Muon.newtonSchulzSteps {
+            // G = X X^T for a wide X, X^T X for a tall one.
+            try backend.gemm(GemmDescriptor(transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns), batchCount: matrices,
+                                            strideA: stride, strideB: stride, strideC: gramStride), a: current, b: current, c: gram)
+            // P = b G + c G G.
+            try backend.copy(from: gram, offset: 0, to: polynomial, offset: 0, count: matrices * gramStride)
+            try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b, batchCount: matrices,
+                                            strideA: gramStride, strideB: gramStride, strideC: gramStride), a: gram, b: gram, c: polynomial)
+            // X' = a X + P X (wide) or a X + X P (tall).
+            try backend.copy(from: current, offset: 0, to: next, offset: 0, count: length)
+            if tall {
+                try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
+                                                batchCount: matrices, strideA: stride, strideB: gramStride, strideC: stride),
+                                 a: current, b: polynomial, c: next)
+            } else {
+                try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
+                                                batchCount: matrices, strideA: gramStride, strideB: stride, strideC: stride),
+                                 a: polynomial, b: current, c: next)
+            }
+            swap(&current, &next)
+        }
+        return current
     }
 }

@@ -68,9 +68,9 @@ public final class TrainingStep {
         let context = ForwardContext(training: true, seed: seed, step: optimizer.stepCount)
         let logits = try model(images, context: context)
         let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing)
-        optimizer.zeroGradients()
+        try optimizer.zeroGradients()
         try loss.backward()
-        if gradientClipNorm > 0 { try clipGradientNorm(optimizer.parameters, maximumNorm: gradientClipNorm) }
+        if gradientClipNorm > 0 { try clipGradientNorm(optimizer.arena, maximumNorm: gradientClipNorm) }
         try optimizer.step(learningRate: learningRate)
         try statistics.accumulate(logits: logits, labels: labels, loss: loss)
     }

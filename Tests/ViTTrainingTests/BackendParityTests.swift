@@ -7,17 +7,19 @@ import XCTest
 /// The same training steps on the OpenCL device (PoCL in CI) and on the CPU backend give
 /// the same losses: same initial weights (drawn on the host), same data, same dropout masks.
 final class BackendParityTests: XCTestCase {
-    /// Losses of `steps` steps of a two-block ViT on a fixed batch: AdamW from timm's start,
-    /// or `vit train`'s default recipe (Muon, mimetic start, its label smoothing and decay).
-    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false) throws -> [Float] {
-        let recipe = TrainingOptions()
+    /// Losses of `steps` steps of a two-block ViT on a fixed batch: AdamW (or `optimizer`)
+    /// from timm's start, or `vit train`'s default recipe (Muon, mimetic start, its label
+    /// smoothing and decay).
+    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer name: String = "adamw") throws -> [Float] {
+        var recipe = TrainingOptions()
         var configuration = defaultRecipe ? ViTConfiguration.trainingDefault(for: .fashionMNIST) : ViTConfiguration()
         configuration.numHiddenLayers = 2
         configuration.numChannels = 1
         configuration.hiddenDropoutProb = 0.1
         configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
-        let optimizer = defaultRecipe ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
+        if !defaultRecipe { recipe.optimizer = name }
+        let optimizer = defaultRecipe || name != "adamw" ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
         let labelSmoothing = defaultRecipe ? recipe.labelSmoothing : 0.1
         let batch = 8
         let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
@@ -26,9 +28,9 @@ final class BackendParityTests: XCTestCase {
         for step in 0..<steps {
             let logits = try model(images, context: ForwardContext(training: true, seed: 11, step: step))
             let loss = try crossEntropy(logits: logits, labels: labels, labelSmoothing: labelSmoothing)
-            optimizer.zeroGradients()
+            try optimizer.zeroGradients()
             try loss.backward()
-            try clipGradientNorm(optimizer.parameters, maximumNorm: 1)
+            try clipGradientNorm(optimizer.arena, maximumNorm: 1)
             try optimizer.step(learningRate: 1e-3)
             result.append(try loss.item())
         }
@@ -51,10 +53,16 @@ final class BackendParityTests: XCTestCase {
         try compare(steps: 20, attentionDropout: 0, defaultRecipe: true)
     }
 
-    private func compare(steps: Int, attentionDropout: Float, defaultRecipe: Bool = false) throws {
+    /// SGD with momentum (its L2 decay and velocity in the arena), dropout and clipping.
+    func testTwentyStepsOfSGDMatchTheCPU() throws {
+        try compare(steps: 20, attentionDropout: 0.1, optimizer: "sgd")
+    }
+
+    private func compare(steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer: String = "adamw") throws {
         let device = try openCLDevice()
-        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe)
-        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe)
+        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout,
+                                   defaultRecipe: defaultRecipe, optimizer: optimizer)
+        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe, optimizer: optimizer)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")
         XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")

@@ -51,8 +51,10 @@ public func crossEntropy(logits: Tensor, classLabels: ClassLabels, labelSmoothin
     }
     let (rows, classes) = (logits.shape[0], logits.shape[1])
     let losses = try Tensor.empty([rows], on: backend)
-    try backend.crossEntropyForward(logits: logits.storage, labels: labels.storage, losses: losses.storage, rows: rows, classes: classes, labelSmoothing: labelSmoothing)
-    let total = try GradientMode.withoutGradient { try losses.sum(axis: 0).scaled(by: 1 / Float(max(rows, 1))) }
+    // Each row's loss divided by the rows, so their sum is the mean.
+    try backend.crossEntropyForward(logits: logits.storage, labels: labels.storage, losses: losses.storage, rows: rows, classes: classes,
+                                    labelSmoothing: labelSmoothing, scale: 1 / Float(max(rows, 1)))
+    let total = try GradientMode.withoutGradient { try losses.sum(axis: 0) }
     return total.recording([logits]) { gradient in
         let logitsGradient = try logits.emptyLike()
         try backend.crossEntropyBackward(
