@@ -10,7 +10,7 @@ public protocol DeviceStorage: AnyObject {
 /// How one (possibly batched) row-major matrix product `C = alpha * op(A) op(B) + beta * C`
 /// is laid out. `op(A)` is m x k, `op(B)` is k x n, C is m x n. Batches are `batchCount`
 /// products whose operands start `strideA`, `strideB`, `strideC` elements apart.
-public struct GemmDescriptor: Equatable, Sendable {
+public struct GemmDescriptor: Hashable, Sendable {
     public var transposeA: Bool
     public var transposeB: Bool
     public var m: Int

@@ -34,27 +34,26 @@ enum KernelArgument {
 }
 
 extension OpenCLBackend {
-    /// Enqueues kernel `name` of `family` over `global` work-items (rounded up to a multiple
-    /// of `local`, so kernels check their bounds). Nothing is launched for an empty range.
+    /// Enqueues kernel `name` of `family` over `global` work-items, rounded up to a multiple
+    /// of the local size (kernels check their bounds). The local size is `local` when the
+    /// kernel needs one (work-group reductions, tiles), else chosen from the kernel's limits on
+    /// this device (`CompiledKernel.defaultLocalSize`); it never exceeds them. Nothing is
+    /// launched for an empty range.
     func launch(_ family: String, _ name: String, global: [Int], local: [Int]? = nil, options: String = "", _ arguments: [KernelArgument]) throws {
         guard global.allSatisfy({ $0 > 0 }) else { return }
-        let kernel = try library.kernel(family: family, name: name, options: options)
+        let compiled = try library.kernel(family: family, name: name, options: options)
+        var localSizes = local ?? compiled.defaultLocalSize(for: global)
+        let groupSize = localSizes.reduce(1, *)
+        guard groupSize <= compiled.maximumGroupSize else {
+            throw ViTError.openCL(call: "clEnqueueNDRangeKernel(\(family).\(name)): work-group of \(groupSize) work-items, "
+                                  + "the device allows \(compiled.maximumGroupSize) for this kernel", code: "CL_INVALID_WORK_GROUP_SIZE")
+        }
         for (index, argument) in arguments.enumerated() {
-            try argument.set(on: kernel, index: index)
+            try argument.set(on: compiled.kernel, index: index)
         }
-        var globalSizes = global
-        if let local {
-            for axis in globalSizes.indices {
-                globalSizes[axis] = (globalSizes[axis] + local[axis] - 1) / local[axis] * local[axis]
-            }
-        }
+        var globalSizes = zip(global, localSizes).map { size, group in (size + group - 1) / group * group }
         try recordingEvent(name) { event in
-            let status: cl_int
-            if var localSizes = local {
-                status = clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSizes, &localSizes, 0, nil, event)
-            } else {
-                status = clEnqueueNDRangeKernel(queue, kernel, cl_uint(global.count), nil, &globalSizes, nil, 0, nil, event)
-            }
+            let status = clEnqueueNDRangeKernel(queue, compiled.kernel, cl_uint(global.count), nil, &globalSizes, &localSizes, 0, nil, event)
             try CLStatus.check(status, "clEnqueueNDRangeKernel(\(family).\(name))")
         }
     }

@@ -11,7 +11,7 @@ final class KernelLibrary {
     private let device: cl_device_id
     private let deviceInfo: DeviceInfo
     private var programs: [String: cl_program] = [:]
-    private var kernels: [String: cl_kernel] = [:]
+    private var kernels: [String: CompiledKernel] = [:]
     private let lock = NSLock()
 
     /// Options every build gets.
@@ -24,12 +24,13 @@ final class KernelLibrary {
     }
 
     deinit {
-        kernels.values.forEach { clReleaseKernel($0) }
+        kernels.values.forEach { clReleaseKernel($0.kernel) }
         programs.values.forEach { clReleaseProgram($0) }
     }
 
-    /// The kernel `name` of `family`, built with `options` (for example `-DTILE=64`).
-    func kernel(family: String, name: String, options: String = "") throws -> cl_kernel {
+    /// The kernel `name` of `family`, built with `options` (for example `-DTILE=64`), with
+    /// its work-group limits on this device.
+    func kernel(family: String, name: String, options: String = "") throws -> CompiledKernel {
         try lock.withLock {
             let key = family + "|" + options + "|" + name
             if let kernel = kernels[key] { return kernel }
@@ -38,8 +39,9 @@ final class KernelLibrary {
             guard let kernel = clCreateKernel(program, name, &status), status == CL_SUCCESS else {
                 throw ViTError.openCL(call: "clCreateKernel(\(family).\(name))", code: CLStatus.name(status))
             }
-            kernels[key] = kernel
-            return kernel
+            let compiled = CompiledKernel(kernel: kernel, device: device)
+            kernels[key] = compiled
+            return compiled
         }
     }
 
@@ -156,5 +158,37 @@ final class KernelLibrary {
             hash &*= 0x100_0000_01b3
         }
         return String(hash, radix: 16)
+    }
+}
+
+/// A built kernel and what the device allows for it: the largest work-group
+/// (`CL_KERNEL_WORK_GROUP_SIZE`, which registers and local memory can make smaller than the
+/// device's) and the size work-groups should be a multiple of
+/// (`CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE`: the warp or SIMD width).
+struct CompiledKernel {
+    let kernel: cl_kernel
+    let maximumGroupSize: Int
+    let preferredMultiple: Int
+
+    init(kernel: cl_kernel, device: cl_device_id) {
+        self.kernel = kernel
+        func value(_ parameter: Int32) -> Int? {
+            var result = 0
+            let status = clGetKernelWorkGroupInfo(kernel, device, cl_kernel_work_group_info(parameter), MemoryLayout<Int>.size, &result, nil)
+            return status == CL_SUCCESS && result > 0 ? result : nil
+        }
+        maximumGroupSize = value(CL_KERNEL_WORK_GROUP_SIZE) ?? 64
+        preferredMultiple = min(value(CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE) ?? 1, maximumGroupSize)
+    }
+
+    /// The local size of a launch over `global` that does not choose its own: along the first
+    /// axis the largest multiple of the preferred multiple up to 256 and the kernel's limit (no
+    /// larger than the axis needs, rounded up to the multiple), 1 along the others.
+    func defaultLocalSize(for global: [Int]) -> [Int] {
+        let limit = min(256, maximumGroupSize)
+        let multiple = max(1, preferredMultiple)
+        let wanted = min(limit, (global[0] + multiple - 1) / multiple * multiple)
+        let first = max(1, min(limit / multiple * multiple, wanted))
+        return [first] + [Int](repeating: 1, count: global.count - 1)
     }
 }

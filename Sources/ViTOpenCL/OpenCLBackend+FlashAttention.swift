@@ -8,8 +8,10 @@ extension OpenCLBackend {
     /// Work-items per group (one row each) and rows staged per tile, for head size `headSize`.
     func flashTiling(headSize: Int) -> (group: Int, tile: Int) {
         let group = min(64, maximumWorkGroupSize)
-        // Two tiles of `tile` x D floats in local memory: at most 16 KiB.
-        let tile = max(4, min(32, 2048 / max(headSize, 1)))
+        // Two tiles of `tile` x D floats in local memory: at most 16 KiB and at most half the
+        // device's local memory.
+        let localFloats = min(16384, localMemoryBytes / 2) / MemoryLayout<Float>.size
+        let tile = max(4, min(32, localFloats / (2 * max(headSize, 1))))
         return (group, tile)
     }
 

@@ -18,6 +18,14 @@ public final class OpenCLBackend: Backend {
     /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
     let maximumWorkGroupSize: Int
     public let viewAlignment: Int
+    /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
+    let maximumAllocationBytes: Int
+    /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.
+    let localMemoryBytes: Int
+    /// CLBlast's temporary buffer for GEMM, reused by every call (grown when a call needs more).
+    private var gemmTemporary: OpenCLStorage?
+    /// The temporary bytes each GEMM shape needs, asked of CLBlast once per shape.
+    private var gemmTemporaryBytes: [GemmDescriptor: Int] = [:]
     /// Host copies of the values of writes still in flight (`write` does not wait for the
     /// device), freed once their event reports completion.
     private var stagedWrites: [(event: cl_event, staging: UnsafeMutableRawPointer)] = []
@@ -48,6 +56,10 @@ public final class OpenCLBackend: Backend {
         // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits; sub-buffer origins must be multiples of it.
         let alignmentBits: cl_uint = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MEM_BASE_ADDR_ALIGN)) ?? 4096
         self.viewAlignment = max(1, Int(alignmentBits) / (8 * MemoryLayout<Float>.size))
+        let maximumAllocation: cl_ulong = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MAX_MEM_ALLOC_SIZE)) ?? cl_ulong(Int.max)
+        self.maximumAllocationBytes = Int(clamping: maximumAllocation)
+        let localMemory: cl_ulong = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE)) ?? 16384
+        self.localMemoryBytes = Int(clamping: localMemory)
         self.library = KernelLibrary(context: context, device: entry.deviceID, deviceInfo: entry.info)
     }
 
@@ -66,6 +78,9 @@ public final class OpenCLBackend: Backend {
         var status: cl_int = 0
         // OpenCL has no empty buffers; an empty tensor gets one unused element.
         let bytes = max(count, 1) * MemoryLayout<Float>.size
+        guard bytes <= maximumAllocationBytes else {
+            throw ViTError.outOfMemory(device: "\(device) (\(info.name), at most \(maximumAllocationBytes) bytes per allocation)", bytes: bytes)
+        }
         var buffer = clCreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status)
         if buffer == nil || status != CL_SUCCESS {
             // Cached buffers of other sizes may be what stands in the way: free them and retry.
@@ -163,10 +178,10 @@ public final class OpenCLBackend: Backend {
         try recordingEvent(name) { eventPointer in
             let status: CLBlastStatusCode
             if d.batchCount == 1 {
-                status = CLBlastSgemm(
+                status = CLBlastSgemmWithTempBuffer(
                     CLBlastLayoutRowMajor, transposeA, transposeB, d.m, d.n, d.k, d.alpha,
                     buffer(a), 0, d.leadingDimensionA, buffer(b), 0, d.leadingDimensionB, d.beta,
-                    buffer(c), 0, d.leadingDimensionC, &queue, eventPointer)
+                    buffer(c), 0, d.leadingDimensionC, &queue, eventPointer, try gemmTemporaryBuffer(for: d))
             } else {
                 status = CLBlastSgemmStridedBatched(
                     CLBlastLayoutRowMajor, transposeA, transposeB, d.m, d.n, d.k, d.alpha,
@@ -177,6 +192,29 @@ public final class OpenCLBackend: Backend {
                 throw ViTError.clBlast(routine: d.batchCount == 1 ? "Sgemm" : "SgemmStridedBatched", status: Int(status.rawValue))
             }
         }
+    }
+
+    /// CLBlast's temporary buffer for `descriptor`'s GEMM (nil when it needs none), from one
+    /// buffer that grows to the largest request instead of an allocation per call.
+    private func gemmTemporaryBuffer(for descriptor: GemmDescriptor) throws -> cl_mem? {
+        let d = descriptor
+        let bytes: Int
+        if let known = gemmTemporaryBytes[d] {
+            bytes = known
+        } else {
+            var size = 0
+            let status = CLBlastSGemmTempBufferSize(
+                CLBlastLayoutRowMajor, d.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo, d.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
+                d.m, d.n, d.k, 0, d.leadingDimensionA, 0, d.leadingDimensionB, 0, d.leadingDimensionC, &queue, &size)
+            guard status == CLBlastSuccess else { throw ViTError.clBlast(routine: "SGemmTempBufferSize", status: Int(status.rawValue)) }
+            bytes = size
+            gemmTemporaryBytes[d] = size
+        }
+        guard bytes > 0 else { return nil }
+        if let temporary = gemmTemporary, temporary.count * MemoryLayout<Float>.size >= bytes { return temporary.buffer }
+        let grown = try allocate(count: (bytes + MemoryLayout<Float>.size - 1) / MemoryLayout<Float>.size) as! OpenCLStorage
+        gemmTemporary = grown
+        return grown.buffer
     }
 
     /// The memory object of an OpenCL storage. Tensor operations check devices before a
