@@ -47,9 +47,10 @@ enum AttentionFactorization {
     /// Overwrites the query, key, value and output projection weights of `attention` (all
     /// row-major [width, width]; biases stay as they are).
     static func write(query: [Float], key: [Float], value: [Float], projection: [Float], to attention: MultiHeadAttention) throws {
-        if let merged = attention.queryKeyValue {
-            try write(query + key + value, to: merged.weight)
-        } else if let (queryLayer, keyLayer, valueLayer) = attention.separateProjections {
+        switch attention.projections {
+        case let .merged(layer):
+            try write(query + key + value, to: layer.weight)
+        case let .separate(queryLayer, keyLayer, valueLayer):
             try write(query, to: queryLayer.weight)
             try write(key, to: keyLayer.weight)
             try write(value, to: valueLayer.weight)

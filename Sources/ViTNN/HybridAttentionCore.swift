@@ -1,5 +1,67 @@
 import ViTCore
 
+/// Hybrid attention's hyperparameters (`hybrid_local_heads`, `hybrid_local`, `hybrid_global`).
+public struct HybridAttentionSettings: ConfigurationSection {
+    /// The local heads' sparse pattern.
+    public enum Local: String, ConfigurationChoice {
+        case dilated, fibottention
+
+        /// The mechanism that computes the local heads.
+        public var kind: AttentionKind { self == .dilated ? .dilated : .fibottention }
+    }
+
+    /// The global heads' linear attention.
+    public enum Global: String, ConfigurationChoice {
+        case linear, performer
+
+        /// The mechanism that computes the global heads.
+        public var kind: AttentionKind { self == .linear ? .linear : .performer }
+    }
+
+    /// Heads that attend sparsely and locally (`--hybrid-local-heads`); the others attend
+    /// globally. nil: half the heads.
+    public var localHeads: Int?
+    /// The local heads' pattern (`--hybrid-local`), with that mechanism's own settings.
+    public var local = Local.dilated
+    /// The global heads' mechanism (`--hybrid-global`), with that mechanism's own settings.
+    public var global = Global.linear
+
+    public init() {}
+
+    public static var fields: [ConfigurationField<Self>] {
+        [
+            .optional("hybrid_local_heads", \.localHeads), .choice("hybrid_local", \.local, flag: "--hybrid-local"),
+            .choice("hybrid_global", \.global, flag: "--hybrid-global"),
+        ]
+    }
+
+    public func validate(in configuration: ViTConfiguration) throws {
+        let heads = configuration.numAttentionHeads
+        if let localHeads, !(0...heads).contains(localHeads) {
+            throw ViTError.invalidArgument(operation: "config", detail: "hybrid_local_heads (--hybrid-local-heads) must be between 0 and the \(heads) heads, got \(localHeads)")
+        }
+    }
+
+    /// The hybrid core: each group is built by the factory as the core of a model of just its
+    /// heads, with the same head size.
+    func makeCore(configuration: ViTConfiguration, layer: Int, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionCore {
+        let heads = configuration.numAttentionHeads
+        let localHeads = localHeads ?? heads / 2
+        func group(_ kind: AttentionKind, heads groupHeads: Int, generator: inout SeededRandomGenerator) throws -> AttentionCore? {
+            guard groupHeads > 0 else { return nil }
+            var part = configuration
+            part.attention.kind = kind
+            part.attention.hybrid = HybridAttentionSettings()
+            part.numAttentionHeads = groupHeads
+            part.hiddenSize = groupHeads * configuration.headSize
+            return try AttentionFactory.makeCore(kind, configuration: part, layer: layer, on: backend, generator: &generator)
+        }
+        return HybridAttentionCore(heads: heads, localHeads: localHeads,
+                                   local: try group(local.kind, heads: localHeads, generator: &generator),
+                                   global: try group(global.kind, heads: heads - localHeads, generator: &generator))
+    }
+}
+
 /// Hybrid attention: the first `localHeads` heads attend sparsely and locally (dilated windows
 /// or Fibottention's offsets, through the sparse kernels), the other heads attend globally
 /// through linear attention (elu + 1 or Performer); the heads' outputs are concatenated, in
@@ -19,25 +81,6 @@ public final class HybridAttentionCore: AttentionCore {
         self.global = global
     }
 
-    /// The hybrid core a configuration describes (`hybrid_local_heads`, `hybrid_local`, `hybrid_global`).
-    static func make(configuration: ViTConfiguration, layer: Int, on backend: Backend, generator: inout SeededRandomGenerator) throws -> HybridAttentionCore {
-        try configuration.validate()
-        let heads = configuration.numAttentionHeads
-        let localHeads = configuration.hybridLocalHeads ?? heads / 2
-        // Each group is built as a model of its own heads with the same head size.
-        func group(_ kindName: String, heads groupHeads: Int, generator: inout SeededRandomGenerator) throws -> AttentionCore? {
-            guard groupHeads > 0, let kind = AttentionKind(rawValue: kindName) else { return nil }
-            var part = configuration
-            part.attentionType = kind.rawValue
-            part.numAttentionHeads = groupHeads
-            part.hiddenSize = groupHeads * configuration.headSize
-            return try AttentionFactory.makeCore(kind, configuration: part, layer: layer, on: backend, generator: &generator)
-        }
-        return HybridAttentionCore(heads: heads, localHeads: localHeads,
-                                   local: try group(configuration.hybridLocal, heads: localHeads, generator: &generator),
-                                   global: try group(configuration.hybridGlobal, heads: heads - localHeads, generator: &generator))
-    }
-
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
         guard query.shape.rank == 4, query.shape[1] == heads else {
             throw ViTError.shapeMismatch(operation: "hybrid", detail: "needs [batch, \(heads) heads, tokens, headSize] tensors, got \(query.shape)")
@@ -53,6 +96,11 @@ public final class HybridAttentionCore: AttentionCore {
             try groups[group].0(query: queries[group], key: keys[group], value: values[group], context: context)
         }
         return try concatenate(outputs, axis: 1)
+    }
+
+    /// Both groups' tensors, under `local.` and `global.`.
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        (local?.tensors(prefixed: "local") ?? []) + (global?.tensors(prefixed: "global") ?? [])
     }
 
     public func multiplyAccumulates(tokens: Int, width: Int) -> Int {

@@ -1,17 +1,26 @@
 import Foundation
 import ViTCore
 
-/// A part of a model with parameters, named as in timm's VisionTransformer so that
+/// A part of a model with tensors, named as in timm's VisionTransformer so that
 /// checkpoints load into PyTorch by name.
 public protocol Layer: AnyObject {
-    /// Parameters with their names relative to this layer (`weight`, `qkv.bias`, ...).
-    var namedParameters: [(name: String, tensor: Tensor)] { get }
+    /// Every tensor the layer keeps, each once, with its name relative to this layer
+    /// (`weight`, `qkv.bias`, ...): the trainable parameters (those that require a gradient)
+    /// and the fixed tensors a checkpoint holds (a sine-cosine position embedding). The
+    /// checkpoint writes this list and the optimizer updates its trainable part
+    /// (`namedParameters`), so a tensor is in both or in neither.
+    var stateTensors: [(name: String, tensor: Tensor)] { get }
 }
 
 extension Layer {
-    /// `namedParameters` with `prefix.` in front of each name.
-    func parameters(prefixed prefix: String) -> [(name: String, tensor: Tensor)] {
-        namedParameters.map { (prefix + "." + $0.name, $0.tensor) }
+    /// The trainable tensors of `stateTensors`, in its order.
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        stateTensors.filter { $0.tensor.requiresGradient }
+    }
+
+    /// `stateTensors` with `prefix.` in front of each name.
+    func tensors(prefixed prefix: String) -> [(name: String, tensor: Tensor)] {
+        stateTensors.map { (prefix + "." + $0.name, $0.tensor) }
     }
 }
 
@@ -32,7 +41,7 @@ public final class Linear: Layer {
         try linear(input, weight: weight, bias: bias)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
+    public var stateTensors: [(name: String, tensor: Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 }
@@ -53,7 +62,7 @@ public final class LayerNorm: Layer {
         try input.layerNorm(weight: weight, bias: bias, epsilon: epsilon)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
+    public var stateTensors: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
 }
 
 /// The transformer's MLP: fc1, GELU, dropout, fc2, dropout (timm's `Mlp`).
@@ -75,8 +84,8 @@ public final class MLP: Layer {
         return try context.dropout(try fc2(hidden), probability: dropout)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        fc1.parameters(prefixed: "fc1") + fc2.parameters(prefixed: "fc2")
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        fc1.tensors(prefixed: "fc1") + fc2.tensors(prefixed: "fc2")
     }
 }
 

@@ -36,6 +36,8 @@ public final class LinearAttentionCore: AttentionCore {
         return try linearAttention(queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, epsilon: Self.epsilon)
     }
 
+    public var stateTensors: [(name: String, tensor: Tensor)] { [] }
+
     /// Features per head: M random features for FAVOR+, D for elu + 1.
     public var featureCount: Int {
         switch featureMap {
@@ -51,6 +53,42 @@ public final class LinearAttentionCore: AttentionCore {
         var perHead = 2 * tokens * featureCount * (headSize + 1)
         if case .favor = featureMap { perHead += 2 * tokens * featureCount * headSize }
         return heads * perHead
+    }
+}
+
+/// Performer's hyperparameters (`performer_features`, `performer_redraw`).
+public struct PerformerSettings: ConfigurationSection {
+    /// The random features M (`--performer-features`); nil: int(D ln D) for head size D.
+    public var features: Int?
+    /// Redraw the random features every this many training steps (`--performer-redraw`; 0: never).
+    public var redrawInterval = 0
+
+    public init() {}
+
+    public static var fields: [ConfigurationField<Self>] {
+        [.optional("performer_features", \.features), .value("performer_redraw", \.redrawInterval)]
+    }
+
+    /// The random features for head size `headSize`: `features`, else int(D ln D) (at least 1).
+    public func featureCount(headSize: Int) -> Int {
+        features ?? max(1, Int(Double(headSize) * log(Double(headSize))))
+    }
+
+    public func validate(in configuration: ViTConfiguration) throws {
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
+        if let features, features <= 0 {
+            throw fail("performer_features (--performer-features) must be positive, got \(features)")
+        }
+        guard redrawInterval >= 0 else {
+            throw fail("performer_redraw (--performer-redraw) must be 0 (never) or a positive number of steps, got \(redrawInterval)")
+        }
+    }
+
+    func makeCore(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionCore {
+        let headSize = configuration.headSize
+        let features = try RandomFeatures(count: featureCount(headSize: headSize), headSize: headSize, redrawInterval: redrawInterval,
+                                          seed: generator.next(), on: backend)
+        return LinearAttentionCore(featureMap: .favor(features), headSize: headSize)
     }
 }
 
@@ -112,51 +150,5 @@ public final class RandomFeatures {
             }
         }
         return result
-    }
-}
-
-/// Linformer (Wang et al. 2020): keys and values projected along the sequence by learned
-/// E and F [K, N], shared by the heads, then softmax attention over K positions:
-/// `softmax(Q (E K)^T / sqrt(D)) (F V)`. Time and memory linear in N for a fixed K; the
-/// model only runs on the length N it was built for.
-public final class LinformerCore: AttentionCore {
-    /// E [K, N].
-    public let keyProjection: Tensor
-    /// F [K, N].
-    public let valueProjection: Tensor
-    let dropout: Float
-
-    /// E and F drawn as the authors' code does (fairseq's Linformer: Xavier uniform with gain
-    /// 1/sqrt(2), U(-b, b) with b = sqrt(3 / (N + K))).
-    public init(tokens: Int, projectedLength: Int, dropout: Float, on backend: Backend, generator: inout SeededRandomGenerator) throws {
-        let bound = (3 / Float(tokens + projectedLength)).squareRoot()
-        keyProjection = try Tensor(Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
-                                   shape: [projectedLength, tokens], on: backend, requiresGradient: true)
-        valueProjection = try Tensor(Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
-                                     shape: [projectedLength, tokens], on: backend, requiresGradient: true)
-        self.dropout = dropout
-    }
-
-    public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
-        let tokens = keyProjection.shape[1]
-        guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape, query.shape[2] == tokens else {
-            throw ViTError.shapeMismatch(operation: "linformer", detail: "the model was built for \(tokens) tokens (E and F are [\(keyProjection.shape[0]), \(tokens)]), "
-                + "got Q, K, V of \(query.shape), \(key.shape), \(value.shape); use the image and patch size it was built with")
-        }
-        // Along the sequence: (E K)^T = K^T E^T [B, H, D, K] (one GEMM over every head's rows), as F V.
-        let projectedKeys = try matmul(key.permuted([0, 1, 3, 2]), keyProjection, transposeB: true)
-        let projectedValues = try matmul(value.permuted([0, 1, 3, 2]), valueProjection, transposeB: true)
-        let scores = try matmul(query, projectedKeys, alpha: 1 / Float(query.shape[3]).squareRoot())
-        let probabilities = try context.dropout(try scores.softmax(), probability: dropout)
-        return try matmul(probabilities, projectedValues, transposeB: true)
-    }
-
-    public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
-        // E K and F V (2 N K D per head), Q (E K)^T and P (F V) (2 N K D per head).
-        4 * tokens * keyProjection.shape[0] * width
-    }
-
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        [("key_projection", keyProjection), ("value_projection", valueProjection)]
     }
 }

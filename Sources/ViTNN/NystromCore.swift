@@ -1,6 +1,37 @@
 import Foundation
 import ViTCore
 
+/// Nystromformer's hyperparameters (`nystrom_landmarks`, `nystrom_conv`).
+public struct NystromformerSettings: ConfigurationSection {
+    /// The landmarks M (`--nystrom-landmarks`); M >= N gives exact attention.
+    public var landmarks = 32
+    /// Taps of the depthwise convolution residual on V (`--nystrom-conv`, odd; the authors
+    /// use 33); nil: no residual.
+    public var convolutionTaps: Int?
+
+    public init() {}
+
+    public static var fields: [ConfigurationField<Self>] {
+        [.value("nystrom_landmarks", \.landmarks), .optional("nystrom_conv", \.convolutionTaps)]
+    }
+
+    public func validate(in configuration: ViTConfiguration) throws {
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
+        guard landmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(landmarks)") }
+        if let convolutionTaps, convolutionTaps < 1 || convolutionTaps % 2 == 0 {
+            throw fail("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1 (the kernel is centred on its token), got \(convolutionTaps)")
+        }
+    }
+
+    func makeCore(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionCore {
+        let convolutionWeight = try convolutionTaps.map { taps in
+            try NystromCore.makeConvolutionWeight(heads: configuration.numAttentionHeads, taps: taps, on: backend, generator: &generator)
+        }
+        return NystromCore(landmarks: landmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb,
+                           convolutionWeight: convolutionWeight)
+    }
+}
+
 /// Nystromformer (Xiong et al. 2021): softmax attention approximated through M landmarks,
 /// the means of M consecutive segments of the queries and of the keys:
 /// `softmax(Q K~^T / sqrt(D)) pinv(softmax(Q~ K~^T / sqrt(D))) softmax(Q~ K^T / sqrt(D)) V`,
@@ -92,7 +123,7 @@ public final class NystromCore: AttentionCore {
         return width / d * perHead
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
+    public var stateTensors: [(name: String, tensor: Tensor)] {
         convolutionWeight.map { [("conv.weight", $0)] } ?? []
     }
 }

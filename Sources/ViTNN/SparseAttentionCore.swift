@@ -50,6 +50,8 @@ public final class SparseAttentionCore: AttentionCore {
         return mixed
     }
 
+    public var stateTensors: [(name: String, tensor: Tensor)] { [] }
+
     public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
         // Per kept pair and head: q . k and p v, D each.
         guard let passes = try? patterns(tokens: tokens), let heads = passes.first?.heads else { return 0 }

@@ -21,9 +21,9 @@ public final class TransformerBlock: Layer {
         return try attended + mlp(norm2(attended), context: context)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        norm1.parameters(prefixed: "norm1") + attention.parameters(prefixed: "attn") + norm2.parameters(prefixed: "norm2")
-            + mlp.parameters(prefixed: "mlp")
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        norm1.tensors(prefixed: "norm1") + attention.tensors(prefixed: "attn") + norm2.tensors(prefixed: "norm2")
+            + mlp.tensors(prefixed: "mlp")
     }
 }
 
@@ -61,7 +61,7 @@ public final class VisionTransformer: Layer {
         classToken = try Tensor(Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
                                 shape: [1, 1, width], on: backend, requiresGradient: true)
         let tokens = configuration.tokenCount
-        let kind = PositionEmbeddingKind(rawValue: configuration.positionEmbedding) ?? .learned
+        let kind = configuration.positionEmbedding
         switch kind {
         case .learned:
             positionEmbedding = try Tensor(Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
@@ -80,7 +80,7 @@ public final class VisionTransformer: Layer {
                           on: backend, generator: &generator)
         // Drawn after timm's start, which stays the same draw for draw whatever is chosen here.
         let attentions = blocks.compactMap { $0.attention as? MultiHeadAttention }
-        switch WeightInitialization(rawValue: configuration.weightInit) ?? .timm {
+        switch configuration.weightInit {
         case .timm:
             break
         case .mimetic:
@@ -101,7 +101,7 @@ public final class VisionTransformer: Layer {
             tokens = try block(tokens, context: context)
         }
         let pooled: Tensor
-        switch GlobalPool(rawValue: c.globalPool) ?? .token {
+        switch c.globalPool {
         case .token:
             pooled = try norm(tokens).sliced(axis: 1, 0..<1).reshaped([images.shape[0], c.hiddenSize])
         case .avg:
@@ -136,30 +136,24 @@ public final class VisionTransformer: Layer {
             var tokens = try embed(images, context: ForwardContext(training: false))
             var maps: [Tensor] = []
             for block in blocks {
-                guard let attention = block.attention as? MultiHeadAttention,
-                      attention.core is FlashAttentionCore || attention.core is MaterializedAttentionCore else {
-                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attentionType)")
+                guard let map = try block.attention.attentionProbabilities(block.norm1(tokens)) else {
+                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attention.kind.rawValue)")
                 }
-                maps.append(try attention.probabilities(block.norm1(tokens)))
+                maps.append(map)
                 tokens = try block(tokens, context: ForwardContext(training: false))
             }
             return maps
         }
     }
 
-    /// Every parameter with its timm name, in timm's order.
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        var result: [(name: String, tensor: Tensor)] = [("cls_token", classToken)]
-        if positionEmbedding.requiresGradient { result.append(("pos_embed", positionEmbedding)) }
-        result += [("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias)]
-        for (index, block) in blocks.enumerated() { result += block.parameters(prefixed: "blocks.\(index)") }
-        let normName = configuration.globalPool == GlobalPool.avg.rawValue ? "fc_norm" : "norm"
-        return result + norm.parameters(prefixed: normName) + head.parameters(prefixed: "head")
-    }
-
-    /// Every tensor a checkpoint holds: the parameters and, when fixed, the position embedding.
+    /// Every tensor with its timm name, in timm's order: the parameters and, when fixed, the
+    /// position embedding.
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        positionEmbedding.requiresGradient ? namedParameters : namedParameters + [("pos_embed", positionEmbedding)]
+        var result: [(name: String, tensor: Tensor)] = [("cls_token", classToken), ("pos_embed", positionEmbedding),
+                                                        ("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias)]
+        for (index, block) in blocks.enumerated() { result += block.tensors(prefixed: "blocks.\(index)") }
+        let normName = configuration.globalPool == .avg ? "fc_norm" : "norm"
+        return result + norm.tensors(prefixed: normName) + head.tensors(prefixed: "head")
     }
 
     /// Number of trainable parameters.

@@ -73,7 +73,7 @@ public enum Checkpoint {
         configuration.intermediateSize = try shape("blocks.0.mlp.fc1.weight")[0]
         configuration.numClasses = try shape("head.weight")[0]
         configuration.qkvBias = file["blocks.0.attn.qkv.bias"] != nil
-        if file["fc_norm.weight"] != nil { configuration.globalPool = GlobalPool.avg.rawValue }
+        if file["fc_norm.weight"] != nil { configuration.globalPool = .avg }
         configuration.numAttentionHeads = heads
         return configuration
     }

@@ -6,7 +6,7 @@ extension Dataset {
     /// says; the same preparation for training and for evaluation.
     public func fitted(to configuration: ViTConfiguration) throws -> Dataset {
         let side = configuration.imageSize
-        switch ImageFit(rawValue: configuration.imageFit) ?? .pad {
+        switch configuration.imageFit {
         case .pad: return try padded(toHeight: side, width: side)
         case .resize: return try resized(toHeight: side, width: side)
         }

@@ -12,8 +12,8 @@ extension ViTConfiguration {
         var configuration = ViTConfiguration()
         configuration.numChannels = dataset.channels
         configuration.numClasses = dataset.classCount
-        configuration.weightInit = WeightInitialization.mimetic.rawValue
-        configuration.imageFit = ImageFit.resize.rawValue
+        configuration.weightInit = .mimetic
+        configuration.imageFit = .resize
         return configuration
     }
 }

@@ -99,7 +99,7 @@ public final class Trainer {
         let stepsPerEpoch = trainLoader.batchesPerEpoch
         let schedule = LearningRateSchedule(peakRate: options.learningRate, minimumRate: options.minimumLearningRate,
                                             warmupSteps: Int(options.warmupEpochs * Float(stepsPerEpoch)), totalSteps: options.epochs * stepsPerEpoch)
-        log("model: \(model.parameterCount) parameters, \(model.multiplyAccumulates) MACs per image, attention \(options.model.attentionType), device \(backend.device) (\(backend.info.name))")
+        log("model: \(model.parameterCount) parameters, \(model.multiplyAccumulates) MACs per image, attention \(options.model.attention.kind.rawValue), device \(backend.device) (\(backend.info.name))")
         log("data: \(trainLoader.dataset.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.dataset.count) test images, \(stepsPerEpoch) steps per epoch")
         backend.memory.resetPeak()
         let progress = ProgressLine()
@@ -172,7 +172,7 @@ public final class Trainer {
         let sample = testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
         let images = try Tensor(sample.images, shape: Shape(sample.imageShape), on: backend)
         let latency = try model.inferenceLatency(images: images)
-        let row = [options.experimentName, options.model.attentionType, "\(backend.device)", "\(model.parameterCount)", "\(model.multiplyAccumulates)",
+        let row = [options.experimentName, options.model.attention.kind.rawValue, "\(backend.device)", "\(model.parameterCount)", "\(model.multiplyAccumulates)",
                    "\(backend.memory.peak)", String(format: "%.4f", latency.mean), String(format: "%.4f", latency.standardDeviation),
                    String(format: "%.2f", last.testTop1), String(format: "%.2f", last.testTop5), String(format: "%.1f", totalSeconds)]
         try appendLine(Data(row.joined(separator: ",").utf8), to: url)

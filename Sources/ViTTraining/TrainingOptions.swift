@@ -55,6 +55,11 @@ public struct TrainingOptions: Codable, Sendable {
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
         _ = try optimizerKind()
         guard adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("--adam-beta2 must be in [0, 1), got \(adamBeta2)") }
+        guard warmupEpochs >= 0 else { throw fail("--warmup-epochs must not be negative, got \(warmupEpochs)") }
+        guard gradientClipNorm >= 0 else { throw fail("--clip-gradient-norm must not be negative (0: no clipping), got \(gradientClipNorm)") }
+        for (flag, limit) in [("--train-limit", trainingLimit), ("--test-limit", testLimit)] {
+            if let limit, limit <= 0 { throw fail("\(flag) must be a positive number of images, got \(limit)") }
+        }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
         guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
         guard saveModelEvery >= 0 else { throw fail("--save-model-every must not be negative, got \(saveModelEvery)") }
@@ -74,6 +79,15 @@ public enum OptimizerKind: String, CaseIterable, Sendable {
     case sgd
     /// Muon for the blocks' matrices, AdamW for the rest.
     case muon
+
+    /// What the optimizer does, in a few words (for help texts).
+    public var summary: String {
+        switch self {
+        case .adamw: return "AdamW"
+        case .sgd: return "SGD with momentum \(TrainingOptions().momentum)"
+        case .muon: return "Muon for the blocks' matrices, AdamW for the rest"
+        }
+    }
 }
 
 extension TrainingOptions {

@@ -179,13 +179,13 @@ final class EfficientAttentionTests: XCTestCase {
 
     func testBadHyperparametersAreRejectedBeforeTraining() {
         let cases: [(String, (inout ViTConfiguration) -> Void)] = [
-            ("performer_features (--performer-features) must be positive, got 0", { $0.performerFeatures = 0 }),
-            ("performer_redraw (--performer-redraw) must be 0", { $0.performerRedraw = -1 }),
-            ("linformer_k (--linformer-k) must be positive, got -3", { $0.linformerK = -3 }),
-            ("linformer_k (--linformer-k) 66 is larger than the 65 tokens", { $0.attentionType = "linformer"; $0.linformerK = 66 }),
-            ("nystrom_landmarks (--nystrom-landmarks) must be positive, got 0", { $0.nystromLandmarks = 0 }),
-            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.nystromConv = 32 }),
-            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.nystromConv = 0 }),
+            ("performer_features (--performer-features) must be positive, got 0", { $0.attention.performer.features = 0 }),
+            ("performer_redraw (--performer-redraw) must be 0", { $0.attention.performer.redrawInterval = -1 }),
+            ("linformer_k (--linformer-k) must be positive, got -3", { $0.attention.linformer.projectedLength = -3 }),
+            ("linformer_k (--linformer-k) 66 is larger than the 65 tokens", { $0.attention.kind = .linformer; $0.attention.linformer.projectedLength = 66 }),
+            ("nystrom_landmarks (--nystrom-landmarks) must be positive, got 0", { $0.attention.nystromformer.landmarks = 0 }),
+            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.attention.nystromformer.convolutionTaps = 32 }),
+            ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.attention.nystromformer.convolutionTaps = 0 }),
         ]
         for (message, change) in cases {
             var configuration = ViTConfiguration()
@@ -193,24 +193,24 @@ final class EfficientAttentionTests: XCTestCase {
             XCTAssertThrowsError(try configuration.validate(), message) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }
         var configuration = ViTConfiguration()
-        configuration.attentionType = "linformer"
-        configuration.linformerK = 65
+        configuration.attention.kind = .linformer
+        configuration.attention.linformer.projectedLength = 65
         XCTAssertNoThrow(try configuration.validate())
     }
 
     /// The hyper-parameters round-trip through config.json, and the default M is int(D ln D).
     func testHyperparametersRoundTripThroughJSON() throws {
         var configuration = ViTConfiguration()
-        XCTAssertEqual(configuration.performerFeatureCount, 29)
-        configuration.attentionType = "performer"
-        configuration.performerFeatures = 40
-        configuration.performerRedraw = 100
-        configuration.linformerK = 16
-        configuration.nystromLandmarks = 8
-        configuration.nystromConv = 33
+        XCTAssertEqual(configuration.attention.performer.featureCount(headSize: configuration.headSize), 29)
+        configuration.attention.kind = .performer
+        configuration.attention.performer.features = 40
+        configuration.attention.performer.redrawInterval = 100
+        configuration.attention.linformer.projectedLength = 16
+        configuration.attention.nystromformer.landmarks = 8
+        configuration.attention.nystromformer.convolutionTaps = 33
         let decoded = try JSONDecoder().decode(ViTConfiguration.self, from: configuration.jsonData())
         XCTAssertEqual(decoded, configuration)
-        XCTAssertEqual(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).linformerK, 64)
+        XCTAssertEqual(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).attention.linformer.projectedLength, 64)
     }
 
     /// Each mechanism builds a whole model that trains: every parameter (Linformer's E and F
@@ -221,8 +221,8 @@ final class EfficientAttentionTests: XCTestCase {
         for (kind, convolution) in [(AttentionKind.performer, nil), (.linear, nil), (.linformer, nil), (.nystromformer, nil), (.nystromformer, 33)] {
             var configuration = ViTConfiguration()
             configuration.numHiddenLayers = 1
-            configuration.attentionType = kind.rawValue
-            configuration.nystromConv = convolution
+            configuration.attention.kind = kind
+            configuration.attention.nystromformer.convolutionTaps = convolution
             let model = try VisionTransformer(configuration: configuration, on: backend)
             let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 1), shape: [2, 3, 32, 32], on: backend)
             try crossEntropy(logits: model(images, context: ForwardContext(training: true)), labels: Tensor([1, 7], shape: [2], on: backend)).backward()
@@ -233,7 +233,7 @@ final class EfficientAttentionTests: XCTestCase {
             // Linformer's E and F [64, 65]; the convolution's [4 heads, 1, 33, 1].
             let coreParameters = kind == .linformer ? 2 * 64 * 65 : 4 * (convolution ?? 0)
             var standard = configuration
-            standard.attentionType = AttentionKind.standard.rawValue
+            standard.attention.kind = .standard
             XCTAssertEqual(model.parameterCount, try VisionTransformer(configuration: standard, on: backend).parameterCount + coreParameters, "\(kind)")
         }
         print("MACs per image, 1 block: \(macs)")

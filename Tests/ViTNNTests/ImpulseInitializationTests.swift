@@ -16,8 +16,7 @@ final class ImpulseInitializationTests: XCTestCase {
         let patches = side * side
         let position = Array(try model.positionEmbedding.toArray()[width...])
         let input = ImpulseInitialization.layerNormalizedRows(position, width: width)
-        let attention = try XCTUnwrap(model.blocks[0].attention as? MultiHeadAttention)
-        let weights = try XCTUnwrap(attention.queryKeyValue).weight.toArray()
+        let weights = try mergedProjection(of: model.blocks[0]).weight.toArray()
         func project(_ patch: Int, _ row: Int) -> Float {
             (0..<width).reduce(Float(0)) { $0 + input[patch * width + $1] * weights[row * width + $1] }
         }
@@ -67,8 +66,8 @@ final class ImpulseInitializationTests: XCTestCase {
 
     func testImpulseNeedsTheLearnedPositionEmbedding() throws {
         var configuration = ViTConfiguration()
-        configuration.weightInit = WeightInitialization.impulse.rawValue
-        configuration.positionEmbedding = PositionEmbeddingKind.sinusoidal2D.rawValue
+        configuration.weightInit = .impulse
+        configuration.positionEmbedding = .sinusoidal2D
         XCTAssertThrowsError(try configuration.validate()) {
             XCTAssertTrue("\($0)".contains("weight_init 'impulse' starts from the learned position embedding"), "\($0)")
         }

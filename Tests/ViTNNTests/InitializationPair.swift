@@ -9,7 +9,7 @@ func initializationPair(_ initialization: WeightInitialization, layers: Int, see
     var configuration = ViTConfiguration()
     configuration.numHiddenLayers = layers
     let timm = try VisionTransformer(configuration: configuration, on: backend, seed: seed)
-    configuration.weightInit = initialization.rawValue
+    configuration.weightInit = initialization
     return (timm, try VisionTransformer(configuration: configuration, on: backend, seed: seed))
 }
 
@@ -21,4 +21,13 @@ func assertOnlyAttentionProjectionsDiffer(_ timm: VisionTransformer, _ initializ
         let changes = name.hasSuffix("attn.qkv.weight") || name.hasSuffix("attn.proj.weight")
         XCTAssertEqual(try expected.toArray() == actual.toArray(), !changes, name, file: file, line: line)
     }
+}
+
+/// The merged `qkv` projection of a block's attention (timm's layout), or a failure.
+func mergedProjection(of block: TransformerBlock, file: StaticString = #filePath, line: UInt = #line) throws -> Linear {
+    let attention = try XCTUnwrap(block.attention as? MultiHeadAttention, file: file, line: line)
+    guard case let .merged(layer) = attention.projections else {
+        return try XCTUnwrap(nil, "the projections are separate, not merged", file: file, line: line)
+    }
+    return layer
 }

@@ -44,7 +44,7 @@ final class MimeticInitializationTests: XCTestCase {
         let (width, headSize) = (configuration.hiddenSize, configuration.headSize)
         for (index, block) in mimetic.blocks.enumerated() {
             let attention = try XCTUnwrap(block.attention as? MultiHeadAttention)
-            let qkv = try XCTUnwrap(attention.queryKeyValue).weight.toArray()
+            let qkv = try mergedProjection(of: block).weight.toArray()
             for head in 0..<configuration.numAttentionHeads {
                 // trace(W_q^T W_k) = sum over the head's rows r and inputs c of q[r, c] k[r, c].
                 var trace: Float = 0
@@ -66,18 +66,14 @@ final class MimeticInitializationTests: XCTestCase {
     }
 
     func testUnknownStartOrFitAndLearnedSineCosineStart() throws {
-        var configuration = ViTConfiguration()
-        configuration.weightInit = "orthogonal"
-        XCTAssertThrowsError(try configuration.validate()) {
+        XCTAssertThrowsError(try decodeConfiguration(#"{"weight_init": "orthogonal"}"#)) {
             XCTAssertTrue("\($0)".contains("unknown weight_init 'orthogonal'; choose one of timm, mimetic"), "\($0)")
         }
-        configuration = ViTConfiguration()
-        configuration.imageFit = "stretch"
-        XCTAssertThrowsError(try configuration.validate()) {
+        XCTAssertThrowsError(try decodeConfiguration(#"{"image_fit": "stretch"}"#)) {
             XCTAssertTrue("\($0)".contains("unknown image_fit 'stretch'; choose one of pad, resize"), "\($0)")
         }
-        configuration = ViTConfiguration()
-        configuration.positionEmbedding = PositionEmbeddingKind.learnedSinusoidal2D.rawValue
+        var configuration = ViTConfiguration()
+        configuration.positionEmbedding = .learnedSinusoidal2D
         let model = try VisionTransformer(configuration: configuration, on: backend)
         XCTAssertTrue(model.positionEmbedding.requiresGradient)
         XCTAssertEqual(try model.positionEmbedding.toArray(), PositionEncoding.sinusoidal2D(gridSide: 8, width: 48))

@@ -46,13 +46,56 @@ final class ModelTests: XCTestCase {
         configuration = ViTConfiguration()
         configuration.imageSize = 30
         XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("not divisible by patch_size")) }
-        configuration = ViTConfiguration()
-        configuration.attentionType = "magic"
-        XCTAssertThrowsError(try VisionTransformer(configuration: configuration, on: backend)) { XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'")) }
-        configuration = ViTConfiguration()
-        configuration.globalPool = "max"
-        XCTAssertThrowsError(try VisionTransformer(configuration: configuration, on: backend)) {
+        XCTAssertThrowsError(try decodeConfiguration(#"{"attention_type": "magic"}"#)) { XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'")) }
+        XCTAssertThrowsError(try decodeConfiguration(#"{"global_pool": "max"}"#)) {
             XCTAssertTrue("\($0)".contains("unknown global_pool 'max'; choose one of token, avg"), "\($0)")
         }
+    }
+
+    /// Each layer names its tensors once; the optimizer's list and the checkpoint derive from
+    /// that. Whatever the mechanism, every trainable tensor the model holds (found by
+    /// reflection through its layers) is among the named parameters, each name is unique,
+    /// and the checkpoint holds exactly the named parameters plus a fixed position embedding.
+    func testEveryTrainableTensorTheModelHoldsIsNamed() throws {
+        for kind in AttentionKind.allCases {
+            for positionEmbedding in [PositionEmbeddingKind.learned, .sinusoidal2D] {
+                var configuration = ViTConfiguration()
+                configuration.numHiddenLayers = 1
+                configuration.attention.kind = kind
+                configuration.attention.nystromformer.convolutionTaps = 3
+                configuration.positionEmbedding = positionEmbedding
+                let model = try VisionTransformer(configuration: configuration, on: backend)
+                let named = Set(model.namedParameters.map { ObjectIdentifier($0.tensor) })
+                let held = Set(Self.trainableTensors(in: model).map(ObjectIdentifier.init))
+                XCTAssertTrue(held == named, "\(kind): \(held.subtracting(named).count) trainable tensors without a name, "
+                    + "\(named.subtracting(held).count) named tensors not held")
+                let names = model.stateTensors.map(\.name)
+                XCTAssertEqual(names.count, Set(names).count, "\(kind): a name is used twice")
+                let fixed = model.stateTensors.filter { !$0.tensor.requiresGradient }.map(\.name)
+                XCTAssertEqual(fixed, positionEmbedding == .learned ? [] : ["pos_embed"], "\(kind)")
+            }
+        }
+    }
+
+    /// Every tensor that requires a gradient reachable from `root` through stored properties
+    /// (objects, structs, enums, collections, tuples); backends and tensors are not entered.
+    private static func trainableTensors(in root: Any) -> [Tensor] {
+        var visited = Set<ObjectIdentifier>()
+        var found: [Tensor] = []
+        func visit(_ value: Any) {
+            if let tensor = value as? Tensor {
+                if tensor.requiresGradient { found.append(tensor) }
+                return
+            }
+            guard !(value is Backend) else { return }
+            var mirror: Mirror? = Mirror(reflecting: value)
+            if mirror?.displayStyle == .class, !visited.insert(ObjectIdentifier(value as AnyObject)).inserted { return }
+            while let current = mirror {
+                for child in current.children { visit(child.value) }
+                mirror = current.superclassMirror
+            }
+        }
+        visit(root)
+        return found
     }
 }

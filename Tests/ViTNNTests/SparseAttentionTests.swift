@@ -64,7 +64,7 @@ final class SparseAttentionTests: XCTestCase {
                     var configuration = ViTConfiguration()
                     configuration.numAttentionHeads = heads
                     configuration.hiddenSize = heads * headSize
-                    configuration.fibMaskMode = mode.rawValue
+                    configuration.attention.fibottention.maskMode = mode
                     var generator = SeededRandomGenerator(seed: 1)
                     let core = try AttentionFactory.makeCore(kind, configuration: configuration, layer: 2, on: backend, generator: &generator)
                     let patterns = try XCTUnwrap(core as? SparseAttentionCore).patterns(tokens: tokens)
@@ -111,8 +111,10 @@ final class SparseAttentionTests: XCTestCase {
     /// The core uploads its pattern once per (N, device) and reuses it.
     func testPatternIsUploadedOncePerTokenCount() throws {
         var configuration = ViTConfiguration()
-        configuration.attentionType = "fibottention"
-        let core = try XCTUnwrap(SparseAttentionFactory.makeCore(.fibottention, configuration: configuration, layer: 0) as? SparseAttentionCore)
+        configuration.attention.kind = .fibottention
+        var generator = SeededRandomGenerator(seed: 1)
+        let core = try XCTUnwrap(AttentionFactory.makeCore(.fibottention, configuration: configuration, layer: 0, on: cpu, generator: &generator)
+            as? SparseAttentionCore)
         let first = try core.deviceIndices(tokens: 65, on: cpu)
         let second = try core.deviceIndices(tokens: 65, on: cpu)
         XCTAssertTrue(first[0].storage === second[0].storage)
@@ -120,10 +122,10 @@ final class SparseAttentionTests: XCTestCase {
     }
 
     func testVisionTransformerTrainsAStepWithEachMechanism() throws {
-        for kind in ["fibottention", "dilated", "axial", "hybrid"] {
+        for kind in [AttentionKind.fibottention, .dilated, .axial, .hybrid] {
             var configuration = ViTConfiguration()
             configuration.numHiddenLayers = 2
-            configuration.attentionType = kind
+            configuration.attention.kind = kind
             let model = try VisionTransformer(configuration: configuration, on: cpu)
             let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 3), shape: [2, 3, 32, 32], on: cpu)
             let logits = try model(images, context: ForwardContext(training: true))
@@ -139,14 +141,17 @@ final class SparseAttentionTests: XCTestCase {
     /// cores run alone on their heads (each core is checked against its own reference elsewhere).
     private func checkHybrid(on backend: Backend) throws {
         let (batch, tokens, headSize) = (2, 65, 16)
-        for (localHeads, local, global) in [(0, "dilated", "linear"), (1, "dilated", "linear"), (2, "fibottention", "performer"), (3, "dilated", "linear")] {
+        let cases: [(Int, HybridAttentionSettings.Local, HybridAttentionSettings.Global)] = [
+            (0, .dilated, .linear), (1, .dilated, .linear), (2, .fibottention, .performer), (3, .dilated, .linear),
+        ]
+        for (localHeads, local, global) in cases {
             var configuration = ViTConfiguration()
             configuration.numAttentionHeads = heads
             configuration.hiddenSize = heads * headSize
-            configuration.attentionType = "hybrid"
-            configuration.hybridLocalHeads = localHeads
-            configuration.hybridLocal = local
-            configuration.hybridGlobal = global
+            configuration.attention.kind = .hybrid
+            configuration.attention.hybrid.localHeads = localHeads
+            configuration.attention.hybrid.local = local
+            configuration.attention.hybrid.global = global
             var generator = SeededRandomGenerator(seed: 4)
             let hybrid = try XCTUnwrap(try AttentionFactory.makeCore(.hybrid, configuration: configuration, on: backend, generator: &generator) as? HybridAttentionCore)
             let shape: Shape = [batch, heads, tokens, headSize]

@@ -96,40 +96,42 @@ final class SparsePatternTests: XCTestCase {
             change(&configuration)
             XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
         }
-        rejects("fib_wmin 9 (--fib-wmin) exceeds fib_wmax 7") { $0.attentionType = "fibottention"; $0.fibWindowMinimum = 9; $0.fibWindowMaximum = 7 }
-        rejects("fib_wmin (--fib-wmin) must be at least 1, got 0") { $0.fibWindowMinimum = 0 }
-        rejects("fib_wmax (--fib-wmax) must be at least 1, got -2") { $0.fibWindowMaximum = -2 }
-        rejects("default largest window N // 3 = 1") { $0.attentionType = "fibottention"; $0.imageSize = 8 }
-        rejects("unknown fib_mask_mode (--fib-mask-mode) 'soft'") { $0.fibMaskMode = "soft" }
-        rejects("dilated_window (--dilated-window) must be an odd number of at least 1") { $0.dilatedWindow = 0 }
-        rejects("dilated_window (--dilated-window) must be an odd number") { $0.dilatedWindow = 4 }
-        rejects("dilation_rates (--dilation-rates) must all be at least 1, got 0") { $0.dilationRates = [1, 0] }
-        rejects("attention_probs_dropout_prob must be 0 with axial") { $0.attentionType = "axial"; $0.attentionProbsDropoutProb = 0.1 }
-        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got 5") { $0.attentionType = "hybrid"; $0.hybridLocalHeads = 5 }
-        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got -1") { $0.hybridLocalHeads = -1 }
-        rejects("unknown hybrid_local (--hybrid-local) 'axial'") { $0.hybridLocal = "axial" }
-        rejects("unknown hybrid_global (--hybrid-global) 'nystromformer'") { $0.hybridGlobal = "nystromformer" }
-        rejects("attention_probs_dropout_prob must be 0 with hybrid") { $0.attentionType = "hybrid"; $0.attentionProbsDropoutProb = 0.1 }
+        rejects("fib_wmin 9 (--fib-wmin) exceeds fib_wmax 7") { $0.attention.kind = .fibottention; $0.attention.fibottention.minimumWindow = 9; $0.attention.fibottention.maximumWindow = 7 }
+        rejects("fib_wmin (--fib-wmin) must be at least 1, got 0") { $0.attention.fibottention.minimumWindow = 0 }
+        rejects("fib_wmax (--fib-wmax) must be at least 1, got -2") { $0.attention.fibottention.maximumWindow = -2 }
+        rejects("default largest window N // 3 = 1") { $0.attention.kind = .fibottention; $0.imageSize = 8 }
+        rejects("dilated_window (--dilated-window) must be an odd number of at least 1") { $0.attention.dilated.window = 0 }
+        rejects("dilated_window (--dilated-window) must be an odd number") { $0.attention.dilated.window = 4 }
+        rejects("dilation_rates (--dilation-rates) must all be at least 1, got 0") { $0.attention.dilated.rates = [1, 0] }
+        rejects("attention_probs_dropout_prob must be 0 with axial") { $0.attention.kind = .axial; $0.attentionProbsDropoutProb = 0.1 }
+        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got 5") { $0.attention.kind = .hybrid; $0.attention.hybrid.localHeads = 5 }
+        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got -1") { $0.attention.hybrid.localHeads = -1 }
+        rejects("attention_probs_dropout_prob must be 0 with hybrid") { $0.attention.kind = .hybrid; $0.attentionProbsDropoutProb = 0.1 }
+        for (fragment, json) in [("unknown fib_mask_mode (--fib-mask-mode) 'soft'", #"{"fib_mask_mode": "soft"}"#),
+                                 ("unknown hybrid_local (--hybrid-local) 'axial'", #"{"hybrid_local": "axial"}"#),
+                                 ("unknown hybrid_global (--hybrid-global) 'nystromformer'", #"{"hybrid_global": "nystromformer"}"#)] {
+            XCTAssertThrowsError(try decodeConfiguration(json)) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
+        }
         var valid = ViTConfiguration()
-        for kind in ["fibottention", "dilated", "axial", "hybrid"] {
-            valid.attentionType = kind
-            XCTAssertNoThrow(try valid.validate(), kind)
+        for kind in [AttentionKind.fibottention, .dilated, .axial, .hybrid] {
+            valid.attention.kind = kind
+            XCTAssertNoThrow(try valid.validate(), kind.rawValue)
         }
     }
 
     func testConfigurationFieldsRoundTripThroughJSON() throws {
         var configuration = ViTConfiguration()
-        configuration.fibWindowMinimum = 3
-        configuration.fibWindowMaximum = 9
-        configuration.fibModified = true
-        configuration.fibMaskMode = "neg-inf"
-        configuration.dilatedWindow = 5
-        configuration.dilationRates = [1, 3]
-        configuration.hybridLocalHeads = 1
-        configuration.hybridLocal = "fibottention"
-        configuration.hybridGlobal = "performer"
+        configuration.attention.fibottention.minimumWindow = 3
+        configuration.attention.fibottention.maximumWindow = 9
+        configuration.attention.fibottention.modified = true
+        configuration.attention.fibottention.maskMode = .negativeInfinity
+        configuration.attention.dilated.window = 5
+        configuration.attention.dilated.rates = [1, 3]
+        configuration.attention.hybrid.localHeads = 1
+        configuration.attention.hybrid.local = .fibottention
+        configuration.attention.hybrid.global = .performer
         let decoded = try JSONDecoder().decode(ViTConfiguration.self, from: configuration.jsonData())
         XCTAssertEqual(decoded, configuration)
-        XCTAssertNil(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).fibWindowMaximum)
+        XCTAssertNil(try JSONDecoder().decode(ViTConfiguration.self, from: Data("{}".utf8)).attention.fibottention.maximumWindow)
     }
 }

@@ -111,16 +111,16 @@ final class TrainerTests: XCTestCase {
         let model = ViTConfiguration.trainingDefault(for: .fashionMNIST)
         XCTAssertEqual(model.numChannels, 1)
         XCTAssertEqual(model.numClasses, 10)
-        XCTAssertEqual(model.weightInit, "mimetic")
-        XCTAssertEqual(model.imageFit, "resize")
+        XCTAssertEqual(model.weightInit, .mimetic)
+        XCTAssertEqual(model.imageFit, .resize)
         var seed = ViTConfiguration()
-        (seed.numChannels, seed.weightInit, seed.imageFit) = (1, "timm", "pad")
+        (seed.numChannels, seed.weightInit, seed.imageFit) = (1, .timm, .pad)
         XCTAssertEqual(try VisionTransformer(configuration: model, on: cpu).parameterCount,
                        try VisionTransformer(configuration: seed, on: cpu).parameterCount)
         XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar100).numClasses, 100)
         XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar10).numChannels, 3)
-        XCTAssertEqual(ViTConfiguration().weightInit, "timm")
-        XCTAssertEqual(ViTConfiguration().imageFit, "pad")
+        XCTAssertEqual(ViTConfiguration().weightInit, .timm)
+        XCTAssertEqual(ViTConfiguration().imageFit, .pad)
         XCTAssertEqual(TrainingOptions().optimizer, "muon")
     }
 
@@ -157,6 +157,17 @@ final class TrainerTests: XCTestCase {
         }
         XCTAssertThrowsError(try options.makeOptimizer(for: [])) { error in
             XCTAssertTrue("\(error)".contains("unknown --optimizer 'lamb'"), "\(error)")
+        }
+        let ranges: [(String, (inout TrainingOptions) -> Void)] = [
+            ("--warmup-epochs must not be negative, got -1.0", { $0.warmupEpochs = -1 }),
+            ("--clip-gradient-norm must not be negative (0: no clipping), got -0.5", { $0.gradientClipNorm = -0.5 }),
+            ("--train-limit must be a positive number of images, got 0", { $0.trainingLimit = 0 }),
+            ("--test-limit must be a positive number of images, got -3", { $0.testLimit = -3 }),
+        ]
+        for (message, change) in ranges {
+            var options = smallOptions()
+            change(&options)
+            XCTAssertThrowsError(try options.validate(), message) { XCTAssertTrue("\($0)".contains(message), "\($0)") }
         }
     }
 

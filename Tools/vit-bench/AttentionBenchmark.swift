@@ -82,7 +82,7 @@ struct AttentionBenchmark: ParsableCommand {
         var configuration = ViTConfiguration()
         configuration.numAttentionHeads = heads
         configuration.hiddenSize = heads * headSize
-        configuration.attentionType = kind.rawValue
+        configuration.attention.kind = kind
         // The configuration describes the token sequence as a square grid of 1-pixel patches
         // plus the class token. When N - 1 is not a square it describes no grid (1 patch):
         // cores that need the grid or a fixed length reject the mismatch and the row is skipped.

@@ -32,7 +32,7 @@ struct TrainingBenchmark: ParsableCommand {
     func run() throws {
         let backend = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: device))
         var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? ViTConfiguration()
-        configuration.attentionType = attention
+        configuration.attention.kind = try AttentionKind(name: attention, field: "--attention")
         let model = try VisionTransformer(configuration: configuration, on: backend)
         var options = TrainingOptions()
         options.optimizer = optimizerName
