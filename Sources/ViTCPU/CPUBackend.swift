@@ -35,6 +35,9 @@ public final class CPUBackend: Backend {
         try CPUStorage(count: count, pool: pool, memory: memory)
     }
 
+    /// The CPU backend has no queue: nothing to count.
+    public var commandCounts: CommandCounts { CommandCounts() }
+
     /// Host memory has no alignment rule for views.
     public var viewAlignment: Int { 1 }
 

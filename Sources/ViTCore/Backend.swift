@@ -94,6 +94,8 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     var info: DeviceInfo { get }
     /// Live and peak bytes held by tensors on this device.
     var memory: MemoryCounter { get }
+    /// The commands this backend has enqueued so far (see `CommandCounts`).
+    var commandCounts: CommandCounts { get }
 
     /// Uninitialised storage for `count` floats (from the backend's pool when possible).
     func allocate(count: Int) throws -> DeviceStorage

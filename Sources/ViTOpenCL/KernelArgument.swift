@@ -56,6 +56,8 @@ extension OpenCLBackend {
             let status = clEnqueueNDRangeKernel(queue, compiled.kernel, cl_uint(global.count), nil, &globalSizes, &localSizes, 0, nil, event)
             try CLStatus.check(status, "clEnqueueNDRangeKernel(\(family).\(name))")
         }
+        commandCounts.launches += 1
+        if globalSizes.reduce(1, *) <= 16 { commandCounts.smallLaunches += 1 }
     }
 
     /// The local size of a one-work-group-per-row kernel: a power of two from 32 to 256,

@@ -18,6 +18,7 @@ public final class OpenCLBackend: Backend {
     /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
     let maximumWorkGroupSize: Int
     public let viewAlignment: Int
+    public internal(set) var commandCounts = CommandCounts()
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     let maximumAllocationBytes: Int
     /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.
@@ -124,6 +125,8 @@ public final class OpenCLBackend: Backend {
             throw ViTError.openCL(call: "clEnqueueWriteBuffer", code: CLStatus.name(status))
         }
         stagedWrites.append((event, staging))
+        commandCounts.writes += 1
+        commandCounts.bytesWritten += bytes
     }
 
     /// Frees the staging memory of completed writes (of every write after a finish), asking
@@ -147,12 +150,16 @@ public final class OpenCLBackend: Backend {
         try CLStatus.check(
             clEnqueueReadBuffer(queue, buffer(storage), cl_bool(CL_TRUE), 0, values.count * MemoryLayout<Float>.size, base, 0, nil, nil),
             "clEnqueueReadBuffer")
+        commandCounts.reads += 1
+        commandCounts.hostWaits += 1
+        commandCounts.bytesRead += values.count * MemoryLayout<Float>.size
         // A blocking read on the in-order queue follows every earlier write.
         releaseStagedWrites(all: true)
     }
 
     public func synchronize() throws {
         try CLStatus.check(clFinish(queue), "clFinish")
+        commandCounts.hostWaits += 1
         releaseStagedWrites(all: true)
     }
 
@@ -168,6 +175,7 @@ public final class OpenCLBackend: Backend {
                 clEnqueueCopyBuffer(queue, buffer(source), buffer(destination), sourceOffset * size, destinationOffset * size, count * size, 0, nil, event),
                 "clEnqueueCopyBuffer")
         }
+        commandCounts.copies += 1
     }
 
     public func gemm(_ descriptor: GemmDescriptor, a: DeviceStorage, b: DeviceStorage, c: DeviceStorage) throws {
@@ -192,6 +200,7 @@ public final class OpenCLBackend: Backend {
                 throw ViTError.clBlast(routine: d.batchCount == 1 ? "Sgemm" : "SgemmStridedBatched", status: Int(status.rawValue))
             }
         }
+        commandCounts.launches += 1
     }
 
     /// CLBlast's temporary buffer for `descriptor`'s GEMM (nil when it needs none), from one

@@ -46,7 +46,9 @@ struct TrainingBenchmark: ParsableCommand {
         print("model: \(model.parameterCount) parameters, attention \(attention), optimizer \(options.optimizer), batch \(batchSize), device \(backend.device) (\(backend.info.name))")
         var durations: [Double] = []
         backend.memory.resetPeak()
+        var countsBefore = backend.commandCounts
         for step in 0..<(steps + 2) {
+            if step == 2 { countsBefore = backend.commandCounts }
             let start = DispatchTime.now().uptimeNanoseconds
             try trainingStep(batch, learningRate: 1e-3)
             _ = try trainingStep.statistics.read()
@@ -56,6 +58,10 @@ struct TrainingBenchmark: ParsableCommand {
         let best = durations.min() ?? mean
         print(String(format: "step: mean %.1f ms, best %.1f ms; %.0f img/s (mean), %.0f img/s (best); peak memory %.1f MiB",
                      mean * 1e3, best * 1e3, Double(batchSize) / mean, Double(batchSize) / best, Double(backend.memory.peak) / 1_048_576))
+        if backend.device != .cpu {
+            // The benchmark's own read of the loss after each step is one read and one wait.
+            print(backend.commandCounts.since(countsBefore).perStep(steps) + " (including the benchmark's read of the loss)")
+        }
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
     }
 }
