@@ -249,7 +249,7 @@ public final class OpenCLBackend: Backend {
             guard clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), MemoryLayout<cl_ulong>.size, &start, nil) == CL_SUCCESS,
                   clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), MemoryLayout<cl_ulong>.size, &end, nil) == CL_SUCCESS
             else { return nil }
-            return Double(end &- start) * 1e-9
+            return Profiler.Interval(start: Double(start) * 1e-9, end: Double(end) * 1e-9)
         }
     }
 }

@@ -26,6 +26,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Continue from a checkpoint written by vit train.", valueName: "file"))
     var resume: String?
     @OptionGroup var deviceOptions: DeviceOptions
+    @Option(name: .long, help: ArgumentHelp("Write a Chrome trace (Perfetto opens it) of every kernel to this file (also $VIT_TRACE).", valueName: "file"))
+    var trace: String?
 
     func run() throws {
         var options = TrainingOptions()
@@ -36,9 +38,15 @@ struct TrainCommand: ParsableCommand {
         try attention.apply(to: &options.model.attention)
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
+        let traceFile = trace ?? Profiler.traceFileFromEnvironment
+        if traceFile != nil { Profiler.shared.isTracing = true }
         let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })
         try trainer.run()
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
+        if let traceFile {
+            try Profiler.shared.writeTrace(to: URL(fileURLWithPath: traceFile))
+            print("trace written to \(traceFile)")
+        }
     }
 }
 

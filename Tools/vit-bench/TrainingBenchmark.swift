@@ -28,6 +28,8 @@ struct TrainingBenchmark: ParsableCommand {
     var optimizerName = "adamw"
     @Option(name: .long, help: "Model configuration JSON (default: the seed ViT).")
     var config: String?
+    @Option(name: .long, help: "Write a Chrome trace of the timed steps' kernels to this file (also $VIT_TRACE).")
+    var trace: String?
 
     func run() throws {
         let backend = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: device))
@@ -47,8 +49,16 @@ struct TrainingBenchmark: ParsableCommand {
         var durations: [Double] = []
         backend.memory.resetPeak()
         var countsBefore = backend.commandCounts
+        let traceFile = trace ?? Profiler.traceFileFromEnvironment
         for step in 0..<(steps + 2) {
-            if step == 2 { countsBefore = backend.commandCounts }
+            if step == 2 {
+                countsBefore = backend.commandCounts
+                if traceFile != nil {
+                    // The trace shows the timed steps only.
+                    Profiler.shared.reset()
+                    Profiler.shared.isTracing = true
+                }
+            }
             let start = DispatchTime.now().uptimeNanoseconds
             try trainingStep(batch, learningRate: 1e-3)
             _ = try trainingStep.statistics.read()
@@ -63,5 +73,9 @@ struct TrainingBenchmark: ParsableCommand {
             print(backend.commandCounts.since(countsBefore).perStep(steps) + " (including the benchmark's read of the loss)")
         }
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
+        if let traceFile {
+            try Profiler.shared.writeTrace(to: URL(fileURLWithPath: traceFile))
+            print("trace written to \(traceFile)")
+        }
     }
 }
