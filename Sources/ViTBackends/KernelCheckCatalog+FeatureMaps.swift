@@ -35,14 +35,8 @@ extension KernelCheckCatalog {
             })
         }
         for count in scope.sizes(oddCounts, large: vitCounts) {
-            checks.append(KernelCheck(kernel: "elu_features", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
-                let input = try upload(values(count, seed: 43, scale: 4), to: backend)
-                let gradient = try upload(values(count, seed: 44), to: backend)
-                let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
-                try backend.eluFeaturesForward(input, output: output, count: count)
-                try backend.eluFeaturesBackward(input, outputGradient: gradient, inputGradient: inputGradient, count: count)
-                return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
-            })
+            checks.append(pointwiseCheck("elu_features", count: count, seed: 43, forward: { try $0.eluFeaturesForward($1, output: $2, count: count) },
+                                         backward: { try $0.eluFeaturesBackward($1, outputGradient: $2, inputGradient: $3, count: count) }))
         }
         return checks
     }

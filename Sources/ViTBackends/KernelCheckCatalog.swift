@@ -114,14 +114,25 @@ public enum KernelCheckCatalog {
 
     static func gelu(_ scope: CheckScope) -> [KernelCheck] {
         scope.sizes(oddCounts, large: vitCounts).map { count in
-            KernelCheck(kernel: "gelu", size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
-                let input = try upload(values(count, seed: 7, scale: 4), to: backend)
-                let gradient = try upload(values(count, seed: 8), to: backend)
-                let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
-                try backend.geluForward(input, output: output, count: count)
-                try backend.geluBackward(input, outputGradient: gradient, inputGradient: inputGradient, count: count)
-                return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
-            }
+            pointwiseCheck("gelu", count: count, seed: 7, forward: { try $0.geluForward($1, output: $2, count: count) },
+                           backward: { try $0.geluBackward($1, outputGradient: $2, inputGradient: $3, count: count) })
+        }
+    }
+
+    /// A pointwise kernel pair on `count` inputs in [-4, 4) (from `seed`) and output gradients
+    /// in [-1, 1): its outputs and input gradients, within exp/erf's error (1e-5 relative).
+    /// `forward(backend, input, output)`, `backward(backend, input, outputGradient, inputGradient)`.
+    static func pointwiseCheck(
+        _ kernel: String, count: Int, seed: UInt32, forward: @escaping (Backend, DeviceStorage, DeviceStorage) throws -> Void,
+        backward: @escaping (Backend, DeviceStorage, DeviceStorage, DeviceStorage) throws -> Void
+    ) -> KernelCheck {
+        KernelCheck(kernel: kernel, size: "\(count)", absoluteTolerance: 1e-6, relativeTolerance: 1e-5) { backend in
+            let input = try upload(values(count, seed: seed, scale: 4), to: backend)
+            let gradient = try upload(values(count, seed: seed + 1), to: backend)
+            let (output, inputGradient) = (try backend.allocate(count: count), try backend.allocate(count: count))
+            try forward(backend, input, output)
+            try backward(backend, input, gradient, inputGradient)
+            return [try download(output, count, from: backend), try download(inputGradient, count, from: backend)]
         }
     }
 
