@@ -8,13 +8,14 @@ import PackageDescription
 /// baseline otherwise. `VIT_PORTABLE=1` keeps the baseline, for a binary to copy elsewhere.
 let hostHasHaswellLevel: Bool = {
     #if arch(x86_64)
-    let required: Set = ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm"]
-    guard ProcessInfo.processInfo.environment["VIT_PORTABLE"] == nil,
-          let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-    return required.isSubset(of: Set(flags.split(separator: " ").map(String.init)))
+        let required: Set = ["avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "movbe", "abm"]
+        guard ProcessInfo.processInfo.environment["VIT_PORTABLE"] == nil,
+            let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return false }
+        return required.isSubset(of: Set(flags.split(separator: " ").map(String.init)))
     #else
-    return false
+        return false
     #endif
 }()
 
@@ -38,7 +39,7 @@ let package = Package(
         .library(name: "ViTBackends", targets: ["ViTBackends"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),

@@ -1,6 +1,6 @@
 import Foundation
-import ViTCore
 import ViTCPU
+import ViTCore
 import ViTOpenCL
 
 /// Finds the devices of this machine, picks the default one and opens backends.
@@ -50,12 +50,15 @@ public final class DeviceRegistry {
             return defaultDevice
         case "opencl":
             guard let device = preferredOpenCLDevice(acceleratorsOnly: false) else {
-                throw ViTError.unknownDevice(specification: specification, detail: "no OpenCL device was found; install an OpenCL driver (for the CPU: Debian's pocl-opencl-icd) or use --device cpu")
+                throw ViTError.unknownDevice(
+                    specification: specification,
+                    detail: "no OpenCL device was found; install an OpenCL driver (for the CPU: Debian's pocl-opencl-icd) or use --device cpu")
             }
             return device
         default:
             guard text.hasPrefix("opencl:"), let index = Int(text.dropFirst("opencl:".count)) else {
-                throw ViTError.unknownDevice(specification: specification, detail: "expected cpu, opencl, opencl:N or auto; available: \(availableList)")
+                throw ViTError.unknownDevice(
+                    specification: specification, detail: "expected cpu, opencl, opencl:N or auto; available: \(availableList)")
             }
             guard openCLDevices.indices.contains(index) else {
                 throw ViTError.unknownDevice(specification: specification, detail: "there is no OpenCL device \(index); available: \(availableList)")
@@ -85,9 +88,10 @@ public final class DeviceRegistry {
             switch device {
             case .cpu:
                 backend = CPUBackend()
-            case let .openCL(index):
+            case .openCL(let index):
                 guard openCLDevices.indices.contains(index) else {
-                    throw ViTError.unknownDevice(specification: "\(device)", detail: "there is no OpenCL device \(index); available: \(availableList)")
+                    throw ViTError.unknownDevice(
+                        specification: "\(device)", detail: "there is no OpenCL device \(index); available: \(availableList)")
                 }
                 backend = try OpenCLBackend(entry: openCLDevices[index])
             }

@@ -86,7 +86,8 @@ public struct KernelCheckResult: CustomStringConvertible {
     public var passed: Bool { mismatchCount == 0 && mismatches.isEmpty }
 
     public var description: String {
-        let head = (passed ? "ok   " : "FAIL ") + kernel.padding(toLength: 24, withPad: " ", startingAt: 0)
+        let head =
+            (passed ? "ok   " : "FAIL ") + kernel.padding(toLength: 24, withPad: " ", startingAt: 0)
             + size.padding(toLength: 30, withPad: " ", startingAt: 0)
             + String(format: " max diff %.3e (tol %.0e + %.0e|ref|)", maximumDifference, absoluteTolerance, relativeTolerance)
         return ([head] + mismatches.map { "       " + $0 }).joined(separator: "\n")

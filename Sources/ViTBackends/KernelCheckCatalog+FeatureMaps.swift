@@ -18,25 +18,36 @@ extension KernelCheckCatalog {
             large: [(256 * 4 * 65, 29, 12, 1), (256 * 4 * 65, 29, 12, 65), (8 * 12 * 197, 266, 64, 1), (8 * 12 * 197, 266, 64, 197)])
         for (rows, features, inputSize, blockRows) in favorSizes {
             let size = "\(rows)x\(features)x\(inputSize) block \(blockRows)"
-            checks.append(KernelCheck(kernel: "favor", size: size, absoluteTolerance: 1e-6 * Float(features).squareRoot() * 8,
-                                      relativeTolerance: 1e-5) { backend in
-                let projection = try upload(values(rows * features, seed: 40, scale: 3), to: backend)
-                let input = try upload(values(rows * inputSize, seed: 41), to: backend)
-                let gradient = try upload(values(rows * features, seed: 42), to: backend)
-                let scale = 1 / Foundation.pow(Float(inputSize), 0.25)
-                let output = try backend.allocate(count: rows * features)
-                try backend.favorFeaturesForward(projection: projection, input: input, output: output, rows: rows, features: features,
-                                                 inputSize: inputSize, scale: scale, blockRows: blockRows)
-                let (projectionGradient, inputGradient) = (try backend.allocate(count: rows * features), try backend.allocate(count: rows * inputSize))
-                try backend.favorFeaturesBackward(output: output, outputGradient: gradient, input: input, projectionGradient: projectionGradient,
-                                                  inputGradient: inputGradient, rows: rows, features: features, inputSize: inputSize, scale: scale)
-                return [try download(output, rows * features, from: backend), try download(projectionGradient, rows * features, from: backend),
-                        try download(inputGradient, rows * inputSize, from: backend)]
-            })
+            checks.append(
+                KernelCheck(
+                    kernel: "favor", size: size, absoluteTolerance: 1e-6 * Float(features).squareRoot() * 8,
+                    relativeTolerance: 1e-5
+                ) { backend in
+                    let projection = try upload(values(rows * features, seed: 40, scale: 3), to: backend)
+                    let input = try upload(values(rows * inputSize, seed: 41), to: backend)
+                    let gradient = try upload(values(rows * features, seed: 42), to: backend)
+                    let scale = 1 / Foundation.pow(Float(inputSize), 0.25)
+                    let output = try backend.allocate(count: rows * features)
+                    try backend.favorFeaturesForward(
+                        projection: projection, input: input, output: output, rows: rows, features: features,
+                        inputSize: inputSize, scale: scale, blockRows: blockRows)
+                    let (projectionGradient, inputGradient) = (
+                        try backend.allocate(count: rows * features), try backend.allocate(count: rows * inputSize)
+                    )
+                    try backend.favorFeaturesBackward(
+                        output: output, outputGradient: gradient, input: input, projectionGradient: projectionGradient,
+                        inputGradient: inputGradient, rows: rows, features: features, inputSize: inputSize, scale: scale)
+                    return [
+                        try download(output, rows * features, from: backend), try download(projectionGradient, rows * features, from: backend),
+                        try download(inputGradient, rows * inputSize, from: backend),
+                    ]
+                })
         }
         for count in scope.sizes(oddCounts, large: vitCounts) {
-            checks.append(pointwiseCheck("elu_features", count: count, seed: 43, forward: { try $0.eluFeaturesForward($1, output: $2, count: count) },
-                                         backward: { try $0.eluFeaturesBackward($1, outputGradient: $2, inputGradient: $3, count: count) }))
+            checks.append(
+                pointwiseCheck(
+                    "elu_features", count: count, seed: 43, forward: { try $0.eluFeaturesForward($1, output: $2, count: count) },
+                    backward: { try $0.eluFeaturesBackward($1, outputGradient: $2, inputGradient: $3, count: count) }))
         }
         return checks
     }

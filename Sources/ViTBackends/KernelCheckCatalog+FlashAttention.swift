@@ -18,27 +18,31 @@ extension KernelCheckCatalog {
             for masked in [false, true] {
                 let tolerance = 8e-6 * Float(tokens).squareRoot()
                 let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
-                checks.append(KernelCheck(kernel: "flash_attention", size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
-                    let count = batch * heads * tokens * headSize
-                    let rows = batch * heads * tokens
-                    let (query, key, value) = (try upload(values(count, seed: 60, scale: 1.5), to: backend),
-                                               try upload(values(count, seed: 61, scale: 1.5), to: backend),
-                                               try upload(values(count, seed: 62, scale: 1.5), to: backend))
-                    let outputGradient = try upload(values(count, seed: 63), to: backend)
-                    let bias = masked ? try upload(maskingBias(heads: heads, tokens: tokens), to: backend) : nil
-                    let (output, logSumExp) = (try backend.allocate(count: count), try backend.allocate(count: rows))
-                    let gradients = try (0..<3).map { _ in try backend.allocate(count: count) }
-                    let scale = 1 / Float(headSize).squareRoot()
-                    try backend.flashAttentionForward(query: query, key: key, value: value, bias: bias, output: output, logSumExp: logSumExp,
-                                                      batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: scale)
-                    try backend.flashAttentionBackward(
-                        query: query, key: key, value: value, bias: bias, output: output, logSumExp: logSumExp, outputGradient: outputGradient,
-                        queryGradient: gradients[0], keyGradient: gradients[1], valueGradient: gradients[2],
-                        batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: scale)
-                    // +inf marks fully masked rows; compare it as a large finite number.
-                    let logs = try download(logSumExp, rows, from: backend).map { $0.isInfinite ? 1e30 : $0 }
-                    return try [download(output, count, from: backend), logs] + gradients.map { try download($0, count, from: backend) }
-                })
+                checks.append(
+                    KernelCheck(kernel: "flash_attention", size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
+                        let count = batch * heads * tokens * headSize
+                        let rows = batch * heads * tokens
+                        let (query, key, value) = (
+                            try upload(values(count, seed: 60, scale: 1.5), to: backend),
+                            try upload(values(count, seed: 61, scale: 1.5), to: backend),
+                            try upload(values(count, seed: 62, scale: 1.5), to: backend)
+                        )
+                        let outputGradient = try upload(values(count, seed: 63), to: backend)
+                        let bias = masked ? try upload(maskingBias(heads: heads, tokens: tokens), to: backend) : nil
+                        let (output, logSumExp) = (try backend.allocate(count: count), try backend.allocate(count: rows))
+                        let gradients = try (0..<3).map { _ in try backend.allocate(count: count) }
+                        let scale = 1 / Float(headSize).squareRoot()
+                        try backend.flashAttentionForward(
+                            query: query, key: key, value: value, bias: bias, output: output, logSumExp: logSumExp,
+                            batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: scale)
+                        try backend.flashAttentionBackward(
+                            query: query, key: key, value: value, bias: bias, output: output, logSumExp: logSumExp, outputGradient: outputGradient,
+                            queryGradient: gradients[0], keyGradient: gradients[1], valueGradient: gradients[2],
+                            batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: scale)
+                        // +inf marks fully masked rows; compare it as a large finite number.
+                        let logs = try download(logSumExp, rows, from: backend).map { $0.isInfinite ? 1e30 : $0 }
+                        return try [download(output, count, from: backend), logs] + gradients.map { try download($0, count, from: backend) }
+                    })
             }
         }
         return checks

@@ -17,8 +17,10 @@ extension KernelCheckCatalog {
             [(1, 1, 1, 1), (3, 7, 33, 16), (2, 129, 7, 33)], large: [(256 * 4, 65, 29, 12), (8 * 12, 197, 266, 64)])
         return sizes.map { batch, tokens, features, headSize in
             let longest = Float(max(tokens, features))
-            return KernelCheck(kernel: "linear_attention", size: "\(batch)x\(tokens)x\(features)x\(headSize)",
-                               absoluteTolerance: 1e-6 * longest.squareRoot() * 8, relativeTolerance: 1e-4) { backend in
+            return KernelCheck(
+                kernel: "linear_attention", size: "\(batch)x\(tokens)x\(features)x\(headSize)",
+                absoluteTolerance: 1e-6 * longest.squareRoot() * 8, relativeTolerance: 1e-4
+            ) { backend in
                 let (featureCount, valueCount) = (batch * tokens * features, batch * tokens * headSize)
                 let queryFeatures = try upload(values(featureCount, seed: 45, scale: 0.5, shift: 0.5), to: backend)
                 let keyFeatures = try upload(values(featureCount, seed: 46, scale: 0.5, shift: 0.5), to: backend)
@@ -27,17 +29,21 @@ extension KernelCheckCatalog {
                 let output = try backend.allocate(count: valueCount)
                 let state = try backend.allocate(count: batch * features * (headSize + 1))
                 let denominator = try backend.allocate(count: batch * tokens)
-                try backend.linearAttentionForward(queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, output: output, state: state,
-                                                   denominator: denominator, batch: batch, tokens: tokens, features: features, headSize: headSize,
-                                                   epsilon: 1e-6)
+                try backend.linearAttentionForward(
+                    queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, output: output, state: state,
+                    denominator: denominator, batch: batch, tokens: tokens, features: features, headSize: headSize,
+                    epsilon: 1e-6)
                 let gradients = try [featureCount, featureCount, valueCount].map { try backend.allocate(count: $0) }
-                try backend.linearAttentionBackward(outputGradient: outputGradient, output: output, state: state, denominator: denominator,
-                                                    queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value,
-                                                    queryFeaturesGradient: gradients[0], keyFeaturesGradient: gradients[1], valueGradient: gradients[2],
-                                                    batch: batch, tokens: tokens, features: features, headSize: headSize)
-                return [try download(output, valueCount, from: backend), try download(denominator, batch * tokens, from: backend),
-                        try download(gradients[0], featureCount, from: backend), try download(gradients[1], featureCount, from: backend),
-                        try download(gradients[2], valueCount, from: backend)]
+                try backend.linearAttentionBackward(
+                    outputGradient: outputGradient, output: output, state: state, denominator: denominator,
+                    queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value,
+                    queryFeaturesGradient: gradients[0], keyFeaturesGradient: gradients[1], valueGradient: gradients[2],
+                    batch: batch, tokens: tokens, features: features, headSize: headSize)
+                return [
+                    try download(output, valueCount, from: backend), try download(denominator, batch * tokens, from: backend),
+                    try download(gradients[0], featureCount, from: backend), try download(gradients[1], featureCount, from: backend),
+                    try download(gradients[2], valueCount, from: backend),
+                ]
             }
         }
     }

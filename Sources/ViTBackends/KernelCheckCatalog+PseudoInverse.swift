@@ -13,11 +13,16 @@ extension KernelCheckCatalog {
                 let count = batch * size * size
                 let matrices = try upload(values(count, seed: 49), to: backend)
                 let gradient = try upload(values(count, seed: 50), to: backend)
-                let (output, inputGradient, scales) = (try backend.allocate(count: count), try backend.allocate(count: count), try backend.allocate(count: batch))
+                let (output, inputGradient, scales) = (
+                    try backend.allocate(count: count), try backend.allocate(count: count), try backend.allocate(count: batch)
+                )
                 try backend.pseudoInverseStartForward(matrices, output: output, scales: scales, batch: batch, size: size)
-                try backend.pseudoInverseStartBackward(outputGradient: gradient, scales: scales, inputGradient: inputGradient, batch: batch, size: size)
-                return [try download(output, count, from: backend), try download(scales, batch, from: backend),
-                        try download(inputGradient, count, from: backend)]
+                try backend.pseudoInverseStartBackward(
+                    outputGradient: gradient, scales: scales, inputGradient: inputGradient, batch: batch, size: size)
+                return [
+                    try download(output, count, from: backend), try download(scales, batch, from: backend),
+                    try download(inputGradient, count, from: backend),
+                ]
             }
         }
     }

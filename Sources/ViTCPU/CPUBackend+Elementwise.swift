@@ -114,7 +114,9 @@ extension CPUBackend {
         }
     }
 
-    public func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws {
+    public func adamW(
+        parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep
+    ) throws {
         let (p, g, m, v) = (host(parameter), host(gradient), host(firstMoment), host(secondMoment))
         // PyTorch's AdamW arithmetic, in its order, so the two agree to rounding.
         let decay = 1 - step.learningRate * step.weightDecay

@@ -53,14 +53,16 @@ extension CPUBackend {
                     total.update(repeating: 0, count: rows)
                     for keyStart in stride(from: 0, to: tokens, by: columnsPerBlock) {
                         let columns = min(columnsPerBlock, tokens - keyStart)
-                        Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
-                                       columns: columns, scale: scale, bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart },
-                                       scores: scores, scoreStride: tileStride)
+                        Self.scoreTile(
+                            query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
+                            columns: columns, scale: scale, bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart },
+                            scores: scores, scoreStride: tileStride)
                         // P = e^(S - m) with the running row maxima m, then O += P V.
                         vit_online_softmax(scores, tileStride, rows, columns, maximum, total, accumulator, depth, depth)
-                        SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: tileStride,
-                                              aDepthStride: 1, b: values + keyStart * depth, bStride: depth, c: accumulator,
-                                              cStride: depth, accumulate: true)
+                        SmallProduct.multiply(
+                            rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: tileStride,
+                            aDepthStride: 1, b: values + keyStart * depth, bStride: depth, c: accumulator,
+                            cStride: depth, accumulate: true)
                     }
                     for row in 0..<rows {
                         let target = o + base + (first + row) * d
@@ -119,33 +121,38 @@ extension CPUBackend {
                         for first in stride(from: 0, to: tokens, by: rowsPerBlock) {
                             let rows = min(rowsPerBlock, tokens - first)
                             // P = exp(scale Q K^T + bias - L).
-                            Self.scoreTile(query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
-                                           columns: columns, scale: scale,
-                                           bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart }, scores: probabilities,
-                                           scoreStride: tileStride)
+                            Self.scoreTile(
+                                query: q + base + first * d, keysTransposed: keysTransposed + keyStart, operands: operands, rows: rows,
+                                columns: columns, scale: scale,
+                                bias: biasPointer.map { $0 + ((pair % heads) * tokens + first) * tokens + keyStart }, scores: probabilities,
+                                scoreStride: tileStride)
                             for row in 0..<rows {
                                 _ = vit_exponentiate(probabilities + row * tileStride, columns, lse[pair * tokens + first + row])
                             }
                             // dV_j += P^T dO_i.
-                            SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
-                                                  aDepthStride: tileStride, b: outputGradients + first * depth, bStride: depth,
-                                                  c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
+                            SmallProduct.multiply(
+                                rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
+                                aDepthStride: tileStride, b: outputGradients + first * depth, bStride: depth,
+                                c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
                             // dP = dO_i V_j^T, then dS = P (dP - D_i).
-                            SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: d, alpha: 1, a: dO + base + first * d,
-                                                  aRowStride: d, aDepthStride: 1, b: valuesTransposed + keyStart, bStride: operands.paddedTokens,
-                                                  c: scoreGradient, cStride: tileStride)
+                            SmallProduct.multiply(
+                                rows: rows, columns: (columns + 7) / 8 * 8, depth: d, alpha: 1, a: dO + base + first * d,
+                                aRowStride: d, aDepthStride: 1, b: valuesTransposed + keyStart, bStride: operands.paddedTokens,
+                                c: scoreGradient, cStride: tileStride)
                             for row in 0..<rows {
                                 let (p, ds) = (probabilities + row * tileStride, scoreGradient + row * tileStride)
                                 let rowDot = rowDots[first + row]
                                 for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
                             }
                             // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
-                            SmallProduct.multiply(rows: rows, columns: depth, depth: columns, alpha: scale, a: scoreGradient,
-                                                  aRowStride: tileStride, aDepthStride: 1, b: keys + keyStart * depth, bStride: depth,
-                                                  c: queryGradients + first * depth, cStride: depth, accumulate: true)
-                            SmallProduct.multiply(rows: columns, columns: depth, depth: rows, alpha: scale, a: scoreGradient, aRowStride: 1,
-                                                  aDepthStride: tileStride, b: queries + first * depth, bStride: depth,
-                                                  c: keyGradients + keyStart * depth, cStride: depth, accumulate: true)
+                            SmallProduct.multiply(
+                                rows: rows, columns: depth, depth: columns, alpha: scale, a: scoreGradient,
+                                aRowStride: tileStride, aDepthStride: 1, b: keys + keyStart * depth, bStride: depth,
+                                c: queryGradients + first * depth, cStride: depth, accumulate: true)
+                            SmallProduct.multiply(
+                                rows: columns, columns: depth, depth: rows, alpha: scale, a: scoreGradient, aRowStride: 1,
+                                aDepthStride: tileStride, b: queries + first * depth, bStride: depth,
+                                c: keyGradients + keyStart * depth, cStride: depth, accumulate: true)
                         }
                     }
                     operands.unpad(queryGradients, into: dQ + base)
@@ -160,12 +167,15 @@ extension CPUBackend {
     /// for `rows` queries (rows of `headSize` floats) against `columns` keys, read from K
     /// transposed, whose zero padding fills the tile's columns up to a multiple of 8; bias
     /// rows are `tokens` apart.
-    static func scoreTile(query: UnsafeMutablePointer<Float>, keysTransposed: UnsafeMutablePointer<Float>, operands: HeadOperands,
-                          rows: Int, columns: Int, scale: Float, bias: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
-                          scoreStride: Int) {
-        SmallProduct.multiply(rows: rows, columns: (columns + 7) / 8 * 8, depth: operands.headSize, alpha: scale, a: query,
-                              aRowStride: operands.headSize, aDepthStride: 1, b: keysTransposed, bStride: operands.paddedTokens,
-                              c: scores, cStride: scoreStride)
+    static func scoreTile(
+        query: UnsafeMutablePointer<Float>, keysTransposed: UnsafeMutablePointer<Float>, operands: HeadOperands,
+        rows: Int, columns: Int, scale: Float, bias: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+        scoreStride: Int
+    ) {
+        SmallProduct.multiply(
+            rows: rows, columns: (columns + 7) / 8 * 8, depth: operands.headSize, alpha: scale, a: query,
+            aRowStride: operands.headSize, aDepthStride: 1, b: keysTransposed, bStride: operands.paddedTokens,
+            c: scores, cStride: scoreStride)
         guard let bias else { return }
         for row in 0..<rows {
             let (line, biasLine) = (scores + row * scoreStride, bias + row * operands.tokens)

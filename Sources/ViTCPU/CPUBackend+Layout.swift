@@ -28,7 +28,9 @@ extension CPUBackend {
 
     /// target[i] = sum over a in `axis` of source[a * inner + i], added in order of a.
     @inline(__always)
-    private static func sumSlice(_ source: UnsafeMutablePointer<Float>, _ target: UnsafeMutablePointer<Float>, axis: Range<Int>, inner: Int, accumulate: Bool) {
+    private static func sumSlice(
+        _ source: UnsafeMutablePointer<Float>, _ target: UnsafeMutablePointer<Float>, axis: Range<Int>, inner: Int, accumulate: Bool
+    ) {
         if !accumulate { target.update(repeating: 0, count: inner) }
         for a in axis {
             let row = source + a * inner

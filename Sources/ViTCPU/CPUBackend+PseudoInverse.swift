@@ -32,7 +32,9 @@ extension CPUBackend {
         }
     }
 
-    public func pseudoInverseStartBackward(outputGradient: DeviceStorage, scales: DeviceStorage, inputGradient: DeviceStorage, batch: Int, size: Int) throws {
+    public func pseudoInverseStartBackward(outputGradient: DeviceStorage, scales: DeviceStorage, inputGradient: DeviceStorage, batch: Int, size: Int)
+        throws
+    {
         let (dz, scale, dk) = (host(outputGradient), host(scales), host(inputGradient))
         profiler.measure("pinv_start_backward") {
             Parallel.forEachChunk(batch, grain: max(1, Self.elementGrain / max(size * size, 1))) { range in

@@ -5,8 +5,10 @@ import ViTCore
 /// one contiguous block of input rows, shifted by t - taps / 2: each tap is one long
 /// vectorised loop (forward) or dot product (weight gradient).
 extension CPUBackend {
-    public func sequenceConvolutionForward(_ input: DeviceStorage, weight: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int,
-                                           tokens: Int, width: Int, taps: Int, reversed: Bool) throws {
+    public func sequenceConvolutionForward(
+        _ input: DeviceStorage, weight: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int,
+        tokens: Int, width: Int, taps: Int, reversed: Bool
+    ) throws {
         let (x, w, y) = (host(input), host(weight), host(output))
         let matrix = tokens * width
         profiler.measure("sequence_convolution_forward") {
@@ -26,8 +28,10 @@ extension CPUBackend {
         }
     }
 
-    public func sequenceConvolutionWeightGradient(outputGradient: DeviceStorage, input: DeviceStorage, weightGradient: DeviceStorage, batch: Int,
-                                                  channels: Int, tokens: Int, width: Int, taps: Int) throws {
+    public func sequenceConvolutionWeightGradient(
+        outputGradient: DeviceStorage, input: DeviceStorage, weightGradient: DeviceStorage, batch: Int,
+        channels: Int, tokens: Int, width: Int, taps: Int
+    ) throws {
         let (dy, x, dw) = (host(outputGradient), host(input), host(weightGradient))
         let matrix = tokens * width
         profiler.measure("sequence_convolution_weight_gradient") {
@@ -38,8 +42,9 @@ extension CPUBackend {
                     var total: Float = 0
                     for image in 0..<batch where !rows.isEmpty {
                         let offset = (image * channels + channel) * matrix
-                        total += VectorMath.dot(dy + offset + rows.lowerBound * width, x + offset + (rows.lowerBound + shift) * width,
-                                                count: rows.count * width)
+                        total += VectorMath.dot(
+                            dy + offset + rows.lowerBound * width, x + offset + (rows.lowerBound + shift) * width,
+                            count: rows.count * width)
                     }
                     dw[entry] = total
                 }

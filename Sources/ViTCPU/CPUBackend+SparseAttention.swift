@@ -79,7 +79,9 @@ extension CPUBackend {
         let (tokens, heads) = (index.tokens, index.heads)
         let rows = batch * heads * tokens
         let complemented = mode == .zero
-        let (deltaStorage, maskedStorage, totalStorage) = (try allocate(count: rows), try allocate(count: rows), try allocate(count: batch * heads * d))
+        let (deltaStorage, maskedStorage, totalStorage) = (
+            try allocate(count: rows), try allocate(count: rows), try allocate(count: batch * heads * d)
+        )
         let (q, k, v, o, lse, dO) = (host(query), host(key), host(value), host(output), host(logSumExp), host(outputGradient))
         let (dQ, dK, dV) = (host(queryGradient), host(keyGradient), host(valueGradient))
         let (delta, masked, totals) = (host(deltaStorage), host(maskedStorage), host(totalStorage))

@@ -26,7 +26,8 @@ public final class CPUBackend: Backend {
     /// The CPU backend's entry in the device list.
     public static func describe() -> DeviceInfo {
         DeviceInfo(
-            device: .cpu, name: "CPU backend (OpenBLAS, \(Parallel.coreCount) thread\(Parallel.coreCount == 1 ? "" : "s"))", kind: .cpu, platform: "host",
+            device: .cpu, name: "CPU backend (OpenBLAS, \(Parallel.coreCount) thread\(Parallel.coreCount == 1 ? "" : "s"))", kind: .cpu,
+            platform: "host",
             computeUnits: Parallel.coreCount, memoryBytes: Int(ProcessInfo.processInfo.physicalMemory),
             version: "-", driverVersion: "-", supportsHalf: false, supportsDouble: true)
     }
@@ -68,7 +69,9 @@ public final class CPUBackend: Backend {
         }
     }
 
-    public func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int) throws {
+    public func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int)
+        throws
+    {
         profiler.measure("copy") {
             (host(destination) + destinationOffset).update(from: host(source) + sourceOffset, count: count)
         }

@@ -10,7 +10,8 @@ enum Parallel {
     static let coreCount: Int = {
         let fallback = max(1, ProcessInfo.processInfo.activeProcessorCount)
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else { return fallback }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+        else { return fallback }
         // A hexadecimal mask in comma-separated groups: one bit per allowed core.
         let mask = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
         let allowed = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }

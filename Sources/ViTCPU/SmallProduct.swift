@@ -10,10 +10,12 @@ enum SmallProduct {
     /// B [depth x columns] row-major (row stride `bStride`). `columns` must be a multiple of
     /// 8: callers pad B with zero columns and C with room for them.
     @inline(__always)
-    static func multiply(rows: Int, columns: Int, depth: Int, alpha: Float,
-                         a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
-                         b: UnsafePointer<Float>, bStride: Int,
-                         c: UnsafeMutablePointer<Float>, cStride: Int, accumulate: Bool = false) {
+    static func multiply(
+        rows: Int, columns: Int, depth: Int, alpha: Float,
+        a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+        b: UnsafePointer<Float>, bStride: Int,
+        c: UnsafeMutablePointer<Float>, cStride: Int, accumulate: Bool = false
+    ) {
         vit_small_product(rows, columns, depth, alpha, a, aRowStride, aDepthStride, b, bStride, c, cStride, accumulate ? 1 : 0)
     }
 }

@@ -42,8 +42,9 @@ enum VectorMath {
         // Estrin's scheme: the terms are independent, so the multiplications overlap instead
         // of forming Horner's chain of dependent steps.
         let r2 = r * r
-        let p = multiplyAdd(r2 * r2, line(1.398_199_95e-3, 1.987_569_15e-4, r),
-                            multiplyAdd(r2, line(4.166_579_59e-2, 8.333_451_9e-3, r), line(5.000_000_12e-1, 1.666_666_55e-1, r)))
+        let p = multiplyAdd(
+            r2 * r2, line(1.398_199_95e-3, 1.987_569_15e-4, r),
+            multiplyAdd(r2, line(4.166_579_59e-2, 8.333_451_9e-3, r), line(5.000_000_12e-1, 1.666_666_55e-1, r)))
         return (shifted, multiplyAdd(p, r2, r + 1))
     }
 
@@ -74,8 +75,9 @@ enum VectorMath {
     static func erfNearZero(_ z: Float) -> Float {
         let s = z * z
         let s2 = s * s
-        let p = multiplyAdd(s2 * s2, line(4.993_186_3e-3, -5.990_878_6e-4, s),
-                            multiplyAdd(s2, line(1.128_181_7e-1, -2.676_662e-2, s), line(1.283_791_5e-1, -3.761_249_5e-1, s)))
+        let p = multiplyAdd(
+            s2 * s2, line(4.993_186_3e-3, -5.990_878_6e-4, s),
+            multiplyAdd(s2, line(1.128_181_7e-1, -2.676_662e-2, s), line(1.283_791_5e-1, -3.761_249_5e-1, s)))
         return multiplyAdd(z, p, z)
     }
 
@@ -100,9 +102,9 @@ enum VectorMath {
     @inline(__always)
     static func multiplyAdd(_ a: Float, _ b: Float, _ c: Float) -> Float {
         #if VIT_FMA
-        c.addingProduct(a, b)
+            c.addingProduct(a, b)
         #else
-        a * b + c
+            a * b + c
         #endif
     }
 }
@@ -115,9 +117,9 @@ extension VectorMath {
     @inline(__always)
     static func multiplyAdd(_ a: FloatVector, _ b: FloatVector, _ c: FloatVector) -> FloatVector {
         #if VIT_FMA
-        c.addingProduct(a, b)
+            c.addingProduct(a, b)
         #else
-        a * b + c
+            a * b + c
         #endif
     }
 
@@ -149,11 +151,13 @@ extension VectorMath {
     /// The largest of `count` floats (-inf for none).
     @inline(__always)
     static func maximum(_ source: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        let largest = reduce(count, initial: -.infinity, { source.loadVector(at: $0, lanes: $1, padding: -.infinity) }) { a, b in
-            var result = a
-            result.replace(with: b, where: b .> a)
-            return result
-        }
+        let largest = reduce(
+            count, initial: -.infinity, { source.loadVector(at: $0, lanes: $1, padding: -.infinity) },
+            { a, b in
+                var result = a
+                result.replace(with: b, where: b .> a)
+                return result
+            })
         return horizontalMaximum(largest)
     }
 
@@ -168,10 +172,14 @@ extension VectorMath {
     /// the one before (3-4 cycles for an add), and the reduction runs at a fraction of the
     /// load rate.
     @inline(__always)
-    static func reduce(_ count: Int, initial: Float, _ load: (Int, Int) -> FloatVector,
-                       _ combine: (FloatVector, FloatVector) -> FloatVector) -> FloatVector {
-        var (first, second, third, fourth) = (FloatVector(repeating: initial), FloatVector(repeating: initial),
-                                              FloatVector(repeating: initial), FloatVector(repeating: initial))
+    static func reduce(
+        _ count: Int, initial: Float, _ load: (Int, Int) -> FloatVector,
+        _ combine: (FloatVector, FloatVector) -> FloatVector
+    ) -> FloatVector {
+        var (first, second, third, fourth) = (
+            FloatVector(repeating: initial), FloatVector(repeating: initial),
+            FloatVector(repeating: initial), FloatVector(repeating: initial)
+        )
         var index = 0
         while index + 4 * width <= count {
             first = combine(first, load(index, width))
@@ -217,7 +225,8 @@ extension VectorMath {
             index += width
         }
         if index + 4 <= count {
-            UnsafeMutableRawPointer(target + index).storeBytes(of: UnsafeRawPointer(source + index).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(target + index).storeBytes(
+                of: UnsafeRawPointer(source + index).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
             index += 4
         }
         while index < count {

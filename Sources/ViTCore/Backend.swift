@@ -87,7 +87,8 @@ public struct AdamWStep: Sendable {
 /// Every kernel family named here has a CPU implementation (the reference) and an OpenCL
 /// one; the tests compare the two.
 public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, FeatureMapKernels, LinearAttentionKernels, PseudoInverseKernels,
-    SequenceConvolutionKernels {
+    SequenceConvolutionKernels
+{
     /// The device this backend computes on.
     var device: Device { get }
     /// The device's description.
@@ -204,7 +205,11 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws
     /// One SGD-with-momentum update in place, as PyTorch's `SGD(momentum:weight_decay:)`:
     /// `d = g + weightDecay p; velocity = momentum velocity + d; p -= learningRate velocity`.
-    func sgd(parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws
+    func sgd(
+        parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float,
+        weightDecay: Float) throws
     /// One fused AdamW update of a parameter and its two moment buffers, in place.
-    func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws
+    func adamW(
+        parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep)
+        throws
 }

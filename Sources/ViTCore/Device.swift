@@ -7,7 +7,7 @@ public enum Device: Hashable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .cpu: return "cpu"
-        case let .openCL(index): return "opencl:\(index)"
+        case .openCL(let index): return "opencl:\(index)"
         }
     }
 }

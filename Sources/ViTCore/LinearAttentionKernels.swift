@@ -34,13 +34,18 @@ extension Backend {
         let values = try allocate(count: batch * n * augmented)
         try linearAttentionAppendOnes(value, output: values, rows: batch * n, headSize: headSize)
         // [S, z] = phi(K)^T [V, 1], then the numerator phi(Q) [S, z].
-        try gemm(GemmDescriptor(transposeA: true, transposeB: false, m: m, n: augmented, k: n, batchCount: batch,
-                                strideA: n * m, strideB: n * augmented, strideC: m * augmented), a: keyFeatures, b: values, c: state)
+        try gemm(
+            GemmDescriptor(
+                transposeA: true, transposeB: false, m: m, n: augmented, k: n, batchCount: batch,
+                strideA: n * m, strideB: n * augmented, strideC: m * augmented), a: keyFeatures, b: values, c: state)
         let numerator = try allocate(count: batch * n * augmented)
-        try gemm(GemmDescriptor(transposeA: false, transposeB: false, m: n, n: augmented, k: m, batchCount: batch,
-                                strideA: n * m, strideB: m * augmented, strideC: n * augmented), a: queryFeatures, b: state, c: numerator)
-        try linearAttentionNormalizeForward(numerator: numerator, output: output, denominator: denominator, rows: batch * n,
-                                            headSize: headSize, epsilon: epsilon)
+        try gemm(
+            GemmDescriptor(
+                transposeA: false, transposeB: false, m: n, n: augmented, k: m, batchCount: batch,
+                strideA: n * m, strideB: m * augmented, strideC: n * augmented), a: queryFeatures, b: state, c: numerator)
+        try linearAttentionNormalizeForward(
+            numerator: numerator, output: output, denominator: denominator, rows: batch * n,
+            headSize: headSize, epsilon: epsilon)
     }
 
     /// Linear attention's backward pass from the forward pass's output, state and denominators:
@@ -53,27 +58,37 @@ extension Backend {
     ) throws {
         let (n, m, augmented) = (tokens, features, headSize + 1)
         let numeratorGradient = try allocate(count: batch * n * augmented)
-        try linearAttentionNormalizeBackward(outputGradient: outputGradient, output: output, denominator: denominator,
-                                             numeratorGradient: numeratorGradient, rows: batch * n, headSize: headSize)
+        try linearAttentionNormalizeBackward(
+            outputGradient: outputGradient, output: output, denominator: denominator,
+            numeratorGradient: numeratorGradient, rows: batch * n, headSize: headSize)
         // d phi(Q) = d numerator [S, z]^T; d[S, z] = phi(Q)^T d numerator.
-        try gemm(GemmDescriptor(transposeA: false, transposeB: true, m: n, n: m, k: augmented, batchCount: batch,
-                                strideA: n * augmented, strideB: m * augmented, strideC: n * m),
-                 a: numeratorGradient, b: state, c: queryFeaturesGradient)
+        try gemm(
+            GemmDescriptor(
+                transposeA: false, transposeB: true, m: n, n: m, k: augmented, batchCount: batch,
+                strideA: n * augmented, strideB: m * augmented, strideC: n * m),
+            a: numeratorGradient, b: state, c: queryFeaturesGradient)
         let stateGradient = try allocate(count: batch * m * augmented)
-        try gemm(GemmDescriptor(transposeA: true, transposeB: false, m: m, n: augmented, k: n, batchCount: batch,
-                                strideA: n * m, strideB: n * augmented, strideC: m * augmented),
-                 a: queryFeatures, b: numeratorGradient, c: stateGradient)
+        try gemm(
+            GemmDescriptor(
+                transposeA: true, transposeB: false, m: m, n: augmented, k: n, batchCount: batch,
+                strideA: n * m, strideB: n * augmented, strideC: m * augmented),
+            a: queryFeatures, b: numeratorGradient, c: stateGradient)
         // d phi(K) = [V, 1] d[S, z]^T; d[V, 1] = phi(K) d[S, z], whose last column is dropped.
         let values = try allocate(count: batch * n * augmented)
         try linearAttentionAppendOnes(value, output: values, rows: batch * n, headSize: headSize)
-        try gemm(GemmDescriptor(transposeA: false, transposeB: true, m: n, n: m, k: augmented, batchCount: batch,
-                                strideA: n * augmented, strideB: m * augmented, strideC: n * m),
-                 a: values, b: stateGradient, c: keyFeaturesGradient)
+        try gemm(
+            GemmDescriptor(
+                transposeA: false, transposeB: true, m: n, n: m, k: augmented, batchCount: batch,
+                strideA: n * augmented, strideB: m * augmented, strideC: n * m),
+            a: values, b: stateGradient, c: keyFeaturesGradient)
         let valuesGradient = try allocate(count: batch * n * augmented)
-        try gemm(GemmDescriptor(transposeA: false, transposeB: false, m: n, n: augmented, k: m, batchCount: batch,
-                                strideA: n * m, strideB: m * augmented, strideC: n * augmented),
-                 a: keyFeatures, b: stateGradient, c: valuesGradient)
-        try copyBlocks(from: valuesGradient, offset: 0, stride: augmented, to: valueGradient, offset: 0, stride: headSize,
-                       length: headSize, count: batch * n)
+        try gemm(
+            GemmDescriptor(
+                transposeA: false, transposeB: false, m: n, n: augmented, k: m, batchCount: batch,
+                strideA: n * m, strideB: m * augmented, strideC: n * augmented),
+            a: keyFeatures, b: stateGradient, c: valuesGradient)
+        try copyBlocks(
+            from: valuesGradient, offset: 0, stride: augmented, to: valueGradient, offset: 0, stride: headSize,
+            length: headSize, count: batch * n)
     }
 }

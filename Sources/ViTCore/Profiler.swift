@@ -46,8 +46,10 @@ public final class Profiler: @unchecked Sendable {
     /// Where `VIT_TRACE` asks for the trace, if it does.
     public static let traceFileFromEnvironment = ProcessInfo.processInfo.environment["VIT_TRACE"].flatMap { $0.isEmpty ? nil : $0 }
 
-    public init(enabled: Bool = ProcessInfo.processInfo.environment["VIT_PROFILE"] == "1" || Profiler.traceFileFromEnvironment != nil,
-                tracing: Bool = Profiler.traceFileFromEnvironment != nil) {
+    public init(
+        enabled: Bool = ProcessInfo.processInfo.environment["VIT_PROFILE"] == "1" || Profiler.traceFileFromEnvironment != nil,
+        tracing: Bool = Profiler.traceFileFromEnvironment != nil
+    ) {
         enabledFlag = enabled
         tracingFlag = tracing
     }
@@ -143,8 +145,9 @@ public final class Profiler: @unchecked Sendable {
         for row in rows {
             let name = row.name.count > 38 ? String(row.name.prefix(38)) : row.name
             text += name.padding(toLength: 38, withPad: " ", startingAt: 0)
-            text += String(format: " %7d %10.3f %11.2f %6.1f%%\n", row.calls, row.totalSeconds * 1e3,
-                           row.totalSeconds * 1e6 / Double(max(row.calls, 1)), total > 0 ? 100 * row.totalSeconds / total : 0)
+            text += String(
+                format: " %7d %10.3f %11.2f %6.1f%%\n", row.calls, row.totalSeconds * 1e3,
+                row.totalSeconds * 1e6 / Double(max(row.calls, 1)), total > 0 ? 100 * row.totalSeconds / total : 0)
         }
         text += String(format: "total %46.3f ms\n", total * 1e3)
         return text

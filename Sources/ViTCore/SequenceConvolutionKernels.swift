@@ -9,9 +9,11 @@ public protocol SequenceConvolutionKernels {
     /// `output[b, h, n, :] = sum_t w[h, t'] input[b, h, n + t - taps / 2, :]` with t' = t, or
     /// t' = taps - 1 - t when `reversed` (the input gradient is the reversed convolution of
     /// the output gradient).
-    func sequenceConvolutionForward(_ input: DeviceStorage, weight: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int,
-                                    tokens: Int, width: Int, taps: Int, reversed: Bool) throws
+    func sequenceConvolutionForward(
+        _ input: DeviceStorage, weight: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int,
+        tokens: Int, width: Int, taps: Int, reversed: Bool) throws
     /// `weightGradient[h, t] = sum_{b, n, d} outputGradient[b, h, n, d] input[b, h, n + t - taps / 2, d]`.
-    func sequenceConvolutionWeightGradient(outputGradient: DeviceStorage, input: DeviceStorage, weightGradient: DeviceStorage, batch: Int,
-                                           channels: Int, tokens: Int, width: Int, taps: Int) throws
+    func sequenceConvolutionWeightGradient(
+        outputGradient: DeviceStorage, input: DeviceStorage, weightGradient: DeviceStorage, batch: Int,
+        channels: Int, tokens: Int, width: Int, taps: Int) throws
 }

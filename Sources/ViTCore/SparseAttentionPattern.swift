@@ -13,8 +13,9 @@ public struct SparseAttentionPattern: Equatable, Sendable {
     /// 0..<tokens are an error).
     public init(keys: [[[Int]]], tokens: Int) throws {
         guard tokens > 0, !keys.isEmpty, keys.allSatisfy({ $0.count == tokens }) else {
-            throw ViTError.invalidArgument(operation: "sparseAttentionPattern",
-                                           detail: "need at least one head and \(tokens) query lists per head (tokens > 0)")
+            throw ViTError.invalidArgument(
+                operation: "sparseAttentionPattern",
+                detail: "need at least one head and \(tokens) query lists per head (tokens > 0)")
         }
         for head in keys {
             for row in head where row.contains(where: { !(0..<tokens).contains($0) }) {
@@ -29,8 +30,9 @@ public struct SparseAttentionPattern: Equatable, Sendable {
     /// The pattern whose head h keeps (i, j) where `keeps(h, i, j)`: O(H N^2), for tests and
     /// small references.
     public init(heads: Int, tokens: Int, keeps: (Int, Int, Int) -> Bool) throws {
-        try self.init(keys: (0..<heads).map { head in (0..<tokens).map { query in (0..<tokens).filter { keeps(head, query, $0) } } },
-                      tokens: tokens)
+        try self.init(
+            keys: (0..<heads).map { head in (0..<tokens).map { query in (0..<tokens).filter { keeps(head, query, $0) } } },
+            tokens: tokens)
     }
 
     /// Kept pairs over all heads.
@@ -55,7 +57,8 @@ public struct SparseAttentionPattern: Equatable, Sendable {
     /// The row and column lists, laid out as `SparseAttentionIndex` describes.
     public func packedIndices() -> [Int32] {
         let offsetCount = heads * (tokens + 1)
-        var rowOffsets = [Int32](), columnIndices = [Int32]()
+        var rowOffsets = [Int32]()
+        var columnIndices = [Int32]()
         rowOffsets.reserveCapacity(offsetCount)
         var columns = [[Int32]](repeating: [], count: heads * tokens)
         for head in 0..<heads {
@@ -69,7 +72,8 @@ public struct SparseAttentionPattern: Equatable, Sendable {
             }
             rowOffsets.append(Int32(columnIndices.count))
         }
-        var columnOffsets = [Int32](), rowIndices = [Int32]()
+        var columnOffsets = [Int32]()
+        var rowIndices = [Int32]()
         columnOffsets.reserveCapacity(offsetCount)
         rowIndices.reserveCapacity(columnIndices.count)
         for head in 0..<heads {
@@ -86,7 +90,8 @@ public struct SparseAttentionPattern: Equatable, Sendable {
     public func upload(to backend: Backend) throws -> SparseAttentionIndex {
         let packed = packedIndices()
         guard packed.count < Int(Int32.max) else {
-            throw ViTError.invalidArgument(operation: "sparseAttentionPattern", detail: "\(nonzeroCount) kept pairs exceed the int32 indices of the kernels")
+            throw ViTError.invalidArgument(
+                operation: "sparseAttentionPattern", detail: "\(nonzeroCount) kept pairs exceed the int32 indices of the kernels")
         }
         let bits = packed.map { Float(bitPattern: UInt32(bitPattern: $0)) }
         let storage = try backend.allocate(count: bits.count)

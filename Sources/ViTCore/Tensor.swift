@@ -55,7 +55,8 @@ public final class Tensor: CustomStringConvertible {
     public convenience init(_ values: [Float], shape: Shape, on backend: Backend, requiresGradient: Bool = false) throws {
         let valid = try Shape.validated(shape.dimensions, operation: "Tensor")
         guard values.count == valid.elementCount else {
-            throw ViTError.shapeMismatch(operation: "Tensor", detail: "\(values.count) values given for shape \(valid) (\(valid.elementCount) elements)")
+            throw ViTError.shapeMismatch(
+                operation: "Tensor", detail: "\(values.count) values given for shape \(valid) (\(valid.elementCount) elements)")
         }
         let storage = try backend.allocate(count: valid.elementCount)
         try values.withUnsafeBufferPointer { try backend.write($0, to: storage) }

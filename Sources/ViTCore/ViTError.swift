@@ -25,27 +25,27 @@ public enum ViTError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .shapeMismatch(operation, detail):
+        case .shapeMismatch(let operation, let detail):
             return "\(operation): shape mismatch: \(detail)"
-        case let .invalidArgument(operation, detail):
+        case .invalidArgument(let operation, let detail):
             return "\(operation): invalid argument: \(detail)"
-        case let .deviceMismatch(operation, first, second):
+        case .deviceMismatch(let operation, let first, let second):
             return "\(operation): inputs are on different devices (\(first) and \(second)); "
                 + "move them to one device with `to(_:)` first"
-        case let .unknownDevice(specification, detail):
+        case .unknownDevice(let specification, let detail):
             return "unknown device '\(specification)': \(detail)"
-        case let .openCL(call, code):
+        case .openCL(let call, let code):
             return "OpenCL call \(call) failed with \(code)"
-        case let .kernelBuild(family, device, log):
+        case .kernelBuild(let family, let device, let log):
             return "OpenCL kernel family '\(family)' failed to build on \(device):\n\(log)"
-        case let .kernelSourceMissing(family, searched):
+        case .kernelSourceMissing(let family, let searched):
             return "OpenCL kernel source '\(family).cl' not found (looked in: "
                 + searched.joined(separator: ", ") + "); check VIT_KERNELS_DIR or reinstall the package"
-        case let .clBlast(routine, status):
+        case .clBlast(let routine, let status):
             return "CLBlast \(routine) failed with status \(status)"
-        case let .outOfMemory(device, bytes):
+        case .outOfMemory(let device, let bytes):
             return "out of memory on \(device) allocating \(bytes) bytes; try a smaller batch size"
-        case let .gradient(detail):
+        case .gradient(let detail):
             return "autograd: \(detail)"
         }
     }

@@ -1,4 +1,5 @@
 import ViTCore
+
 /// Training-time augmentation: a random crop of a zero-padded image and a random
 /// horizontal flip, with the semantics of torchvision / timm
 /// `RandomCrop(size, padding: cropPadding)` followed by `RandomHorizontalFlip(p: 0.5)`.

@@ -1,4 +1,5 @@
 import ViTCore
+
 /// Cuts a data set into normalised, optionally shuffled and augmented mini-batches.
 ///
 /// Everything random is a pure function of `(seed, epoch, batch index)`: the epoch's order

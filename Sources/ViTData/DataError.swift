@@ -16,17 +16,17 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .datasetNotFound(dataset, searched, missingFiles, hint):
+        case .datasetNotFound(let dataset, let searched, let missingFiles, let hint):
             let folders = searched.joined(separator: ", ")
             let files = missingFiles.joined(separator: ", ")
             return "\(dataset) not found: looked in \(folders) for \(files); \(hint)"
-        case let .unreadableFile(path, reason):
+        case .unreadableFile(let path, let reason):
             return "cannot read \(path): \(reason)"
-        case let .corruptFile(path, reason):
+        case .corruptFile(let path, let reason):
             return "\(path) is corrupt: \(reason)"
-        case let .invalidDataset(name, reason):
+        case .invalidDataset(let name, let reason):
             return "invalid data set '\(name)': \(reason)"
-        case let .invalidArgument(operation, reason):
+        case .invalidArgument(let operation, let reason):
             return "\(operation): invalid argument: \(reason)"
         }
     }

@@ -26,7 +26,8 @@ extension Dataset {
                 let lower = source + vertical.upper * width
                 for (column, horizontal) in columns.enumerated() {
                     func blend(_ start: Int) -> Float {
-                        Float(images[start + horizontal.lower]) * (1 - horizontal.weight) + Float(images[start + horizontal.upper]) * horizontal.weight
+                        Float(images[start + horizontal.lower]) * (1 - horizontal.weight) + Float(images[start + horizontal.upper])
+                            * horizontal.weight
                     }
                     let value = blend(upper) * (1 - vertical.weight) + blend(lower) * vertical.weight
                     pixels[plane * targetPlane + row * targetWidth + column] = UInt8(min(255, value.rounded()))

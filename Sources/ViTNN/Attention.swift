@@ -65,12 +65,12 @@ public final class MultiHeadAttention: AttentionMechanism {
             let (batch, tokens, width) = (input.shape[0], input.shape[1], input.shape[2])
             let headSize = width / heads
             switch self {
-            case let .merged(layer):
+            case .merged(let layer):
                 // [B, N, 3D] -> [3, B, H, N, d]; the three parts are then contiguous slices.
                 let packed = try layer(input).reshaped([batch, tokens, 3, heads, headSize]).permuted([2, 0, 3, 1, 4])
                 let parts = try packed.split(axis: 0, sizes: [1, 1, 1]).map { try $0.reshaped([batch, heads, tokens, headSize]) }
                 return (parts[0], parts[1], parts[2])
-            case let .separate(query, key, value):
+            case .separate(let query, let key, let value):
                 let split = { (layer: Linear) in try layer(input).reshaped([batch, tokens, heads, headSize]).permuted([0, 2, 1, 3]) }
                 return (try split(query), try split(key), try split(value))
             }
@@ -79,9 +79,9 @@ public final class MultiHeadAttention: AttentionMechanism {
         /// The projections' tensors with timm's names.
         var stateTensors: [(name: String, tensor: Tensor)] {
             switch self {
-            case let .merged(layer):
+            case .merged(let layer):
                 return layer.tensors(prefixed: "qkv")
-            case let .separate(query, key, value):
+            case .separate(let query, let key, let value):
                 return query.tensors(prefixed: "q") + key.tensors(prefixed: "k") + value.tensors(prefixed: "v")
             }
         }
@@ -94,15 +94,18 @@ public final class MultiHeadAttention: AttentionMechanism {
     let outputDropout: Float
 
     /// `mergedProjection`: timm's one `qkv` map, else separate `q`, `k` and `v` maps.
-    public init(configuration: ViTConfiguration, mergedProjection: Bool, core: AttentionCore, on backend: Backend,
-                generator: inout SeededRandomGenerator) throws {
+    public init(
+        configuration: ViTConfiguration, mergedProjection: Bool, core: AttentionCore, on backend: Backend,
+        generator: inout SeededRandomGenerator
+    ) throws {
         let width = configuration.hiddenSize
         let deviation = configuration.initializerRange
         func projection(_ outputs: Int, bias: Bool) throws -> Linear {
             try Linear(inputSize: width, outputSize: outputs, bias: bias, standardDeviation: deviation, on: backend, generator: &generator)
         }
         let bias = configuration.qkvBias
-        projections = mergedProjection
+        projections =
+            mergedProjection
             ? .merged(try projection(3 * width, bias: bias))
             : .separate(query: try projection(width, bias: bias), key: try projection(width, bias: bias), value: try projection(width, bias: bias))
         self.projection = try projection(width, bias: true)

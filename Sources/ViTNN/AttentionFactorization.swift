@@ -33,8 +33,10 @@ enum AttentionFactorization {
 
     /// Writes a head's query and key rows from the first `headSize` columns of `left` and rows
     /// of `right` (so that the head's W_q^T W_k is their product), each multiplied by `scale`.
-    static func placeHead(_ head: Int, headSize: Int, width: Int, left: [Float], right: [Float], scale: Float = 1,
-                          query: inout [Float], key: inout [Float]) {
+    static func placeHead(
+        _ head: Int, headSize: Int, width: Int, left: [Float], right: [Float], scale: Float = 1,
+        query: inout [Float], key: inout [Float]
+    ) {
         for row in 0..<headSize {
             let target = (head * headSize + row) * width
             for column in 0..<width {
@@ -48,9 +50,9 @@ enum AttentionFactorization {
     /// row-major [width, width]; biases stay as they are).
     static func write(query: [Float], key: [Float], value: [Float], projection: [Float], to attention: MultiHeadAttention) throws {
         switch attention.projections {
-        case let .merged(layer):
+        case .merged(let layer):
             try write(query + key + value, to: layer.weight)
-        case let .separate(queryLayer, keyLayer, valueLayer):
+        case .separate(let queryLayer, let keyLayer, let valueLayer):
             try write(query, to: queryLayer.weight)
             try write(key, to: keyLayer.weight)
             try write(value, to: valueLayer.weight)

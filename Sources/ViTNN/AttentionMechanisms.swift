@@ -59,26 +59,33 @@ public struct AttentionSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         guard sparseKind != nil, configuration.attentionProbsDropoutProb != 0 else { return }
-        throw ViTError.invalidArgument(operation: "config", detail: "attention_probs_dropout_prob must be 0 with \(kind.rawValue) attention "
-            + "(the sparse kernels do not drop attention probabilities), got \(configuration.attentionProbsDropoutProb)")
+        throw ViTError.invalidArgument(
+            operation: "config",
+            detail: "attention_probs_dropout_prob must be 0 with \(kind.rawValue) attention "
+                + "(the sparse kernels do not drop attention probabilities), got \(configuration.attentionProbsDropoutProb)")
     }
 }
 
 /// Builds the attention mechanism a configuration names.
 public enum AttentionFactory {
     /// `layer` is the block's index (0-based); per-layer patterns (Fibottention's head shuffle) depend on it.
-    public static func make(configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
-                            generator: inout SeededRandomGenerator) throws -> AttentionMechanism {
+    public static func make(
+        configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
+        generator: inout SeededRandomGenerator
+    ) throws -> AttentionMechanism {
         let kind = configuration.attention.kind
         let core = try makeCore(kind, configuration: configuration, layer: layer, on: backend, generator: &generator)
-        return try MultiHeadAttention(configuration: configuration, mergedProjection: kind != .standardSeparate, core: core, on: backend,
-                                      generator: &generator)
+        return try MultiHeadAttention(
+            configuration: configuration, mergedProjection: kind != .standardSeparate, core: core, on: backend,
+            generator: &generator)
     }
 
     /// The core of `kind` with the configuration's settings for it, alone (the attention
     /// benchmark times cores on given Q, K, V; hybrid attention builds its groups with it).
-    public static func makeCore(_ kind: AttentionKind, configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
-                                generator: inout SeededRandomGenerator) throws -> AttentionCore {
+    public static func makeCore(
+        _ kind: AttentionKind, configuration: ViTConfiguration, layer: Int = 0, on backend: Backend,
+        generator: inout SeededRandomGenerator
+    ) throws -> AttentionCore {
         let settings = configuration.attention
         try settings.validateSection(in: configuration)
         let heads = configuration.numAttentionHeads

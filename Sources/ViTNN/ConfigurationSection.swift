@@ -62,21 +62,27 @@ public struct ConfigurationField<Section> {
 
     /// A value under `key`; a missing key (or null) keeps the default.
     public static func value<Value: Codable>(_ key: String, _ path: WritableKeyPath<Section, Value>) -> Self {
-        Self(keys: [key], decode: { section, decoder in
-            if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
-        }, encode: { section, encoder in
-            try write(section[keyPath: path], key, to: encoder)
-        })
+        Self(
+            keys: [key],
+            decode: { section, decoder in
+                if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
+            },
+            encode: { section, encoder in
+                try write(section[keyPath: path], key, to: encoder)
+            })
     }
 
     /// An optional value under `key`: a missing key (or null) keeps the default, and nil is
     /// left out when encoding.
     public static func optional<Value: Codable>(_ key: String, _ path: WritableKeyPath<Section, Value?>) -> Self {
-        Self(keys: [key], decode: { section, decoder in
-            if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
-        }, encode: { section, encoder in
-            try write(section[keyPath: path], key, to: encoder)
-        })
+        Self(
+            keys: [key],
+            decode: { section, decoder in
+                if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
+            },
+            encode: { section, encoder in
+                try write(section[keyPath: path], key, to: encoder)
+            })
     }
 
     /// A `ConfigurationChoice` stored as its name under `key`. An unknown name is an error
@@ -84,22 +90,29 @@ public struct ConfigurationField<Section> {
     /// the names there are.
     public static func choice<Value: ConfigurationChoice>(_ key: String, _ path: WritableKeyPath<Section, Value>, flag: String? = nil) -> Self {
         let field = flag.map { "\(key) (\($0))" } ?? key
-        return Self(keys: [key], decode: { section, decoder in
-            if let name = try read(String.self, key, from: decoder) { section[keyPath: path] = try Value(name: name, field: field) }
-        }, encode: { section, encoder in
-            try write(section[keyPath: path].rawValue, key, to: encoder)
-        })
+        return Self(
+            keys: [key],
+            decode: { section, decoder in
+                if let name = try read(String.self, key, from: decoder) { section[keyPath: path] = try Value(name: name, field: field) }
+            },
+            encode: { section, encoder in
+                try write(section[keyPath: path].rawValue, key, to: encoder)
+            })
     }
 
     /// Every field of a nested section, stored flat beside this section's own.
     public static func section<Nested: ConfigurationSection>(_ path: WritableKeyPath<Section, Nested>) -> Self {
-        Self(keys: Nested.keys, decode: { section, decoder in
-            section[keyPath: path] = try Nested(from: decoder)
-        }, encode: { section, encoder in
-            try section[keyPath: path].encode(to: encoder)
-        }, validate: { section, configuration in
-            try section[keyPath: path].validateSection(in: configuration)
-        })
+        Self(
+            keys: Nested.keys,
+            decode: { section, decoder in
+                section[keyPath: path] = try Nested(from: decoder)
+            },
+            encode: { section, encoder in
+                try section[keyPath: path].encode(to: encoder)
+            },
+            validate: { section, configuration in
+                try section[keyPath: path].validateSection(in: configuration)
+            })
     }
 
     /// The value under `key`, or nil when the key is missing or null.

@@ -38,7 +38,8 @@ public struct HybridAttentionSettings: ConfigurationSection {
     public func validate(in configuration: ViTConfiguration) throws {
         let heads = configuration.numAttentionHeads
         if let localHeads, !(0...heads).contains(localHeads) {
-            throw ViTError.invalidArgument(operation: "config", detail: "hybrid_local_heads (--hybrid-local-heads) must be between 0 and the \(heads) heads, got \(localHeads)")
+            throw ViTError.invalidArgument(
+                operation: "config", detail: "hybrid_local_heads (--hybrid-local-heads) must be between 0 and the \(heads) heads, got \(localHeads)")
         }
     }
 
@@ -56,9 +57,10 @@ public struct HybridAttentionSettings: ConfigurationSection {
             part.hiddenSize = groupHeads * configuration.headSize
             return try AttentionFactory.makeCore(kind, configuration: part, layer: layer, on: backend, generator: &generator)
         }
-        return HybridAttentionCore(heads: heads, localHeads: localHeads,
-                                   local: try group(local.kind, heads: localHeads, generator: &generator),
-                                   global: try group(global.kind, heads: heads - localHeads, generator: &generator))
+        return HybridAttentionCore(
+            heads: heads, localHeads: localHeads,
+            local: try group(local.kind, heads: localHeads, generator: &generator),
+            global: try group(global.kind, heads: heads - localHeads, generator: &generator))
     }
 }
 
@@ -91,7 +93,9 @@ public final class HybridAttentionCore: AttentionCore {
             return try groups[0].0(query: query, key: key, value: value, context: context)
         }
         let sizes = groups.map(\.1)
-        let (queries, keys, values) = (try query.split(axis: 1, sizes: sizes), try key.split(axis: 1, sizes: sizes), try value.split(axis: 1, sizes: sizes))
+        let (queries, keys, values) = (
+            try query.split(axis: 1, sizes: sizes), try key.split(axis: 1, sizes: sizes), try value.split(axis: 1, sizes: sizes)
+        )
         let outputs = try groups.indices.map { group in
             try groups[group].0(query: queries[group], key: keys[group], value: values[group], context: context)
         }

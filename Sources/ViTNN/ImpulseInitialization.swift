@@ -27,8 +27,10 @@ enum ImpulseInitialization {
 
     /// Scales `positionEmbedding` ([1, tokens, width], class token first) and overwrites the
     /// query, key, value and output projections of every attention in `attentions`.
-    static func apply(to attentions: [MultiHeadAttention], positionEmbedding: Tensor, gridSide: Int, heads: Int,
-                      generator: inout SeededRandomGenerator) throws {
+    static func apply(
+        to attentions: [MultiHeadAttention], positionEmbedding: Tensor, gridSide: Int, heads: Int,
+        generator: inout SeededRandomGenerator
+    ) throws {
         let width = positionEmbedding.shape[2]
         let headSize = width / heads
         let patches = gridSide * gridSide
@@ -47,8 +49,9 @@ enum ImpulseInitialization {
                 let product = sandwich(logits, between: inverse, width: width, patches: patches)
                 var (left, right) = try AttentionFactorization.factors(of: product, size: width)
                 normalizeLeadingFactors(left: &left, right: &right, width: width, rank: headSize)
-                AttentionFactorization.placeHead(head, headSize: headSize, width: width, left: left, right: right,
-                                                 scale: queryKeyScale, query: &query, key: &key)
+                AttentionFactorization.placeHead(
+                    head, headSize: headSize, width: width, left: left, right: right,
+                    scale: queryKeyScale, query: &query, key: &key)
             }
             let (projection, value) = try MimeticInitialization.valueProjection(width: width, generator: &generator)
             try AttentionFactorization.write(query: query, key: key, value: value, projection: projection, to: attention)
@@ -90,8 +93,9 @@ enum ImpulseInitialization {
     /// [rows, columns], keeping the `rank` largest singular values of P^T P.
     static func pseudoInverse(_ matrix: [Float], rows: Int, columns: Int, rank: Int) throws -> [Float] {
         var gram = [Float](repeating: 0, count: columns * columns)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(rows), 1,
-                    matrix, Int32(columns), matrix, Int32(columns), 0, &gram, Int32(columns))
+        cblas_sgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(columns), Int32(rows), 1,
+            matrix, Int32(columns), matrix, Int32(columns), 0, &gram, Int32(columns))
         // P^T P is symmetric, U S U^T: its inverse on the leading subspace is U S^-1 U^T.
         let (u, singularValues, _) = try AttentionFactorization.decomposition(of: gram, size: columns)
         var inverseGram = [Float](repeating: 0, count: columns * columns)
@@ -103,19 +107,22 @@ enum ImpulseInitialization {
             }
         }
         var result = [Float](repeating: 0, count: columns * rows)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(columns), Int32(rows), Int32(columns), 1,
-                    inverseGram, Int32(columns), matrix, Int32(columns), 0, &result, Int32(rows))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(columns), Int32(rows), Int32(columns), 1,
+            inverseGram, Int32(columns), matrix, Int32(columns), 0, &result, Int32(rows))
         return result
     }
 
     /// inverse x logits x inverse^T ([width, width]) for inverse [width, patches].
     static func sandwich(_ logits: [Float], between inverse: [Float], width: Int, patches: Int) -> [Float] {
         var half = [Float](repeating: 0, count: width * patches)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(width), Int32(patches), Int32(patches), 1,
-                    inverse, Int32(patches), logits, Int32(patches), 0, &half, Int32(patches))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(width), Int32(patches), Int32(patches), 1,
+            inverse, Int32(patches), logits, Int32(patches), 0, &half, Int32(patches))
         var result = [Float](repeating: 0, count: width * width)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(width), Int32(width), Int32(patches), 1,
-                    half, Int32(patches), inverse, Int32(patches), 0, &result, Int32(width))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(width), Int32(width), Int32(patches), 1,
+            half, Int32(patches), inverse, Int32(patches), 0, &result, Int32(width))
         return result
     }
 

@@ -30,10 +30,13 @@ public final class Linear: Layer {
     public let bias: Tensor?
 
     /// Weights from a truncated normal of `standardDeviation` (timm's `trunc_normal_`), bias 0.
-    public init(inputSize: Int, outputSize: Int, bias: Bool = true, standardDeviation: Float, on backend: Backend,
-                generator: inout SeededRandomGenerator) throws {
-        weight = try Tensor(Initialization.truncatedNormal(count: outputSize * inputSize, standardDeviation: standardDeviation, generator: &generator),
-                            shape: [outputSize, inputSize], on: backend, requiresGradient: true)
+    public init(
+        inputSize: Int, outputSize: Int, bias: Bool = true, standardDeviation: Float, on backend: Backend,
+        generator: inout SeededRandomGenerator
+    ) throws {
+        weight = try Tensor(
+            Initialization.truncatedNormal(count: outputSize * inputSize, standardDeviation: standardDeviation, generator: &generator),
+            shape: [outputSize, inputSize], on: backend, requiresGradient: true)
         self.bias = bias ? try Tensor.zeros([outputSize], on: backend, requiringGradient: true) : nil
     }
 
@@ -72,10 +75,12 @@ public final class MLP: Layer {
     let dropout: Float
 
     public init(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws {
-        fc1 = try Linear(inputSize: configuration.hiddenSize, outputSize: configuration.intermediateSize,
-                         standardDeviation: configuration.initializerRange, on: backend, generator: &generator)
-        fc2 = try Linear(inputSize: configuration.intermediateSize, outputSize: configuration.hiddenSize,
-                         standardDeviation: configuration.initializerRange, on: backend, generator: &generator)
+        fc1 = try Linear(
+            inputSize: configuration.hiddenSize, outputSize: configuration.intermediateSize,
+            standardDeviation: configuration.initializerRange, on: backend, generator: &generator)
+        fc2 = try Linear(
+            inputSize: configuration.intermediateSize, outputSize: configuration.hiddenSize,
+            standardDeviation: configuration.initializerRange, on: backend, generator: &generator)
         dropout = configuration.hiddenDropoutProb
     }
 

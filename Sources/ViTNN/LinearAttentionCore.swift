@@ -24,11 +24,12 @@ public final class LinearAttentionCore: AttentionCore {
     }
 
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
-        let queryFeatures, keyFeatures: Tensor
+        let queryFeatures: Tensor
+        let keyFeatures: Tensor
         switch featureMap {
         case .eluPlusOne:
             (queryFeatures, keyFeatures) = (try query.eluFeatures(), try key.eluFeatures())
-        case let .favor(randomFeatures):
+        case .favor(let randomFeatures):
             let projections = try randomFeatures.projections(forTraining: context.training)
             queryFeatures = try query.favorFeatures(projections: projections, stabilizer: .perRow)
             keyFeatures = try key.favorFeatures(projections: projections, stabilizer: .perMatrix)
@@ -42,7 +43,7 @@ public final class LinearAttentionCore: AttentionCore {
     public var featureCount: Int {
         switch featureMap {
         case .eluPlusOne: return headSize
-        case let .favor(randomFeatures): return randomFeatures.count
+        case .favor(let randomFeatures): return randomFeatures.count
         }
     }
 
@@ -86,8 +87,9 @@ public struct PerformerSettings: ConfigurationSection {
 
     func makeCore(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionCore {
         let headSize = configuration.headSize
-        let features = try RandomFeatures(count: featureCount(headSize: headSize), headSize: headSize, redrawInterval: redrawInterval,
-                                          seed: generator.next(), on: backend)
+        let features = try RandomFeatures(
+            count: featureCount(headSize: headSize), headSize: headSize, redrawInterval: redrawInterval,
+            seed: generator.next(), on: backend)
         return LinearAttentionCore(featureMap: .favor(features), headSize: headSize)
     }
 }
@@ -120,7 +122,8 @@ public final class RandomFeatures {
     public func projections(forTraining training: Bool) throws -> Tensor {
         guard training, redrawInterval > 0 else { return current }
         if trainingPasses > 0 && trainingPasses % redrawInterval == 0 {
-            current = try Tensor(Self.orthogonalGaussian(rows: count, columns: headSize, generator: &generator), shape: [count, headSize], on: backend)
+            current = try Tensor(
+                Self.orthogonalGaussian(rows: count, columns: headSize, generator: &generator), shape: [count, headSize], on: backend)
         }
         trainingPasses += 1
         return current

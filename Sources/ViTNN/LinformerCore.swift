@@ -16,13 +16,15 @@ public struct LinformerSettings: ConfigurationSection {
         guard projectedLength > 0 else { throw fail("linformer_k (--linformer-k) must be positive, got \(projectedLength)") }
         let tokens = configuration.tokenCount
         if configuration.attention.kind == .linformer && projectedLength > tokens {
-            throw fail("linformer_k (--linformer-k) \(projectedLength) is larger than the \(tokens) tokens it should compress; choose at most \(tokens)")
+            throw fail(
+                "linformer_k (--linformer-k) \(projectedLength) is larger than the \(tokens) tokens it should compress; choose at most \(tokens)")
         }
     }
 
     func makeCore(configuration: ViTConfiguration, on backend: Backend, generator: inout SeededRandomGenerator) throws -> AttentionCore {
-        try LinformerCore(tokens: configuration.tokenCount, projectedLength: projectedLength, dropout: configuration.attentionProbsDropoutProb,
-                          on: backend, generator: &generator)
+        try LinformerCore(
+            tokens: configuration.tokenCount, projectedLength: projectedLength, dropout: configuration.attentionProbsDropoutProb,
+            on: backend, generator: &generator)
     }
 }
 
@@ -41,18 +43,22 @@ public final class LinformerCore: AttentionCore {
     /// 1/sqrt(2), U(-b, b) with b = sqrt(3 / (N + K))).
     public init(tokens: Int, projectedLength: Int, dropout: Float, on backend: Backend, generator: inout SeededRandomGenerator) throws {
         let bound = (3 / Float(tokens + projectedLength)).squareRoot()
-        keyProjection = try Tensor(Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
-                                   shape: [projectedLength, tokens], on: backend, requiresGradient: true)
-        valueProjection = try Tensor(Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
-                                     shape: [projectedLength, tokens], on: backend, requiresGradient: true)
+        keyProjection = try Tensor(
+            Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
+            shape: [projectedLength, tokens], on: backend, requiresGradient: true)
+        valueProjection = try Tensor(
+            Initialization.uniform(count: projectedLength * tokens, bound: bound, generator: &generator),
+            shape: [projectedLength, tokens], on: backend, requiresGradient: true)
         self.dropout = dropout
     }
 
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
         let tokens = keyProjection.shape[1]
         guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape, query.shape[2] == tokens else {
-            throw ViTError.shapeMismatch(operation: "linformer", detail: "the model was built for \(tokens) tokens (E and F are [\(keyProjection.shape[0]), \(tokens)]), "
-                + "got Q, K, V of \(query.shape), \(key.shape), \(value.shape); use the image and patch size it was built with")
+            throw ViTError.shapeMismatch(
+                operation: "linformer",
+                detail: "the model was built for \(tokens) tokens (E and F are [\(keyProjection.shape[0]), \(tokens)]), "
+                    + "got Q, K, V of \(query.shape), \(key.shape), \(value.shape); use the image and patch size it was built with")
         }
         // Along the sequence: (E K)^T = K^T E^T [B, H, D, K] (one GEMM over every head's rows), as F V.
         let projectedKeys = try matmul(key.permuted([0, 1, 3, 2]), keyProjection, transposeB: true)

@@ -34,8 +34,10 @@ enum MimeticInitialization {
     }
 
     /// Row-major factors (left = U sqrt(S), right = sqrt(S) V^T) of alpha Z + sign beta I.
-    static func factors(size: Int, scales: (alpha: Float, beta: Float), sign: Float,
-                        generator: inout SeededRandomGenerator) throws -> (left: [Float], right: [Float]) {
+    static func factors(
+        size: Int, scales: (alpha: Float, beta: Float), sign: Float,
+        generator: inout SeededRandomGenerator
+    ) throws -> (left: [Float], right: [Float]) {
         // Uniform entries of variance 1/size, as the paper's reference code draws them.
         let bound = (3 / Float(size)).squareRoot()
         var matrix = Initialization.uniform(count: size * size, bound: bound, generator: &generator).map { scales.alpha * $0 }

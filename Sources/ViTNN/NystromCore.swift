@@ -19,7 +19,9 @@ public struct NystromformerSettings: ConfigurationSection {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
         guard landmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(landmarks)") }
         if let convolutionTaps, convolutionTaps < 1 || convolutionTaps % 2 == 0 {
-            throw fail("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1 (the kernel is centred on its token), got \(convolutionTaps)")
+            throw fail(
+                "nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1 (the kernel is centred on its token), got \(convolutionTaps)"
+            )
         }
     }
 
@@ -27,8 +29,9 @@ public struct NystromformerSettings: ConfigurationSection {
         let convolutionWeight = try convolutionTaps.map { taps in
             try NystromCore.makeConvolutionWeight(heads: configuration.numAttentionHeads, taps: taps, on: backend, generator: &generator)
         }
-        return NystromCore(landmarks: landmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb,
-                           convolutionWeight: convolutionWeight)
+        return NystromCore(
+            landmarks: landmarks, headSize: configuration.headSize, dropout: configuration.attentionProbsDropoutProb,
+            convolutionWeight: convolutionWeight)
     }
 }
 
@@ -71,7 +74,9 @@ public final class NystromCore: AttentionCore {
 
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
         guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape else {
-            throw ViTError.shapeMismatch(operation: "nystromformer", detail: "Q, K, V must all be [batch, heads, tokens, headSize], got \(query.shape), \(key.shape), \(value.shape)")
+            throw ViTError.shapeMismatch(
+                operation: "nystromformer",
+                detail: "Q, K, V must all be [batch, heads, tokens, headSize], got \(query.shape), \(key.shape), \(value.shape)")
         }
         let attention = try approximateAttention(query: query, key: key, value: value, context: context)
         guard let convolutionWeight else { return attention }

@@ -59,12 +59,16 @@ public enum Fibottention {
     }
 
     /// The mask of one layer over N + 1 tokens (token 0 the class token).
-    public static func pattern(tokens: Int, heads: Int, layer: Int, minimumWindow: Int, maximumWindow: Int?, modified: Bool) throws -> SparseAttentionPattern {
+    public static func pattern(tokens: Int, heads: Int, layer: Int, minimumWindow: Int, maximumWindow: Int?, modified: Bool) throws
+        -> SparseAttentionPattern
+    {
         let patches = tokens - 1
         let maximum = maximumWindow ?? defaultMaximumWindow(patches: patches)
         guard minimumWindow <= maximum else {
-            throw ViTError.invalidArgument(operation: "fibottention", detail: "fib_wmin \(minimumWindow) exceeds the largest window \(maximum) "
-                + "(--fib-wmax, default N // 3 = \(defaultMaximumWindow(patches: patches)) for \(patches) patches); lower --fib-wmin")
+            throw ViTError.invalidArgument(
+                operation: "fibottention",
+                detail: "fib_wmin \(minimumWindow) exceeds the largest window \(maximum) "
+                    + "(--fib-wmax, default N // 3 = \(defaultMaximumWindow(patches: patches)) for \(patches) patches); lower --fib-wmin")
         }
         let offsets = headOffsets(patches: patches, heads: heads, minimumWindow: minimumWindow, maximumWindow: maximum, modified: modified)
         let order = headOrder(heads: heads, layer: layer)
@@ -81,8 +85,10 @@ public enum SparsePatterns {
         let patches = tokens - 1
         let side = Int(Double(max(patches, 0)).squareRoot().rounded())
         guard patches > 0, side * side == patches else {
-            throw ViTError.invalidArgument(operation: mechanism, detail: "needs a square grid of patches plus the class token, "
-                + "but \(tokens) tokens leave \(patches) patches, not a square; use a square image and a patch size that divides it")
+            throw ViTError.invalidArgument(
+                operation: mechanism,
+                detail: "needs a square grid of patches plus the class token, "
+                    + "but \(tokens) tokens leave \(patches) patches, not a square; use a square image and a patch size that divides it")
         }
         return side
     }

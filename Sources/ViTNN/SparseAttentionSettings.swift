@@ -32,9 +32,11 @@ public struct FibottentionSettings: ConfigurationSection {
         }
         let patches = configuration.patchCount
         if configuration.attention.sparseKind == .fibottention && maximumWindow == nil
-            && minimumWindow > Fibottention.defaultMaximumWindow(patches: patches) {
-            throw fail("fib_wmin \(minimumWindow) (--fib-wmin) exceeds the default largest window N // 3 = "
-                + "\(Fibottention.defaultMaximumWindow(patches: patches)) for \(patches) patches; lower --fib-wmin or set --fib-wmax")
+            && minimumWindow > Fibottention.defaultMaximumWindow(patches: patches)
+        {
+            throw fail(
+                "fib_wmin \(minimumWindow) (--fib-wmin) exceeds the default largest window N // 3 = "
+                    + "\(Fibottention.defaultMaximumWindow(patches: patches)) for \(patches) patches; lower --fib-wmin or set --fib-wmax")
         }
     }
 
@@ -42,8 +44,11 @@ public struct FibottentionSettings: ConfigurationSection {
     func makeCore(configuration: ViTConfiguration, layer: Int) -> AttentionCore {
         let heads = configuration.numAttentionHeads
         return SparseAttentionCore(name: AttentionKind.fibottention.rawValue, mode: maskMode) { tokens in
-            [try Fibottention.pattern(tokens: tokens, heads: heads, layer: layer, minimumWindow: minimumWindow,
-                                      maximumWindow: maximumWindow, modified: modified)]
+            [
+                try Fibottention.pattern(
+                    tokens: tokens, heads: heads, layer: layer, minimumWindow: minimumWindow,
+                    maximumWindow: maximumWindow, modified: modified)
+            ]
         }
     }
 }

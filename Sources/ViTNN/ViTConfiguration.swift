@@ -59,7 +59,8 @@ public struct ViTConfiguration: ConfigurationSection {
         }
         let known = Set(Self.keys)
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))")
+            throw ViTError.invalidArgument(
+                operation: "config", detail: "\(url.path): unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))")
         }
         do {
             return try JSONDecoder().decode(ViTConfiguration.self, from: data)
@@ -93,9 +94,11 @@ public struct ViTConfiguration: ConfigurationSection {
     /// Checks this level's fields; `validate()` runs these and every section's checks.
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        for (name, value) in [("patch_size", patchSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-                              ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
-                              ("image_size", imageSize), ("num_classes", numClasses), ("num_channels", numChannels)] where value <= 0 {
+        for (name, value) in [
+            ("patch_size", patchSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
+            ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
+            ("image_size", imageSize), ("num_classes", numClasses), ("num_channels", numChannels),
+        ] where value <= 0 {
             throw fail("\(name) must be positive, got \(value)")
         }
         guard hiddenSize % numAttentionHeads == 0 else {
@@ -110,7 +113,9 @@ public struct ViTConfiguration: ConfigurationSection {
         }
         guard initializerRange >= 0 else { throw fail("initializer_range must not be negative, got \(initializerRange)") }
         if weightInit == .impulse && positionEmbedding != .learned {
-            throw fail("weight_init 'impulse' starts from the learned position embedding, so it needs position_embedding 'learned', got '\(positionEmbedding.rawValue)'")
+            throw fail(
+                "weight_init 'impulse' starts from the learned position embedding, so it needs position_embedding 'learned', got '\(positionEmbedding.rawValue)'"
+            )
         }
         if positionEmbedding == .sinusoidal1D && hiddenSize % 2 != 0 {
             throw fail("sincos1d position embeddings need an even hidden_size, got \(hiddenSize)")

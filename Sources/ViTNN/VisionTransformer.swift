@@ -54,30 +54,36 @@ public final class VisionTransformer: Layer {
         let fanIn = channels * patch * patch
         // PyTorch's Conv2d default (kaiming uniform, a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
         let bound = 1 / Float(fanIn).squareRoot()
-        patchWeight = try Tensor(Initialization.uniform(count: width * fanIn, bound: bound, generator: &generator),
-                                 shape: [width, channels, patch, patch], on: backend, requiresGradient: true)
-        patchBias = try Tensor(Initialization.uniform(count: width, bound: bound, generator: &generator), shape: [width], on: backend, requiresGradient: true)
+        patchWeight = try Tensor(
+            Initialization.uniform(count: width * fanIn, bound: bound, generator: &generator),
+            shape: [width, channels, patch, patch], on: backend, requiresGradient: true)
+        patchBias = try Tensor(
+            Initialization.uniform(count: width, bound: bound, generator: &generator), shape: [width], on: backend, requiresGradient: true)
         // timm: cls_token normal(std 1e-6), pos_embed trunc_normal(std 0.02).
-        classToken = try Tensor(Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
-                                shape: [1, 1, width], on: backend, requiresGradient: true)
+        classToken = try Tensor(
+            Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
+            shape: [1, 1, width], on: backend, requiresGradient: true)
         let tokens = configuration.tokenCount
         let kind = configuration.positionEmbedding
         switch kind {
         case .learned:
-            positionEmbedding = try Tensor(Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
-                                           shape: [1, tokens, width], on: backend, requiresGradient: true)
+            positionEmbedding = try Tensor(
+                Initialization.truncatedNormal(count: tokens * width, standardDeviation: 0.02, generator: &generator),
+                shape: [1, tokens, width], on: backend, requiresGradient: true)
         case .sinusoidal1D:
             positionEmbedding = try Tensor(PositionEncoding.sinusoidal1D(tokens: tokens, width: width), shape: [1, tokens, width], on: backend)
         case .sinusoidal2D, .learnedSinusoidal2D:
-            positionEmbedding = try Tensor(PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
-                                           shape: [1, tokens, width], on: backend, requiresGradient: kind == .learnedSinusoidal2D)
+            positionEmbedding = try Tensor(
+                PositionEncoding.sinusoidal2D(gridSide: configuration.imageSize / patch, width: width),
+                shape: [1, tokens, width], on: backend, requiresGradient: kind == .learnedSinusoidal2D)
         }
         blocks = try (0..<configuration.numHiddenLayers).map {
             try TransformerBlock(configuration: configuration, layer: $0, on: backend, generator: &generator)
         }
         norm = try LayerNorm(size: width, on: backend)
-        head = try Linear(inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
-                          on: backend, generator: &generator)
+        head = try Linear(
+            inputSize: width, outputSize: configuration.numClasses, standardDeviation: configuration.initializerRange,
+            on: backend, generator: &generator)
         // Drawn after timm's start, which stays the same draw for draw whatever is chosen here.
         let attentions = blocks.compactMap { $0.attention as? MultiHeadAttention }
         switch configuration.weightInit {
@@ -88,8 +94,9 @@ public final class VisionTransformer: Layer {
                 try MimeticInitialization.apply(to: attention, heads: configuration.numAttentionHeads, generator: &generator)
             }
         case .impulse:
-            try ImpulseInitialization.apply(to: attentions, positionEmbedding: positionEmbedding, gridSide: configuration.imageSize / patch,
-                                            heads: configuration.numAttentionHeads, generator: &generator)
+            try ImpulseInitialization.apply(
+                to: attentions, positionEmbedding: positionEmbedding, gridSide: configuration.imageSize / patch,
+                heads: configuration.numAttentionHeads, generator: &generator)
         }
     }
 
@@ -114,7 +121,8 @@ public final class VisionTransformer: Layer {
     func embed(_ images: Tensor, context: ForwardContext) throws -> Tensor {
         let c = configuration
         guard images.shape == [images.shape.rank == 4 ? images.shape[0] : -1, c.numChannels, c.imageSize, c.imageSize] else {
-            throw ViTError.shapeMismatch(operation: "VisionTransformer", detail: "images \(images.shape) must be [batch, \(c.numChannels), \(c.imageSize), \(c.imageSize)]")
+            throw ViTError.shapeMismatch(
+                operation: "VisionTransformer", detail: "images \(images.shape) must be [batch, \(c.numChannels), \(c.imageSize), \(c.imageSize)]")
         }
         let batch = images.shape[0]
         let width = c.hiddenSize
@@ -137,7 +145,9 @@ public final class VisionTransformer: Layer {
             var maps: [Tensor] = []
             for block in blocks {
                 guard let map = try block.attention.attentionProbabilities(block.norm1(tokens)) else {
-                    throw ViTError.invalidArgument(operation: "attentionMaps", detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attention.kind.rawValue)")
+                    throw ViTError.invalidArgument(
+                        operation: "attentionMaps",
+                        detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attention.kind.rawValue)")
                 }
                 maps.append(map)
                 tokens = try block(tokens, context: ForwardContext(training: false))
@@ -149,8 +159,10 @@ public final class VisionTransformer: Layer {
     /// Every tensor with its timm name, in timm's order: the parameters and, when fixed, the
     /// position embedding.
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        var result: [(name: String, tensor: Tensor)] = [("cls_token", classToken), ("pos_embed", positionEmbedding),
-                                                        ("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias)]
+        var result: [(name: String, tensor: Tensor)] = [
+            ("cls_token", classToken), ("pos_embed", positionEmbedding),
+            ("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias),
+        ]
         for (index, block) in blocks.enumerated() { result += block.tensors(prefixed: "blocks.\(index)") }
         let normName = configuration.globalPool == .avg ? "fc_norm" : "norm"
         return result + norm.tensors(prefixed: normName) + head.tensors(prefixed: "head")
@@ -164,7 +176,8 @@ public final class VisionTransformer: Layer {
         let c = configuration
         let tokens = c.tokenCount
         let patchEmbedding = c.patchCount * c.hiddenSize * c.numChannels * c.patchSize * c.patchSize
-        let perBlock = blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0
+        let perBlock =
+            blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0
             + 2 * tokens * c.hiddenSize * c.intermediateSize
         return patchEmbedding + c.numHiddenLayers * perBlock + c.hiddenSize * c.numClasses
     }

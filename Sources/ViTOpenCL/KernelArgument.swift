@@ -14,19 +14,19 @@ enum KernelArgument {
     func set(on kernel: cl_kernel, index: Int) throws {
         let status: cl_int
         switch self {
-        case let .buffer(storage):
+        case .buffer(let storage):
             var memory: cl_mem? = (storage as! OpenCLStorage).buffer
             status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &memory)
-        case let .int(value):
+        case .int(let value):
             var converted = cl_int(truncatingIfNeeded: value)
             status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_int>.size, &converted)
-        case let .uint(value):
+        case .uint(let value):
             var converted = cl_uint(value)
             status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_uint>.size, &converted)
-        case let .float(value):
+        case .float(let value):
             var converted = cl_float(value)
             status = clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_float>.size, &converted)
-        case let .local(floats):
+        case .local(let floats):
             status = clSetKernelArg(kernel, cl_uint(index), max(floats, 1) * MemoryLayout<Float>.size, nil)
         }
         try CLStatus.check(status, "clSetKernelArg(\(index))")
@@ -45,8 +45,9 @@ extension OpenCLBackend {
         var localSizes = local ?? compiled.defaultLocalSize(for: global)
         let groupSize = localSizes.reduce(1, *)
         guard groupSize <= compiled.maximumGroupSize else {
-            throw ViTError.openCL(call: "clEnqueueNDRangeKernel(\(family).\(name)): work-group of \(groupSize) work-items, "
-                                  + "the device allows \(compiled.maximumGroupSize) for this kernel", code: "CL_INVALID_WORK_GROUP_SIZE")
+            throw ViTError.openCL(
+                call: "clEnqueueNDRangeKernel(\(family).\(name)): work-group of \(groupSize) work-items, "
+                    + "the device allows \(compiled.maximumGroupSize) for this kernel", code: "CL_INVALID_WORK_GROUP_SIZE")
         }
         for (index, argument) in arguments.enumerated() {
             try argument.set(on: compiled.kernel, index: index)

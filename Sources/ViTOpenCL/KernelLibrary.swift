@@ -24,8 +24,8 @@ final class KernelLibrary {
     }
 
     deinit {
-        kernels.values.forEach { clReleaseKernel($0.kernel) }
-        programs.values.forEach { clReleaseProgram($0) }
+        for compiled in kernels.values { clReleaseKernel(compiled.kernel) }
+        for program in programs.values { clReleaseProgram(program) }
     }
 
     /// The kernel `name` of `family`, built with `options` (for example `-DTILE=64`), with
@@ -51,7 +51,8 @@ final class KernelLibrary {
         if let folder = environment["VIT_CACHE_DIR"], !folder.isEmpty {
             return URL(fileURLWithPath: folder).appendingPathComponent("opencl")
         }
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        let base =
+            environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
         return base.appendingPathComponent("vit/opencl")
     }
@@ -133,7 +134,8 @@ final class KernelLibrary {
     private func binary(of program: cl_program) -> Data? {
         var size = 0
         guard clGetProgramInfo(program, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
-              size > 0 else { return nil }
+            size > 0
+        else { return nil }
         var bytes = [UInt8](repeating: 0, count: size)
         let status = bytes.withUnsafeMutableBufferPointer { buffer -> cl_int in
             var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
@@ -144,7 +146,9 @@ final class KernelLibrary {
 
     private func buildLog(_ program: cl_program) -> String {
         var size = 0
-        guard clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        guard clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 0 else {
+            return ""
+        }
         var bytes = [CChar](repeating: 0, count: size)
         guard clGetProgramBuildInfo(program, device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil) == CL_SUCCESS else { return "" }
         return String(cString: bytes).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -8,11 +8,13 @@ extension OpenCLBackend {
         scale: Float, blockRows: Int
     ) throws {
         let norms = try allocate(count: rows)
-        try launch("feature_map", "favor_norms_forward", global: [rows],
-                   [.buffer(input), .buffer(norms), .int(rows), .int(inputSize), .float(scale * scale / 2)])
+        try launch(
+            "feature_map", "favor_norms_forward", global: [rows],
+            [.buffer(input), .buffer(norms), .int(rows), .int(inputSize), .float(scale * scale / 2)])
         let group = rowGroupSize(columns: blockRows * features)
-        try launch("feature_map", "favor_forward", global: [rows / max(blockRows, 1) * group], local: [group],
-                   [.buffer(projection), .buffer(norms), .buffer(output), .int(blockRows), .int(features), .local(floats: group)])
+        try launch(
+            "feature_map", "favor_forward", global: [rows / max(blockRows, 1) * group], local: [group],
+            [.buffer(projection), .buffer(norms), .buffer(output), .int(blockRows), .int(features), .local(floats: group)])
     }
 
     public func favorFeaturesBackward(
@@ -20,10 +22,12 @@ extension OpenCLBackend {
         inputGradient: DeviceStorage, rows: Int, features: Int, inputSize: Int, scale: Float
     ) throws {
         let group = rowGroupSize(columns: max(features, inputSize))
-        try launch("feature_map", "favor_backward", global: [rows * group], local: [group], [
-            .buffer(output), .buffer(outputGradient), .buffer(input), .buffer(projectionGradient), .buffer(inputGradient),
-            .int(features), .int(inputSize), .float(scale * scale), .local(floats: group),
-        ])
+        try launch(
+            "feature_map", "favor_backward", global: [rows * group], local: [group],
+            [
+                .buffer(output), .buffer(outputGradient), .buffer(input), .buffer(projectionGradient), .buffer(inputGradient),
+                .int(features), .int(inputSize), .float(scale * scale), .local(floats: group),
+            ])
     }
 
     public func eluFeaturesForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
@@ -31,7 +35,8 @@ extension OpenCLBackend {
     }
 
     public func eluFeaturesBackward(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) throws {
-        try launch("feature_map", "elu_features_backward", global: [count],
-                   [.buffer(input), .buffer(outputGradient), .buffer(inputGradient), .int(count)])
+        try launch(
+            "feature_map", "elu_features_backward", global: [count],
+            [.buffer(input), .buffer(outputGradient), .buffer(inputGradient), .int(count)])
     }
 }

@@ -25,11 +25,13 @@ extension OpenCLBackend {
         logSumExp: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
     ) throws {
         let group = flashTiling(headSize: headSize).group
-        try launch("flash_attention", "flash_attention_forward", global: [tokens, batch * heads], local: [group, 1],
-                   options: flashOptions(headSize: headSize), [
-                       .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
-                       .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
-                   ])
+        try launch(
+            "flash_attention", "flash_attention_forward", global: [tokens, batch * heads], local: [group, 1],
+            options: flashOptions(headSize: headSize),
+            [
+                .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
+                .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
+            ])
     }
 
     public func flashAttentionBackward(
@@ -42,15 +44,20 @@ extension OpenCLBackend {
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
-        try launch("flash_attention", "flash_attention_backward_dot", global: [rows], options: options,
-                   [.buffer(output), .buffer(outputGradient), .buffer(rowDots), .int(rows)])
-        try launch("flash_attention", "flash_attention_backward_key_value", global: [tokens, batch * heads], local: [group, 1], options: options, [
-            .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
-            .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
-        ])
-        try launch("flash_attention", "flash_attention_backward_query", global: [tokens, batch * heads], local: [group, 1], options: options, [
-            .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
-            .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
-        ])
+        try launch(
+            "flash_attention", "flash_attention_backward_dot", global: [rows], options: options,
+            [.buffer(output), .buffer(outputGradient), .buffer(rowDots), .int(rows)])
+        try launch(
+            "flash_attention", "flash_attention_backward_key_value", global: [tokens, batch * heads], local: [group, 1], options: options,
+            [
+                .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
+                .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
+            ])
+        try launch(
+            "flash_attention", "flash_attention_backward_query", global: [tokens, batch * heads], local: [group, 1], options: options,
+            [
+                .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
+                .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
+            ])
     }
 }

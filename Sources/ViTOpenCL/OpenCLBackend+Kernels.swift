@@ -19,15 +19,18 @@ extension OpenCLBackend {
         _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorms: DeviceStorage, block: Int, numerator: Float,
         epsilon: Float, atMostOne: Bool
     ) throws {
-        try launch("elementwise", "scale_by_norm_forward", global: [count], [
-            .buffer(input), .buffer(output), .int(count), .buffer(squaredNorms), .int(max(block, 1)), .float(numerator), .float(epsilon),
-            .int(atMostOne ? 1 : 0),
-        ])
+        try launch(
+            "elementwise", "scale_by_norm_forward", global: [count],
+            [
+                .buffer(input), .buffer(output), .int(count), .buffer(squaredNorms), .int(max(block, 1)), .float(numerator), .float(epsilon),
+                .int(atMostOne ? 1 : 0),
+            ])
     }
 
     public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
-        try launch("elementwise", "add_bias_forward", global: [columns, rows],
-                   [.buffer(input), .buffer(bias), .buffer(output), .int(rows), .int(columns)])
+        try launch(
+            "elementwise", "add_bias_forward", global: [columns, rows],
+            [.buffer(input), .buffer(bias), .buffer(output), .int(rows), .int(columns)])
     }
 
     public func geluForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
@@ -43,10 +46,12 @@ extension OpenCLBackend {
         mean: DeviceStorage, inverseStandardDeviation: DeviceStorage, rows: Int, columns: Int, epsilon: Float
     ) throws {
         let group = rowGroupSize(columns: columns)
-        try launch("layernorm", "layernorm_forward", global: [rows * group], local: [group], [
-            .buffer(input), .buffer(weight), .buffer(bias), .buffer(output), .buffer(mean), .buffer(inverseStandardDeviation),
-            .int(columns), .float(epsilon), .local(floats: group),
-        ])
+        try launch(
+            "layernorm", "layernorm_forward", global: [rows * group], local: [group],
+            [
+                .buffer(input), .buffer(weight), .buffer(bias), .buffer(output), .buffer(mean), .buffer(inverseStandardDeviation),
+                .int(columns), .float(epsilon), .local(floats: group),
+            ])
     }
 
     public func layerNormBackward(
@@ -55,41 +60,49 @@ extension OpenCLBackend {
         biasGradient: DeviceStorage, rows: Int, columns: Int
     ) throws {
         let group = rowGroupSize(columns: columns)
-        try launch("layernorm", "layernorm_backward", global: [rows * group], local: [group], [
-            .buffer(outputGradient), .buffer(input), .buffer(weight), .buffer(mean), .buffer(inverseStandardDeviation),
-            .buffer(inputGradient), .int(columns), .local(floats: group),
-        ])
+        try launch(
+            "layernorm", "layernorm_backward", global: [rows * group], local: [group],
+            [
+                .buffer(outputGradient), .buffer(input), .buffer(weight), .buffer(mean), .buffer(inverseStandardDeviation),
+                .buffer(inputGradient), .int(columns), .local(floats: group),
+            ])
         // Row chunks enough to fill the device, then each parameter's partials are summed.
         let chunkRows = max(Self.serialLength, (rows * columns + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
         let chunks = (rows + chunkRows - 1) / chunkRows
         let (weightPartials, biasPartials) = (try allocate(count: chunks * columns), try allocate(count: chunks * columns))
-        try launch("layernorm", "layernorm_parameters_backward", global: [columns, chunks], [
-            .buffer(outputGradient), .buffer(input), .buffer(mean), .buffer(inverseStandardDeviation),
-            .buffer(weightPartials), .buffer(biasPartials), .int(rows), .int(columns), .int(chunkRows),
-        ])
+        try launch(
+            "layernorm", "layernorm_parameters_backward", global: [columns, chunks],
+            [
+                .buffer(outputGradient), .buffer(input), .buffer(mean), .buffer(inverseStandardDeviation),
+                .buffer(weightPartials), .buffer(biasPartials), .int(rows), .int(columns), .int(chunkRows),
+            ])
         try sum(weightPartials, output: weightGradient, outer: 1, axis: chunks, inner: columns)
         try sum(biasPartials, output: biasGradient, outer: 1, axis: chunks, inner: columns)
     }
 
     public func softmaxForward(_ input: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
         let group = rowGroupSize(columns: columns)
-        try launch("softmax", "softmax_forward", global: [rows * group], local: [group],
-                   [.buffer(input), .buffer(output), .int(columns), .local(floats: group)])
+        try launch(
+            "softmax", "softmax_forward", global: [rows * group], local: [group],
+            [.buffer(input), .buffer(output), .int(columns), .local(floats: group)])
     }
 
     public func softmaxBackward(output: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, rows: Int, columns: Int) throws {
         let group = rowGroupSize(columns: columns)
-        try launch("softmax", "softmax_backward", global: [rows * group], local: [group],
-                   [.buffer(output), .buffer(outputGradient), .buffer(inputGradient), .int(columns), .local(floats: group)])
+        try launch(
+            "softmax", "softmax_backward", global: [rows * group], local: [group],
+            [.buffer(output), .buffer(outputGradient), .buffer(inputGradient), .int(columns), .local(floats: group)])
     }
 
     public func crossEntropyForward(
         logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float, scale: Float
     ) throws {
         let group = rowGroupSize(columns: classes)
-        try launch("crossentropy", "crossentropy_forward", global: [rows * group], local: [group], [
-            .buffer(logits), .buffer(labels), .buffer(losses), .int(classes), .float(labelSmoothing), .float(scale), .local(floats: group),
-        ])
+        try launch(
+            "crossentropy", "crossentropy_forward", global: [rows * group], local: [group],
+            [
+                .buffer(logits), .buffer(labels), .buffer(losses), .int(classes), .float(labelSmoothing), .float(scale), .local(floats: group),
+            ])
     }
 
     public func crossEntropyBackward(
@@ -97,19 +110,23 @@ extension OpenCLBackend {
         classes: Int, labelSmoothing: Float, scale: Float
     ) throws {
         let group = rowGroupSize(columns: classes)
-        try launch("crossentropy", "crossentropy_backward", global: [rows * group], local: [group], [
-            .buffer(logits), .buffer(labels), .buffer(outputGradient), .buffer(logitsGradient), .int(classes), .float(labelSmoothing),
-            .float(scale), .local(floats: group),
-        ])
+        try launch(
+            "crossentropy", "crossentropy_backward", global: [rows * group], local: [group],
+            [
+                .buffer(logits), .buffer(labels), .buffer(outputGradient), .buffer(logitsGradient), .int(classes), .float(labelSmoothing),
+                .float(scale), .local(floats: group),
+            ])
     }
 
     public func accumulateClassificationStatistics(
         logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
     ) throws {
         let group = rowGroupSize(columns: rows)
-        try launch("crossentropy", "crossentropy_statistics", global: [group], local: [group], [
-            .buffer(logits), .buffer(labels), .buffer(loss), .buffer(statistics), .int(rows), .int(classes), .local(floats: group),
-        ])
+        try launch(
+            "crossentropy", "crossentropy_statistics", global: [group], local: [group],
+            [
+                .buffer(logits), .buffer(labels), .buffer(loss), .buffer(statistics), .int(rows), .int(classes), .local(floats: group),
+            ])
     }
 
     /// Work-items a launch should have to keep a GPU's lanes busy; fewer outputs than this
@@ -134,9 +151,11 @@ extension OpenCLBackend {
             let chunkLength = max(Self.serialLength, (axis * outputs + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
             let chunks = (axis + chunkLength - 1) / chunkLength
             let partials = try allocate(count: outer * chunks * inner)
-            try launch("reduce", "sum_partials_forward", global: [outer * chunks * inner], [
-                .buffer(input), .buffer(partials), .int(outer), .int(axis), .int(inner), .int(chunks), .int(chunkLength),
-            ])
+            try launch(
+                "reduce", "sum_partials_forward", global: [outer * chunks * inner],
+                [
+                    .buffer(input), .buffer(partials), .int(outer), .int(axis), .int(inner), .int(chunks), .int(chunkLength),
+                ])
             try sum(partials, output: output, outer: outer, axis: chunks, inner: inner)
             return
         }
@@ -144,15 +163,18 @@ extension OpenCLBackend {
         let chunkLength = group * Self.serialLength
         let chunks = (axis + chunkLength - 1) / chunkLength
         let result = chunks == 1 ? output : try allocate(count: outputs * chunks)
-        try launch("reduce", "sum_group_forward", global: [outputs * chunks * group], local: [group], [
-            .buffer(input), .buffer(result), .int(axis), .int(inner), .int(chunks), .int(chunkLength), .local(floats: group),
-        ])
+        try launch(
+            "reduce", "sum_group_forward", global: [outputs * chunks * group], local: [group],
+            [
+                .buffer(input), .buffer(result), .int(axis), .int(inner), .int(chunks), .int(chunkLength), .local(floats: group),
+            ])
         if chunks > 1 { try sum(result, output: output, outer: outputs, axis: chunks, inner: 1) }
     }
 
     public func broadcast(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {
-        try launch("reduce", "broadcast_forward", global: [outer * axis * inner],
-                   [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
+        try launch(
+            "reduce", "broadcast_forward", global: [outer * axis * inner],
+            [.buffer(input), .buffer(output), .int(outer), .int(axis), .int(inner)])
     }
 
     public func permute(_ input: DeviceStorage, output: DeviceStorage, shape: [Int], permutation: [Int]) throws {
@@ -163,21 +185,27 @@ extension OpenCLBackend {
         let sizes = [Int](repeating: 1, count: padding) + permutation.map { shape[$0] }
         let strides = [Int](repeating: 0, count: padding) + permutation.map { inputStrides[$0] }
         let count = shape.reduce(1, *)
-        try launch("permute", "permute_forward", global: [count],
-                   [.buffer(input), .buffer(output), .int(count)] + sizes.map { .int($0) } + strides.map { .int($0) })
+        try launch(
+            "permute", "permute_forward", global: [count],
+            [.buffer(input), .buffer(output), .int(count)] + sizes.map { .int($0) } + strides.map { .int($0) })
     }
 
     public func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws {
-        try launch("dropout", "dropout_forward", global: [count],
-                   [.buffer(input), .buffer(output), .int(count), .float(probability), .uint(seed), .uint(offset)])
+        try launch(
+            "dropout", "dropout_forward", global: [count],
+            [.buffer(input), .buffer(output), .int(count), .float(probability), .uint(seed), .uint(offset)])
     }
 
-    public func adamW(parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep) throws {
-        try launch("adamw", "adamw_step", global: [count], [
-            .buffer(parameter), .buffer(gradient), .buffer(firstMoment), .buffer(secondMoment), .int(count),
-            .float(1 - step.learningRate * step.weightDecay), .float(step.learningRate / step.firstCorrection),
-            .float(step.beta1), .float(step.beta2), .float(step.epsilon), .float(step.secondCorrection.squareRoot()),
-        ])
+    public func adamW(
+        parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep
+    ) throws {
+        try launch(
+            "adamw", "adamw_step", global: [count],
+            [
+                .buffer(parameter), .buffer(gradient), .buffer(firstMoment), .buffer(secondMoment), .int(count),
+                .float(1 - step.learningRate * step.weightDecay), .float(step.learningRate / step.firstCorrection),
+                .float(step.beta1), .float(step.beta2), .float(step.epsilon), .float(step.secondCorrection.squareRoot()),
+            ])
     }
 }
 
@@ -187,29 +215,38 @@ extension OpenCLBackend {
         from source: DeviceStorage, offset sourceOffset: Int, stride sourceStride: Int,
         to destination: DeviceStorage, offset destinationOffset: Int, stride destinationStride: Int, length: Int, count: Int
     ) throws {
-        try launch("elementwise", "copy_blocks", global: [length, count], [
-            .buffer(source), .int(sourceOffset), .int(sourceStride), .buffer(destination), .int(destinationOffset),
-            .int(destinationStride), .int(length), .int(count),
-        ])
+        try launch(
+            "elementwise", "copy_blocks", global: [length, count],
+            [
+                .buffer(source), .int(sourceOffset), .int(sourceStride), .buffer(destination), .int(destinationOffset),
+                .int(destinationStride), .int(length), .int(count),
+            ])
     }
 
     public func patchify(_ images: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws {
         let count = batch * channels * (height / patch) * patch * (width / patch) * patch
-        try launch("patchify", "patchify_forward", global: [count],
-                   [.buffer(images), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
+        try launch(
+            "patchify", "patchify_forward", global: [count],
+            [.buffer(images), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
     }
 
     public func unpatchify(_ patches: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws {
         let count = batch * channels * (height / patch) * patch * (width / patch) * patch
-        try launch("patchify", "patchify_backward", global: [count],
-                   [.buffer(patches), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
+        try launch(
+            "patchify", "patchify_backward", global: [count],
+            [.buffer(patches), .buffer(output), .int(count), .int(channels), .int(height), .int(width), .int(patch)])
     }
 }
 
 extension OpenCLBackend {
-    public func sgd(parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float, weightDecay: Float) throws {
-        try launch("sgd", "sgd_step", global: [count], [
-            .buffer(parameter), .buffer(gradient), .buffer(velocity), .int(count), .float(learningRate), .float(momentum), .float(weightDecay),
-        ])
+    public func sgd(
+        parameter: DeviceStorage, gradient: DeviceStorage, velocity: DeviceStorage, count: Int, learningRate: Float, momentum: Float,
+        weightDecay: Float
+    ) throws {
+        try launch(
+            "sgd", "sgd_step", global: [count],
+            [
+                .buffer(parameter), .buffer(gradient), .buffer(velocity), .int(count), .float(learningRate), .float(momentum), .float(weightDecay),
+            ])
     }
 }

@@ -5,15 +5,17 @@ import ViTCore
 /// are CLBlast GEMMs, composed in `Backend.linearAttentionForward`.
 extension OpenCLBackend {
     public func linearAttentionAppendOnes(_ value: DeviceStorage, output: DeviceStorage, rows: Int, headSize: Int) throws {
-        try launch("linear_attention", "append_ones_forward", global: [headSize + 1, rows],
-                   [.buffer(value), .buffer(output), .int(rows), .int(headSize)])
+        try launch(
+            "linear_attention", "append_ones_forward", global: [headSize + 1, rows],
+            [.buffer(value), .buffer(output), .int(rows), .int(headSize)])
     }
 
     public func linearAttentionNormalizeForward(
         numerator: DeviceStorage, output: DeviceStorage, denominator: DeviceStorage, rows: Int, headSize: Int, epsilon: Float
     ) throws {
-        try launch("linear_attention", "linear_attention_forward", global: [headSize, rows],
-                   [.buffer(numerator), .buffer(output), .buffer(denominator), .int(rows), .int(headSize), .float(epsilon)])
+        try launch(
+            "linear_attention", "linear_attention_forward", global: [headSize, rows],
+            [.buffer(numerator), .buffer(output), .buffer(denominator), .int(rows), .int(headSize), .float(epsilon)])
     }
 
     public func linearAttentionNormalizeBackward(
@@ -21,9 +23,11 @@ extension OpenCLBackend {
         rows: Int, headSize: Int
     ) throws {
         let group = rowGroupSize(columns: headSize)
-        try launch("linear_attention", "linear_attention_backward", global: [rows * group], local: [group], [
-            .buffer(outputGradient), .buffer(output), .buffer(denominator), .buffer(numeratorGradient), .int(headSize),
-            .local(floats: group),
-        ])
+        try launch(
+            "linear_attention", "linear_attention_backward", global: [rows * group], local: [group],
+            [
+                .buffer(outputGradient), .buffer(output), .buffer(denominator), .buffer(numeratorGradient), .int(headSize),
+                .local(floats: group),
+            ])
     }
 }

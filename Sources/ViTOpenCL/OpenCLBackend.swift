@@ -47,7 +47,8 @@ public final class OpenCLBackend: Backend {
         }
         self.context = context
         guard let queue = clCreateCommandQueue(context, entry.deviceID, cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE), &status),
-              status == CL_SUCCESS else {
+            status == CL_SUCCESS
+        else {
             clReleaseContext(context)
             throw ViTError.openCL(call: "clCreateCommandQueue", code: CLStatus.name(status))
         }
@@ -100,13 +101,17 @@ public final class OpenCLBackend: Backend {
     /// Copies the values into host staging memory and enqueues the write without waiting for
     /// it: commands enqueued later see the values, and the host goes on at once.
     public func view(of storage: DeviceStorage, offset: Int, count: Int) throws -> DeviceStorage {
-        precondition(offset >= 0 && offset + count <= storage.count && offset % viewAlignment == 0,
-                     "view [\(offset), \(offset + count)) of a storage of \(storage.count) (alignment \(viewAlignment))")
+        precondition(
+            offset >= 0 && offset + count <= storage.count && offset % viewAlignment == 0,
+            "view [\(offset), \(offset + count)) of a storage of \(storage.count) (alignment \(viewAlignment))")
         let parent = storage as! OpenCLStorage
         var region = cl_buffer_region(origin: offset * MemoryLayout<Float>.size, size: max(count, 1) * MemoryLayout<Float>.size)
         var status: cl_int = 0
-        guard let subBuffer = clCreateSubBuffer(parent.buffer, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
-                                                &region, &status), status == CL_SUCCESS else {
+        guard
+            let subBuffer = clCreateSubBuffer(
+                parent.buffer, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
+                &region, &status), status == CL_SUCCESS
+        else {
             throw ViTError.openCL(call: "clCreateSubBuffer(\(count) floats at \(offset))", code: CLStatus.name(status))
         }
         return OpenCLStorage(count: count, subBuffer: subBuffer, of: parent)
@@ -134,8 +139,10 @@ public final class OpenCLBackend: Backend {
     private func releaseStagedWrites(all: Bool) {
         stagedWrites.removeAll { entry in
             var state: cl_int = 0
-            let complete = all
-                || (clGetEventInfo(entry.event, cl_event_info(CL_EVENT_COMMAND_EXECUTION_STATUS), MemoryLayout<cl_int>.size, &state, nil) == CL_SUCCESS
+            let complete =
+                all
+                || (clGetEventInfo(entry.event, cl_event_info(CL_EVENT_COMMAND_EXECUTION_STATUS), MemoryLayout<cl_int>.size, &state, nil)
+                    == CL_SUCCESS
                     && state <= CL_COMPLETE)
             if complete {
                 clReleaseEvent(entry.event)
@@ -167,12 +174,15 @@ public final class OpenCLBackend: Backend {
         pool.drain { clReleaseMemObject($0) }
     }
 
-    public func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int) throws {
+    public func copy(from source: DeviceStorage, offset sourceOffset: Int, to destination: DeviceStorage, offset destinationOffset: Int, count: Int)
+        throws
+    {
         guard count > 0 else { return }
         let size = MemoryLayout<Float>.size
         try recordingEvent("copy") { event in
             try CLStatus.check(
-                clEnqueueCopyBuffer(queue, buffer(source), buffer(destination), sourceOffset * size, destinationOffset * size, count * size, 0, nil, event),
+                clEnqueueCopyBuffer(
+                    queue, buffer(source), buffer(destination), sourceOffset * size, destinationOffset * size, count * size, 0, nil, event),
                 "clEnqueueCopyBuffer")
         }
         commandCounts.copies += 1
@@ -213,7 +223,8 @@ public final class OpenCLBackend: Backend {
         } else {
             var size = 0
             let status = CLBlastSGemmTempBufferSize(
-                CLBlastLayoutRowMajor, d.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo, d.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
+                CLBlastLayoutRowMajor, d.transposeA ? CLBlastTransposeYes : CLBlastTransposeNo,
+                d.transposeB ? CLBlastTransposeYes : CLBlastTransposeNo,
                 d.m, d.n, d.k, 0, d.leadingDimensionA, 0, d.leadingDimensionB, 0, d.leadingDimensionC, &queue, &size)
             guard status == CLBlastSuccess else { throw ViTError.clBlast(routine: "SGemmTempBufferSize", status: Int(status.rawValue)) }
             bytes = size
@@ -246,8 +257,9 @@ public final class OpenCLBackend: Backend {
             guard clWaitForEvents(1, &waitList) == CL_SUCCESS else { return nil }
             var start: cl_ulong = 0
             var end: cl_ulong = 0
-            guard clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), MemoryLayout<cl_ulong>.size, &start, nil) == CL_SUCCESS,
-                  clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), MemoryLayout<cl_ulong>.size, &end, nil) == CL_SUCCESS
+            guard
+                clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), MemoryLayout<cl_ulong>.size, &start, nil) == CL_SUCCESS,
+                clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), MemoryLayout<cl_ulong>.size, &end, nil) == CL_SUCCESS
             else { return nil }
             return Profiler.Interval(start: Double(start) * 1e-9, end: Double(end) * 1e-9)
         }

@@ -1,4 +1,5 @@
 import COpenCL
+import Foundation
 import ViTCore
 
 /// One OpenCL device found on the machine, with what `vit devices` prints about it.
@@ -79,5 +80,3 @@ public enum OpenCLDiscovery {
         return String(cString: bytes).trimmingCharacters(in: .whitespaces)
     }
 }
-
-import Foundation

@@ -76,14 +76,18 @@ public struct SafeTensorsFile: Equatable, Sendable {
     ///   - expected: names and shapes the caller needs; if a name repeats, its first shape counts.
     ///   - file: the path or label the error message names, such as the checkpoint's path.
     ///   - allowUnexpected: when true, tensors that `expected` does not list are ignored.
-    public func requireShapes(_ expected: [(name: String, shape: [Int])], file: String = "checkpoint",
-                              allowUnexpected: Bool = false) throws {
+    public func requireShapes(
+        _ expected: [(name: String, shape: [Int])], file: String = "checkpoint",
+        allowUnexpected: Bool = false
+    ) throws {
         try checkShapes(actual: shapes, expected: expected, file: file, allowUnexpected: allowUnexpected)
     }
 
     /// `requireShapes` with the expected shapes by name.
-    public func requireShapes(_ expected: [String: [Int]], file: String = "checkpoint",
-                              allowUnexpected: Bool = false) throws {
+    public func requireShapes(
+        _ expected: [String: [Int]], file: String = "checkpoint",
+        allowUnexpected: Bool = false
+    ) throws {
         let ordered = expected.keys.sorted(by: utf8Precedes).map { (name: $0, shape: expected[$0] ?? []) }
         try requireShapes(ordered, file: file, allowUnexpected: allowUnexpected)
     }
@@ -113,8 +117,10 @@ public struct SafeTensorsHeader: Equatable, Sendable {
     }
 
     /// The same check as `SafeTensorsFile.requireShapes`, without loading any tensor data.
-    public func requireShapes(_ expected: [(name: String, shape: [Int])], file: String = "checkpoint",
-                              allowUnexpected: Bool = false) throws {
+    public func requireShapes(
+        _ expected: [(name: String, shape: [Int])], file: String = "checkpoint",
+        allowUnexpected: Bool = false
+    ) throws {
         try checkShapes(actual: shapes, expected: expected, file: file, allowUnexpected: allowUnexpected)
     }
 }
@@ -160,8 +166,10 @@ func utf8Precedes(_ left: String, _ right: String) -> Bool {
     left.utf8.lexicographicallyPrecedes(right.utf8)
 }
 
-private func checkShapes(actual: [String: [Int]], expected: [(name: String, shape: [Int])], file: String,
-                         allowUnexpected: Bool) throws {
+private func checkShapes(
+    actual: [String: [Int]], expected: [(name: String, shape: [Int])], file: String,
+    allowUnexpected: Bool
+) throws {
     var missing: [String] = []
     var differing: [ShapeDifference] = []
     var seen = Set<String>()

@@ -44,15 +44,15 @@ extension SafeTensorsFile {
         let start = dataStart + entry.dataOffsets.lowerBound
         let byteCount = entry.dataOffsets.count
         #if _endian(little)
-        if entry.dtype == .float32 {
-            // Bulk copy straight into the array's storage.
-            return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if let base = buffer.baseAddress {
-                    try source.read(offset: start, count: byteCount, into: base)
-                    initialized = count
+            if entry.dtype == .float32 {
+                // Bulk copy straight into the array's storage.
+                return try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    if let base = buffer.baseAddress {
+                        try source.read(offset: start, count: byteCount, into: base)
+                        initialized = count
+                    }
                 }
             }
-        }
         #endif
         let raw = try [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
             if let base = buffer.baseAddress {
@@ -127,7 +127,7 @@ extension SafeTensorsFile {
         switch raw.metadata {
         case .missing:
             return ([:], raw.entries)
-        case let .value(metadata):
+        case .value(let metadata):
             return (metadata, raw.entries)
         case .invalid:
             throw SerializationError.invalidHeader(
@@ -148,8 +148,8 @@ extension SafeTensorsFile {
 
     private static func describe(_ error: DecodingError) -> String {
         switch error {
-        case let .dataCorrupted(context), let .keyNotFound(_, context),
-             let .typeMismatch(_, context), let .valueNotFound(_, context):
+        case .dataCorrupted(let context), .keyNotFound(_, let context),
+            .typeMismatch(_, let context), .valueNotFound(_, let context):
             if let underlying = context.underlyingError {
                 return "\(context.debugDescription) \(underlying)"
             }
@@ -184,7 +184,8 @@ extension SafeTensorsFile {
             if begin != end {
                 let detail: String
                 if let previous {
-                    detail = begin < end
+                    detail =
+                        begin < end
                         ? "[\(begin), \(entry.dataOffsets.upperBound)] overlaps tensor '\(previous)', which ends at byte \(end)"
                         : "[\(begin), \(entry.dataOffsets.upperBound)] leaves a gap after tensor '\(previous)', which ends at byte \(end)"
                 } else {
@@ -214,7 +215,7 @@ extension SafeTensorsFile {
             throw SerializationError.missingField(file: file, tensor: name, field: "dtype")
         case .invalid:
             throw SerializationError.invalidField(file: file, tensor: name, field: "dtype", detail: "it must be a string")
-        case let .value(text):
+        case .value(let text):
             guard let known = SafeTensorsDType(rawValue: text) else {
                 throw SerializationError.unsupportedDType(file: file, tensor: name, dtype: text)
             }
@@ -227,7 +228,7 @@ extension SafeTensorsFile {
         case .invalid:
             throw SerializationError.invalidField(
                 file: file, tensor: name, field: "shape", detail: "it must be an array of non-negative integers")
-        case let .value(dimensions):
+        case .value(let dimensions):
             if let negative = dimensions.first(where: { $0 < 0 }) {
                 throw SerializationError.invalidField(
                     file: file, tensor: name, field: "shape",
@@ -243,7 +244,7 @@ extension SafeTensorsFile {
             throw SerializationError.invalidField(
                 file: file, tensor: name, field: "data_offsets",
                 detail: "it must be an array of two non-negative integers [begin, end]")
-        case let .value(numbers):
+        case .value(let numbers):
             guard numbers.count == 2, numbers[0] >= 0, numbers[1] >= 0 else {
                 throw SerializationError.invalidField(
                     file: file, tensor: name, field: "data_offsets",

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension SafeTensorsFile {
@@ -105,7 +105,8 @@ extension SafeTensorsFile {
             let end = offset + count * MemoryLayout<Float>.size
             if !first { json += "," }
             first = false
-            json += jsonString(name) + ":{\"dtype\":\"F32\",\"shape\":[" + tensor.shape.map(String.init).joined(separator: ",")
+            json +=
+                jsonString(name) + ":{\"dtype\":\"F32\",\"shape\":[" + tensor.shape.map(String.init).joined(separator: ",")
                 + "],\"data_offsets\":[\(offset),\(end)]}"
             ordered.append((name, tensor))
             offset = end
@@ -123,19 +124,19 @@ extension SafeTensorsFile {
 /// little-endian machine, converted chunks otherwise.
 func withLittleEndianBytes(of values: [Float], _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
     #if _endian(little)
-    try values.withUnsafeBytes(body)
+        try values.withUnsafeBytes(body)
     #else
-    let chunkLength = 1 << 16
-    var chunk = [UInt32](repeating: 0, count: chunkLength)
-    var start = 0
-    while start < values.count {
-        let count = min(chunkLength, values.count - start)
-        for index in 0..<count {
-            chunk[index] = values[start + index].bitPattern.littleEndian
+        let chunkLength = 1 << 16
+        var chunk = [UInt32](repeating: 0, count: chunkLength)
+        var start = 0
+        while start < values.count {
+            let count = min(chunkLength, values.count - start)
+            for index in 0..<count {
+                chunk[index] = values[start + index].bitPattern.littleEndian
+            }
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(count * 4))) }
+            start += count
         }
-        try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(count * 4))) }
-        start += count
-    }
     #endif
 }
 

@@ -54,45 +54,45 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable, Senda
     /// The file (or label) the error is about.
     public var file: String {
         switch self {
-        case let .fileTooShort(file, _), let .headerLengthExceedsFile(file, _, _),
-             let .headerTooLarge(file, _, _), let .invalidHeader(file, _),
-             let .missingField(file, _, _), let .invalidField(file, _, _, _),
-             let .unsupportedDType(file, _, _), let .invalidOffsets(file, _, _),
-             let .dataBufferSizeMismatch(file, _, _), let .invalidTensor(file, _, _),
-             let .io(file, _, _), let .tensorSetMismatch(file, _, _, _):
+        case .fileTooShort(let file, _), .headerLengthExceedsFile(let file, _, _),
+            .headerTooLarge(let file, _, _), .invalidHeader(let file, _),
+            .missingField(let file, _, _), .invalidField(let file, _, _, _),
+            .unsupportedDType(let file, _, _), .invalidOffsets(let file, _, _),
+            .dataBufferSizeMismatch(let file, _, _), .invalidTensor(let file, _, _),
+            .io(let file, _, _), .tensorSetMismatch(let file, _, _, _):
             return file
         }
     }
 
     public var description: String {
         switch self {
-        case let .fileTooShort(file, byteCount):
+        case .fileTooShort(let file, let byteCount):
             return "'\(file)' is not a safetensors file: it has \(byteCount) byte\(byteCount == 1 ? "" : "s"), "
                 + "fewer than the 8-byte header length prefix (truncated or empty file?)"
-        case let .headerLengthExceedsFile(file, headerLength, availableBytes):
+        case .headerLengthExceedsFile(let file, let headerLength, let availableBytes):
             return "'\(file)' is truncated or not a safetensors file: its header length prefix says "
                 + "\(headerLength) bytes but only \(availableBytes) bytes follow the prefix"
-        case let .headerTooLarge(file, headerLength, limit):
+        case .headerTooLarge(let file, let headerLength, let limit):
             return "'\(file)': safetensors header of \(headerLength) bytes is larger than the limit of \(limit) bytes"
-        case let .invalidHeader(file, detail):
+        case .invalidHeader(let file, let detail):
             return "'\(file)': invalid safetensors header: \(detail)"
-        case let .missingField(file, tensor, field):
+        case .missingField(let file, let tensor, let field):
             return "'\(file)': tensor '\(tensor)' has no '\(field)' field in the safetensors header"
-        case let .invalidField(file, tensor, field, detail):
+        case .invalidField(let file, let tensor, let field, let detail):
             return "'\(file)': tensor '\(tensor)' has an invalid '\(field)': \(detail)"
-        case let .unsupportedDType(file, tensor, dtype):
+        case .unsupportedDType(let file, let tensor, let dtype):
             return "'\(file)': tensor '\(tensor)' has dtype '\(dtype)', which cannot be read (supported: "
                 + SafeTensorsDType.allCases.map(\.rawValue).joined(separator: ", ") + ")"
-        case let .invalidOffsets(file, tensor, detail):
+        case .invalidOffsets(let file, let tensor, let detail):
             return "'\(file)': tensor '\(tensor)' has invalid data_offsets: \(detail)"
-        case let .dataBufferSizeMismatch(file, usedBytes, availableBytes):
+        case .dataBufferSizeMismatch(let file, let usedBytes, let availableBytes):
             return "'\(file)': the tensors cover \(usedBytes) of the \(availableBytes) bytes in the data buffer; "
                 + "the \(availableBytes - usedBytes) bytes after them belong to no tensor"
-        case let .invalidTensor(file, tensor, detail):
+        case .invalidTensor(let file, let tensor, let detail):
             return "'\(file)': cannot write tensor '\(tensor)': \(detail)"
-        case let .io(file, operation, detail):
+        case .io(let file, let operation, let detail):
             return "'\(file)': \(operation) failed: \(detail)"
-        case let .tensorSetMismatch(file, missing, unexpected, differing):
+        case .tensorSetMismatch(let file, let missing, let unexpected, let differing):
             var parts: [String] = []
             if !differing.isEmpty {
                 parts.append("shape differs for " + abbreviated(differing.map(\.description)))
@@ -101,8 +101,9 @@ public enum SerializationError: Error, CustomStringConvertible, Equatable, Senda
                 parts.append("missing tensor\(missing.count == 1 ? "" : "s") " + abbreviated(missing.map { "'\($0)'" }))
             }
             if !unexpected.isEmpty {
-                parts.append("unexpected tensor\(unexpected.count == 1 ? "" : "s") "
-                    + abbreviated(unexpected.map { "'\($0)'" }))
+                parts.append(
+                    "unexpected tensor\(unexpected.count == 1 ? "" : "s") "
+                        + abbreviated(unexpected.map { "'\($0)'" }))
             }
             return "'\(file)' does not match the expected tensors: " + parts.joined(separator: "; ")
         }

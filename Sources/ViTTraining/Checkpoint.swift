@@ -58,7 +58,8 @@ public enum Checkpoint {
         let patch = try shape("patch_embed.proj.weight")
         let positions = try shape("pos_embed")
         guard patch.count == 4, positions.count == 3 else {
-            throw ViTError.invalidArgument(operation: "checkpoint", detail: "patch_embed.proj.weight \(patch) or pos_embed \(positions) has an unexpected rank")
+            throw ViTError.invalidArgument(
+                operation: "checkpoint", detail: "patch_embed.proj.weight \(patch) or pos_embed \(positions) has an unexpected rank")
         }
         var configuration = ViTConfiguration()
         configuration.hiddenSize = patch[0]
@@ -66,10 +67,13 @@ public enum Checkpoint {
         configuration.patchSize = patch[2]
         let side = Int(Double(positions[1] - 1).squareRoot().rounded())
         configuration.imageSize = side * patch[2]
-        configuration.numHiddenLayers = Set(file.tensors.keys.compactMap { name -> Int? in
-            guard name.hasPrefix("blocks.") else { return nil }
-            return Int(name.dropFirst("blocks.".count).prefix { $0 != "." })
-        }).count
+        configuration.numHiddenLayers =
+            Set(
+                file.tensors.keys.compactMap { name -> Int? in
+                    guard name.hasPrefix("blocks.") else { return nil }
+                    return Int(name.dropFirst("blocks.".count).prefix { $0 != "." })
+                }
+            ).count
         configuration.intermediateSize = try shape("blocks.0.mlp.fc1.weight")[0]
         configuration.numClasses = try shape("head.weight")[0]
         configuration.qkvBias = file["blocks.0.attn.qkv.bias"] != nil

@@ -160,7 +160,9 @@ public final class AdamW: Optimizer {
     private let firstMoments: OptimizerState
     private let secondMoments: OptimizerState
 
-    public convenience init(parameters: [OptimizedParameter], betas: (Float, Float) = (0.9, 0.999), epsilon: Float = 1e-8, weightDecay: Float = 0.05) throws {
+    public convenience init(parameters: [OptimizedParameter], betas: (Float, Float) = (0.9, 0.999), epsilon: Float = 1e-8, weightDecay: Float = 0.05)
+        throws
+    {
         let arena = try ParameterArena(groups: decayGroups(parameters))
         try self.init(arena: arena, spans: arena.spans.indices, betas: betas, epsilon: epsilon, weightDecay: weightDecay)
     }
@@ -182,10 +184,12 @@ public final class AdamW: Optimizer {
             let parameters = arena.spans[span]
             let (values, gradients, count) = try arena.views(of: parameters)
             let decayed = arena.parameters[parameters.lowerBound].decayed
-            let settings = AdamWStep(learningRate: learningRate, beta1: betas.0, beta2: betas.1, epsilon: epsilon,
-                                     weightDecay: decayed ? weightDecay : 0, step: stepCount)
-            try arena.backend.adamW(parameter: values, gradient: gradients, firstMoment: firstMoments.spanViews[position],
-                                    secondMoment: secondMoments.spanViews[position], count: count, step: settings)
+            let settings = AdamWStep(
+                learningRate: learningRate, beta1: betas.0, beta2: betas.1, epsilon: epsilon,
+                weightDecay: decayed ? weightDecay : 0, step: stepCount)
+            try arena.backend.adamW(
+                parameter: values, gradient: gradients, firstMoment: firstMoments.spanViews[position],
+                secondMoment: secondMoments.spanViews[position], count: count, step: settings)
         }
     }
 
@@ -217,8 +221,9 @@ public final class SGD: Optimizer {
         for (position, span) in arena.spans.enumerated() {
             let (values, gradients, count) = try arena.views(of: span)
             let decayed = arena.parameters[span.lowerBound].decayed
-            try arena.backend.sgd(parameter: values, gradient: gradients, velocity: velocities.spanViews[position], count: count,
-                                  learningRate: learningRate, momentum: momentum, weightDecay: decayed ? weightDecay : 0)
+            try arena.backend.sgd(
+                parameter: values, gradient: gradients, velocity: velocities.spanViews[position], count: count,
+                learningRate: learningRate, momentum: momentum, weightDecay: decayed ? weightDecay : 0)
         }
     }
 
@@ -238,8 +243,9 @@ public func clipGradientNorm(_ arena: ParameterArena, maximumNorm: Float) throws
     let storage = arena.gradients.storage
     let gradients = Tensor(shape: [storage.count], storage: storage, backend: arena.backend)
     let squares = try GradientMode.withoutGradient { try (gradients * gradients).sum() }
-    try arena.backend.scaleByNorm(storage, output: storage, count: storage.count, squaredNorms: squares.storage, block: storage.count,
-                                  numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
+    try arena.backend.scaleByNorm(
+        storage, output: storage, count: storage.count, squaredNorms: squares.storage, block: storage.count,
+        numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
     return squares
 }
 
@@ -409,31 +415,42 @@ struct NewtonSchulzWork {
         let length = (matrices - 1) * stride + count
         let tall = rows > columns
         let side = min(rows, columns)
-        try backend.gemm(GemmDescriptor(transposeA: false, transposeB: true, m: 1, n: 1, k: count, batchCount: matrices,
-                                        strideA: stride, strideB: stride, strideC: 1), a: input, b: input, c: squares)
+        try backend.gemm(
+            GemmDescriptor(
+                transposeA: false, transposeB: true, m: 1, n: 1, k: count, batchCount: matrices,
+                strideA: stride, strideB: stride, strideC: 1), a: input, b: input, c: squares)
         var (current, next) = (first, second)
-        try backend.scaleByNorm(input, output: current, count: length, squaredNorms: squares, block: stride, numerator: 1, epsilon: 1e-7,
-                                atMostOne: false)
+        try backend.scaleByNorm(
+            input, output: current, count: length, squaredNorms: squares, block: stride, numerator: 1, epsilon: 1e-7,
+            atMostOne: false)
         let (a, b, c) = Muon.newtonSchulzCoefficients
         let gramStride = side * side
         for _ in 0..<Muon.newtonSchulzSteps {
             // G = X X^T for a wide X, X^T X for a tall one.
-            try backend.gemm(GemmDescriptor(transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns), batchCount: matrices,
-                                            strideA: stride, strideB: stride, strideC: gramStride), a: current, b: current, c: gram)
+            try backend.gemm(
+                GemmDescriptor(
+                    transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns), batchCount: matrices,
+                    strideA: stride, strideB: stride, strideC: gramStride), a: current, b: current, c: gram)
             // P = b G + c G G.
             try backend.copy(from: gram, offset: 0, to: polynomial, offset: 0, count: matrices * gramStride)
-            try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b, batchCount: matrices,
-                                            strideA: gramStride, strideB: gramStride, strideC: gramStride), a: gram, b: gram, c: polynomial)
+            try backend.gemm(
+                GemmDescriptor(
+                    transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b, batchCount: matrices,
+                    strideA: gramStride, strideB: gramStride, strideC: gramStride), a: gram, b: gram, c: polynomial)
             // X' = a X + P X (wide) or a X + X P (tall).
             try backend.copy(from: current, offset: 0, to: next, offset: 0, count: length)
             if tall {
-                try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
-                                                batchCount: matrices, strideA: stride, strideB: gramStride, strideC: stride),
-                                 a: current, b: polynomial, c: next)
+                try backend.gemm(
+                    GemmDescriptor(
+                        transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
+                        batchCount: matrices, strideA: stride, strideB: gramStride, strideC: stride),
+                    a: current, b: polynomial, c: next)
             } else {
-                try backend.gemm(GemmDescriptor(transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
-                                                batchCount: matrices, strideA: gramStride, strideB: stride, strideC: stride),
-                                 a: polynomial, b: current, c: next)
+                try backend.gemm(
+                    GemmDescriptor(
+                        transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
+                        batchCount: matrices, strideA: gramStride, strideB: stride, strideC: stride),
+                    a: polynomial, b: current, c: next)
             }
             swap(&current, &next)
         }

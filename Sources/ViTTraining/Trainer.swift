@@ -16,8 +16,15 @@ public struct EpochMetrics: Codable, Sendable {
     public var imagesPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainLoss = "train_loss", trainTop1 = "train_top1", testLoss = "test_loss", testTop1 = "test_top1"
-        case testTop5 = "test_top5", learningRate = "lr", epochSeconds = "epoch_seconds", imagesPerSecond = "images_per_second"
+        case epoch
+        case trainLoss = "train_loss"
+        case trainTop1 = "train_top1"
+        case testLoss = "test_loss"
+        case testTop1 = "test_top1"
+        case testTop5 = "test_top5"
+        case learningRate = "lr"
+        case epochSeconds = "epoch_seconds"
+        case imagesPerSecond = "images_per_second"
     }
 }
 
@@ -49,19 +56,22 @@ public final class Trainer {
         if let limit = options.testLimit { test = try test.prefix(limit) }
         let configuration = options.model
         guard configuration.numChannels == train.channels, configuration.numClasses == train.classCount else {
-            throw TrainingError.mismatch("the model expects \(configuration.numChannels) channels and \(configuration.numClasses) classes, "
-                + "but \(train.name) has \(train.channels) and \(train.classCount)")
+            throw TrainingError.mismatch(
+                "the model expects \(configuration.numChannels) channels and \(configuration.numClasses) classes, "
+                    + "but \(train.name) has \(train.channels) and \(train.classCount)")
         }
         guard configuration.imageSize >= train.height, configuration.imageSize >= train.width else {
-            throw TrainingError.mismatch("image_size \(configuration.imageSize) is smaller than the \(train.height)x\(train.width) images of \(train.name)")
+            throw TrainingError.mismatch(
+                "image_size \(configuration.imageSize) is smaller than the \(train.height)x\(train.width) images of \(train.name)")
         }
         // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
         train = try train.fitted(to: configuration)
         test = try test.fitted(to: configuration)
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
-        trainLoader = try BatchLoader(dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-                                      augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
-                                      dropLast: train.count >= options.batchSize)
+        trainLoader = try BatchLoader(
+            dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
+            augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
+            dropLast: train.count >= options.batchSize)
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
@@ -97,10 +107,15 @@ public final class Trainer {
         let metricsURL = folder.appendingPathComponent("metrics.jsonl")
         if firstEpoch == 1 { try Data().write(to: metricsURL) }
         let stepsPerEpoch = trainLoader.batchesPerEpoch
-        let schedule = LearningRateSchedule(peakRate: options.learningRate, minimumRate: options.minimumLearningRate,
-                                            warmupSteps: Int(options.warmupEpochs * Float(stepsPerEpoch)), totalSteps: options.epochs * stepsPerEpoch)
-        log("model: \(model.parameterCount) parameters, \(model.multiplyAccumulates) MACs per image, attention \(options.model.attention.kind.rawValue), device \(backend.device) (\(backend.info.name))")
-        log("data: \(trainLoader.dataset.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.dataset.count) test images, \(stepsPerEpoch) steps per epoch")
+        let schedule = LearningRateSchedule(
+            peakRate: options.learningRate, minimumRate: options.minimumLearningRate,
+            warmupSteps: Int(options.warmupEpochs * Float(stepsPerEpoch)), totalSteps: options.epochs * stepsPerEpoch)
+        log(
+            "model: \(model.parameterCount) parameters, \(model.multiplyAccumulates) MACs per image, attention \(options.model.attention.kind.rawValue), device \(backend.device) (\(backend.info.name))"
+        )
+        log(
+            "data: \(trainLoader.dataset.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.dataset.count) test images, \(stepsPerEpoch) steps per epoch"
+        )
         backend.memory.resetPeak()
         let progress = ProgressLine()
         var history: [EpochMetrics] = []
@@ -119,8 +134,10 @@ public final class Trainer {
                 let (loss, top1) = try statistics.read()
                 let rate = Double(statistics.seen) / max(elapsed, 1e-9)
                 let remaining = Double(trainLoader.samplesPerEpoch - statistics.seen) / max(rate, 1e-9)
-                progress.update(String(format: "epoch %d/%d step %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %@", epoch, options.epochs,
-                                       batch.index + 1, stepsPerEpoch, loss, top1, rate, ProgressLine.clock(remaining)), elapsed: elapsed)
+                progress.update(
+                    String(
+                        format: "epoch %d/%d step %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %@", epoch, options.epochs,
+                        batch.index + 1, stepsPerEpoch, loss, top1, rate, ProgressLine.clock(remaining)), elapsed: elapsed)
             }
             // Reading the totals waits for the epoch's last step, so the time below is the device's too.
             let (trainLoss, trainTop1) = try statistics.read()
@@ -131,14 +148,17 @@ public final class Trainer {
                 epoch: epoch, trainLoss: trainLoss, trainTop1: trainTop1,
                 testLoss: evaluation.loss, testTop1: evaluation.top1, testTop5: evaluation.top5, learningRate: learningRate,
                 epochSeconds: trainSeconds, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
-            progress.update(String(format: "epoch %d/%d train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% | %.1f s, %.0f img/s",
-                                   epoch, options.epochs, metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1,
-                                   metrics.testTop5, trainSeconds, metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
+            progress.update(
+                String(
+                    format: "epoch %d/%d train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% | %.1f s, %.0f img/s",
+                    epoch, options.epochs, metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1,
+                    metrics.testTop5, trainSeconds, metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
             history.append(metrics)
             try appendLine(try JSONEncoder().encode(metrics), to: metricsURL)
             if options.saveModelEvery > 0 && epoch % options.saveModelEvery == 0 {
-                try Checkpoint.save(model: model, optimizer: optimizer, epoch: epoch,
-                                    to: folder.appendingPathComponent("checkpoint_epoch_\(epoch).safetensors"))
+                try Checkpoint.save(
+                    model: model, optimizer: optimizer, epoch: epoch,
+                    to: folder.appendingPathComponent("checkpoint_epoch_\(epoch).safetensors"))
             }
         }
         let totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - trainingStart) * 1e-9
@@ -167,16 +187,22 @@ public final class Trainer {
     /// Appends this run's row to OUTPUT/summary.csv (with a header when the file is new).
     private func writeSummary(_ last: EpochMetrics, totalSeconds: Double) throws {
         let url = URL(fileURLWithPath: options.outputDirectory).appendingPathComponent("summary.csv")
-        let header = "experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image,latency_std_ms,top1,top5,training_seconds\n"
+        let header =
+            "experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image,latency_std_ms,top1,top5,training_seconds\n"
         if !FileManager.default.fileExists(atPath: url.path) { try Data(header.utf8).write(to: url) }
         let sample = testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
         let images = try Tensor(sample.images, shape: Shape(sample.imageShape), on: backend)
         let latency = try model.inferenceLatency(images: images)
-        let row = [options.experimentName, options.model.attention.kind.rawValue, "\(backend.device)", "\(model.parameterCount)", "\(model.multiplyAccumulates)",
-                   "\(backend.memory.peak)", String(format: "%.4f", latency.mean), String(format: "%.4f", latency.standardDeviation),
-                   String(format: "%.2f", last.testTop1), String(format: "%.2f", last.testTop5), String(format: "%.1f", totalSeconds)]
+        let row = [
+            options.experimentName, options.model.attention.kind.rawValue, "\(backend.device)", "\(model.parameterCount)",
+            "\(model.multiplyAccumulates)",
+            "\(backend.memory.peak)", String(format: "%.4f", latency.mean), String(format: "%.4f", latency.standardDeviation),
+            String(format: "%.2f", last.testTop1), String(format: "%.2f", last.testTop5), String(format: "%.1f", totalSeconds),
+        ]
         try appendLine(Data(row.joined(separator: ",").utf8), to: url)
-        log(String(format: "final test top-1 %.2f%% top-5 %.2f%%, %.1f s; latency %.3f ms/image; peak memory %.1f MiB; outputs in %@",
-                   last.testTop1, last.testTop5, totalSeconds, latency.mean, Double(backend.memory.peak) / 1_048_576, experimentFolder.path))
+        log(
+            String(
+                format: "final test top-1 %.2f%% top-5 %.2f%%, %.1f s; latency %.3f ms/image; peak memory %.1f MiB; outputs in %@",
+                last.testTop1, last.testTop5, totalSeconds, latency.mean, Double(backend.memory.peak) / 1_048_576, experimentFolder.path))
     }
 }

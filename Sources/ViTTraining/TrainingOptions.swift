@@ -39,11 +39,27 @@ public struct TrainingOptions: Codable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case experimentName = "exp_name", dataset, dataDirectory = "data_dir", outputDirectory = "output_dir", epochs
-        case batchSize = "batch_size", learningRate = "lr", minimumLearningRate = "min_lr", weightDecay = "weight_decay"
-        case warmupEpochs = "warmup_epochs", optimizer, momentum, adamBeta2 = "adam_beta2", labelSmoothing = "label_smoothing"
-        case gradientClipNorm = "clip_grad_norm", cropPadding = "crop_padding", horizontalFlip = "horizontal_flip", seed
-        case saveModelEvery = "save_model_every", trainingLimit = "train_limit", testLimit = "test_limit", model
+        case experimentName = "exp_name"
+        case dataset
+        case dataDirectory = "data_dir"
+        case outputDirectory = "output_dir"
+        case epochs
+        case batchSize = "batch_size"
+        case learningRate = "lr"
+        case minimumLearningRate = "min_lr"
+        case weightDecay = "weight_decay"
+        case warmupEpochs = "warmup_epochs"
+        case optimizer, momentum
+        case adamBeta2 = "adam_beta2"
+        case labelSmoothing = "label_smoothing"
+        case gradientClipNorm = "clip_grad_norm"
+        case cropPadding = "crop_padding"
+        case horizontalFlip = "horizontal_flip"
+        case seed
+        case saveModelEvery = "save_model_every"
+        case trainingLimit = "train_limit"
+        case testLimit = "test_limit"
+        case model
     }
 
     /// Checks the values a user can get wrong, before any data is read.
@@ -94,7 +110,8 @@ extension TrainingOptions {
     /// The optimizer `optimizer` names, or an error listing the names there are.
     public func optimizerKind() throws -> OptimizerKind {
         guard let kind = OptimizerKind(rawValue: optimizer) else {
-            throw TrainingError.invalidOption("unknown --optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw TrainingError.invalidOption(
+                "unknown --optimizer '\(optimizer)'; choose one of \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return kind
     }
@@ -116,8 +133,8 @@ public enum TrainingError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .invalidOption(detail): return detail
-        case let .mismatch(detail): return detail
+        case .invalidOption(let detail): return detail
+        case .mismatch(let detail): return detail
         }
     }
 }

@@ -40,7 +40,11 @@ struct FibottentionOptions: OptionGroupApplying {
     var fibWmax: Int?
     @Flag(name: .long, help: "Fibottention: Wythoff-modified offsets, which include offset 0 (config fib_modified).")
     var fibModified = false
-    @Option(name: .long, help: "Fibottention: masked logits are zero (as the official code) or neg-inf (true masking) (config fib_mask_mode; default \(defaults.maskMode.rawValue)).")
+    @Option(
+        name: .long,
+        help:
+            "Fibottention: masked logits are zero (as the official code) or neg-inf (true masking) (config fib_mask_mode; default \(defaults.maskMode.rawValue))."
+    )
     var fibMaskMode: SparseAttentionMaskMode?
 
     func apply(to settings: inout FibottentionSettings) {
@@ -53,7 +57,8 @@ struct FibottentionOptions: OptionGroupApplying {
 
 /// Dilated attention's flags, into `DilatedAttentionSettings`.
 struct DilatedAttentionOptions: OptionGroupApplying {
-    @Option(name: .long, help: "Dilated attention: odd side of each head's window (config dilated_window; default \(DilatedAttentionSettings().window)).")
+    @Option(
+        name: .long, help: "Dilated attention: odd side of each head's window (config dilated_window; default \(DilatedAttentionSettings().window)).")
     var dilatedWindow: Int?
     @Option(name: .long, help: "Dilated attention: comma-separated dilation rates cycled over the heads (config dilation_rates; default 1,2,...,H).")
     var dilationRates: String?
@@ -75,7 +80,11 @@ struct DilatedAttentionOptions: OptionGroupApplying {
 struct PerformerOptions: OptionGroupApplying {
     @Option(name: .long, help: "Performer's random features M (config performer_features; default int(D ln D) for head size D).")
     var performerFeatures: Int?
-    @Option(name: .long, help: "Redraw Performer's random features every K training steps, 0: never (config performer_redraw; default \(PerformerSettings().redrawInterval)).")
+    @Option(
+        name: .long,
+        help:
+            "Redraw Performer's random features every K training steps, 0: never (config performer_redraw; default \(PerformerSettings().redrawInterval))."
+    )
     var performerRedraw: Int?
 
     func apply(to settings: inout PerformerSettings) {
@@ -86,7 +95,10 @@ struct PerformerOptions: OptionGroupApplying {
 
 /// Linformer's flag, into `LinformerSettings`.
 struct LinformerOptions: OptionGroupApplying {
-    @Option(name: .long, help: "Linformer's projected sequence length K, at most the token count (config linformer_k; default \(LinformerSettings().projectedLength)).")
+    @Option(
+        name: .long,
+        help: "Linformer's projected sequence length K, at most the token count (config linformer_k; default \(LinformerSettings().projectedLength))."
+    )
     var linformerK: Int?
 
     func apply(to settings: inout LinformerSettings) {
@@ -96,9 +108,17 @@ struct LinformerOptions: OptionGroupApplying {
 
 /// Nystromformer's flags, into `NystromformerSettings`.
 struct NystromformerOptions: OptionGroupApplying {
-    @Option(name: .long, help: "Nystromformer's landmarks M; M >= tokens gives exact attention (config nystrom_landmarks; default \(NystromformerSettings().landmarks)).")
+    @Option(
+        name: .long,
+        help:
+            "Nystromformer's landmarks M; M >= tokens gives exact attention (config nystrom_landmarks; default \(NystromformerSettings().landmarks))."
+    )
     var nystromLandmarks: Int?
-    @Option(name: .long, help: "Nystromformer: add a depthwise convolution of V along the tokens with this odd number of taps; the authors use 33 (config nystrom_conv; default none).")
+    @Option(
+        name: .long,
+        help:
+            "Nystromformer: add a depthwise convolution of V along the tokens with this odd number of taps; the authors use 33 (config nystrom_conv; default none)."
+    )
     var nystromConv: Int?
 
     func apply(to settings: inout NystromformerSettings) {
@@ -111,11 +131,19 @@ struct NystromformerOptions: OptionGroupApplying {
 struct HybridAttentionOptions: OptionGroupApplying {
     private static let defaults = HybridAttentionSettings()
 
-    @Option(name: .long, help: "Hybrid attention: heads that attend sparsely and locally; the others attend globally (config hybrid_local_heads; default half the heads).")
+    @Option(
+        name: .long,
+        help:
+            "Hybrid attention: heads that attend sparsely and locally; the others attend globally (config hybrid_local_heads; default half the heads)."
+    )
     var hybridLocalHeads: Int?
-    @Option(name: .long, help: "Hybrid attention: the local heads' pattern, with its own options (config hybrid_local; default \(defaults.local.rawValue)).")
+    @Option(
+        name: .long,
+        help: "Hybrid attention: the local heads' pattern, with its own options (config hybrid_local; default \(defaults.local.rawValue)).")
     var hybridLocal: HybridAttentionSettings.Local?
-    @Option(name: .long, help: "Hybrid attention: the global heads' mechanism, with its own options (config hybrid_global; default \(defaults.global.rawValue)).")
+    @Option(
+        name: .long,
+        help: "Hybrid attention: the global heads' mechanism, with its own options (config hybrid_global; default \(defaults.global.rawValue)).")
     var hybridGlobal: HybridAttentionSettings.Global?
 
     func apply(to settings: inout HybridAttentionSettings) {

@@ -46,7 +46,9 @@ struct CheckCommand: ParsableCommand {
                 if !result.passed { familyFailures += 1 }
                 if !quiet || !result.passed { print(result) }
             }
-            print("\(familyFailures == 0 ? "ok  " : "FAIL") family \(kernelFamily.name) (\(kernelFamily.origin)): \(checks.count - familyFailures) of \(checks.count) checks passed")
+            print(
+                "\(familyFailures == 0 ? "ok  " : "FAIL") family \(kernelFamily.name) (\(kernelFamily.origin)): \(checks.count - familyFailures) of \(checks.count) checks passed"
+            )
             total += checks.count
             failures += familyFailures
         }

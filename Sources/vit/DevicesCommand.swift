@@ -15,12 +15,17 @@ struct DevicesCommand: ParsableCommand {
     func run() throws {
         let registry = DeviceRegistry.shared
         let selected = try deviceOptions.resolveDevice()
-        let marker = deviceOptions.device == nil && ProcessInfo.processInfo.environment[DeviceRegistry.environmentVariable] == nil ? "default" : "selected"
+        let marker =
+            deviceOptions.device == nil && ProcessInfo.processInfo.environment[DeviceRegistry.environmentVariable] == nil ? "default" : "selected"
         for info in registry.devices {
             let mark = info.device == selected ? "  <- \(marker)" : ""
             print("\(info.device): \(info.name)\(mark)")
-            print("    type \(info.kind.rawValue), platform \(info.platform), compute units \(info.computeUnits), memory \(formatBytes(info.memoryBytes))")
-            print("    OpenCL \(info.version), driver \(info.driverVersion), fp16 \(info.supportsHalf ? "yes" : "no"), fp64 \(info.supportsDouble ? "yes" : "no")")
+            print(
+                "    type \(info.kind.rawValue), platform \(info.platform), compute units \(info.computeUnits), memory \(formatBytes(info.memoryBytes))"
+            )
+            print(
+                "    OpenCL \(info.version), driver \(info.driverVersion), fp16 \(info.supportsHalf ? "yes" : "no"), fp64 \(info.supportsDouble ? "yes" : "no")"
+            )
         }
         if registry.openCLDevices.isEmpty {
             print("No OpenCL platform found: only the CPU backend is available.")

@@ -26,7 +26,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Continue from a checkpoint written by vit train.", valueName: "file"))
     var resume: String?
     @OptionGroup var deviceOptions: DeviceOptions
-    @Option(name: .long, help: ArgumentHelp("Write a Chrome trace (Perfetto opens it) of every kernel to this file (also $VIT_TRACE).", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Write a Chrome trace (Perfetto opens it) of every kernel to this file (also $VIT_TRACE).", valueName: "file")
+    )
     var trace: String?
 
     func run() throws {
@@ -86,14 +88,18 @@ struct EvaluateCommand: ParsableCommand {
         var train = try kind.load(split: .train, directory: dataDir)
         var test = try kind.load(split: .test, directory: dataDir)
         guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
-            throw ValidationError("the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)")
+            throw ValidationError(
+                "the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)"
+            )
         }
         train = try train.fitted(to: configuration)
         test = try test.fitted(to: configuration)
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
         let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
         let result = try model.evaluate(on: loader)
-        print(String(format: "%@ on %@ (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%", url.lastPathComponent, test.name, result.count,
-                     result.loss, result.top1, result.top5))
+        print(
+            String(
+                format: "%@ on %@ (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%", url.lastPathComponent, test.name, result.count,
+                result.loss, result.top1, result.top5))
     }
 }

@@ -18,10 +18,12 @@ extension DatasetKind: ExpressibleByArgument {}
 struct DatasetOptions: ParsableArguments {
     @Option(name: .long, help: "The data set.")
     var dataset = DatasetKind(rawValue: TrainingOptions().dataset) ?? .fashionMNIST
-    @Option(name: .long, help: ArgumentHelp(
-        "Folder of the data set files (default: "
-            + DatasetKind.allCases.map { "\($0.defaultDirectory) for \($0.rawValue)" }.joined(separator: ", ") + ").",
-        valueName: "folder"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Folder of the data set files (default: "
+                + DatasetKind.allCases.map { "\($0.defaultDirectory) for \($0.rawValue)" }.joined(separator: ", ") + ").",
+            valueName: "folder"))
     var dataDir: String?
 }
 
@@ -57,8 +59,11 @@ struct OptimizationOptions: OptionGroupApplying {
     var learningRate = TrainingOptions().learningRate
     @Option(name: .long, help: "Weight decay (decoupled for AdamW and Muon, L2 for SGD; not applied to biases, norms, pos_embed, cls_token).")
     var weightDecay = TrainingOptions().weightDecay
-    @Option(name: .long, help: ArgumentHelp(OptimizerKind.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ") + ".",
-                                            valueName: OptimizerKind.allCases.map(\.rawValue).joined(separator: "|")))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            OptimizerKind.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "; ") + ".",
+            valueName: OptimizerKind.allCases.map(\.rawValue).joined(separator: "|")))
     var optimizer = TrainingOptions().optimizer
     @Option(name: .long, help: "AdamW's beta2 (decay of the running mean of squared gradients).")
     var adamBeta2 = TrainingOptions().adamBeta2
@@ -111,18 +116,32 @@ struct ModelOptions: OptionGroupApplying {
     /// The model without `--config` and with one (whose missing fields take these values).
     private static let (withoutFile, withFile) = (ViTConfiguration.trainingDefault(for: .fashionMNIST), ViTConfiguration())
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Model configuration JSON (patch_size, hidden_size, ...); fields it leaves out take the seed project's defaults. "
-            + "Without it: the seed model with weight_init \(withoutFile.weightInit.rawValue) and image_fit \(withoutFile.imageFit.rawValue).",
-        valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Model configuration JSON (patch_size, hidden_size, ...); fields it leaves out take the seed project's defaults. "
+                + "Without it: the seed model with weight_init \(withoutFile.weightInit.rawValue) and image_fit \(withoutFile.imageFit.rawValue).",
+            valueName: "file"))
     var config: String?
-    @Option(name: .long, help: "What the head sees, as timm's global_pool: the class token or the mean of the patch tokens (config global_pool; default \(withFile.globalPool.rawValue)).")
+    @Option(
+        name: .long,
+        help:
+            "What the head sees, as timm's global_pool: the class token or the mean of the patch tokens (config global_pool; default \(withFile.globalPool.rawValue))."
+    )
     var globalPool: GlobalPool?
-    @Option(name: .long, help: "Starting weights of the attention projections (config weight_init; default \(withoutFile.weightInit.rawValue); with --config, the file's value or \(withFile.weightInit.rawValue)).")
+    @Option(
+        name: .long,
+        help:
+            "Starting weights of the attention projections (config weight_init; default \(withoutFile.weightInit.rawValue); with --config, the file's value or \(withFile.weightInit.rawValue))."
+    )
     var weightInit: WeightInitialization?
     @Option(name: .long, help: "Position embeddings (config position_embedding; default \(withFile.positionEmbedding.rawValue)).")
     var positionEmbedding: PositionEmbeddingKind?
-    @Option(name: .long, help: "Images smaller than the model's (config image_fit; default \(withoutFile.imageFit.rawValue); with --config, the file's value or \(withFile.imageFit.rawValue)).")
+    @Option(
+        name: .long,
+        help:
+            "Images smaller than the model's (config image_fit; default \(withoutFile.imageFit.rawValue); with --config, the file's value or \(withFile.imageFit.rawValue))."
+    )
     var imageFit: ImageFit?
 
     /// The configuration file's model, or the training default for `dataset`, with the flags applied.

@@ -46,9 +46,11 @@ final class FlashAttentionTests: XCTestCase {
                 for index in 0..<headSize { data.gradient[(pair * tokens + tokens - 1) * headSize + index] = 0 }
             }
         }
-        let (q, k, v) = try (Tensor(data.qkv[0], shape: shape, on: backend, requiresGradient: true),
-                             Tensor(data.qkv[1], shape: shape, on: backend, requiresGradient: true),
-                             Tensor(data.qkv[2], shape: shape, on: backend, requiresGradient: true))
+        let (q, k, v) = try (
+            Tensor(data.qkv[0], shape: shape, on: backend, requiresGradient: true),
+            Tensor(data.qkv[1], shape: shape, on: backend, requiresGradient: true),
+            Tensor(data.qkv[2], shape: shape, on: backend, requiresGradient: true)
+        )
         let bias = try data.bias.map { try Tensor($0, shape: [heads, tokens, tokens], on: backend) }
         let output: Tensor
         if flash {
@@ -56,7 +58,8 @@ final class FlashAttentionTests: XCTestCase {
         } else {
             var scores = try matmul(q, k, transposeB: true, alpha: 1 / Float(headSize).squareRoot())
             if let bias {
-                scores = try scores.reshaped([batch, heads * tokens * tokens]).addingBias(bias.reshaped([heads * tokens * tokens])).reshaped(scores.shape)
+                scores = try scores.reshaped([batch, heads * tokens * tokens]).addingBias(bias.reshaped([heads * tokens * tokens])).reshaped(
+                    scores.shape)
             }
             output = try matmul(scores.softmax(), v)
         }
@@ -81,8 +84,10 @@ final class FlashAttentionTests: XCTestCase {
         // Sums over N keys in another order (tiles, online softmax): rounding grows like
         // sqrt(N) u |terms|; the gradients sum one more level of such terms.
         let tolerance = 2e-6 * Float(tokens).squareRoot() * 4
-        for (name, wanted, got) in [("output", expected.output, actual.output), ("dQ", expected.gradients[0], actual.gradients[0]),
-                                    ("dK", expected.gradients[1], actual.gradients[1]), ("dV", expected.gradients[2], actual.gradients[2])] {
+        for (name, wanted, got) in [
+            ("output", expected.output, actual.output), ("dQ", expected.gradients[0], actual.gradients[0]),
+            ("dK", expected.gradients[1], actual.gradients[1]), ("dV", expected.gradients[2], actual.gradients[2]),
+        ] {
             XCTAssertFalse(got.contains { $0.isNaN }, "\(name) has NaN (N \(tokens), D \(headSize), masked \(masked))")
             let worst = zip(wanted, got).map { abs($0 - $1) / (1 + abs($0)) }.max() ?? 0
             XCTAssertLessThanOrEqual(worst, tolerance, "\(name) on \(backend.device), N \(tokens), D \(headSize), masked \(masked)")

@@ -12,13 +12,14 @@ final class GradientCheckTests: XCTestCase {
     let backend = TestDevices.cpu
 
     func tensor(_ shape: Shape, seed: UInt32, scale: Float = 1, shift: Float = 0) throws -> Tensor {
-        try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: seed, scale: scale, shift: shift), shape: shape, on: backend, requiresGradient: true)
+        try Tensor(
+            KernelCheckCatalog.values(shape.elementCount, seed: seed, scale: scale, shift: shift), shape: shape, on: backend, requiresGradient: true)
     }
 
     func checkGradients(
         _ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line, _ function: @escaping ([Tensor]) throws -> Tensor
     ) throws {
-        inputs.forEach { $0.zeroGradient() }
+        for input in inputs { input.zeroGradient() }
         let output = try function(inputs)
         let weights = KernelCheckCatalog.values(output.elementCount, seed: 99)
         try output.backward(Tensor(weights, shape: output.shape, on: backend))
@@ -46,8 +47,9 @@ final class GradientCheckTests: XCTestCase {
                 let numeric = Float((plus - minus) / Double(2 * step))
                 let difference = abs(numeric - analytic[position])
                 worst = max(worst, difference)
-                XCTAssertLessThanOrEqual(difference, 2e-3 + 1e-2 * abs(numeric),
-                                         "input \(number)[\(position)]: analytic \(analytic[position]) numeric \(numeric)", file: file, line: line)
+                XCTAssertLessThanOrEqual(
+                    difference, 2e-3 + 1e-2 * abs(numeric),
+                    "input \(number)[\(position)]: analytic \(analytic[position]) numeric \(numeric)", file: file, line: line)
             }
             print("gradient check input \(number) \(input.shape): max |analytic - numeric| = \(worst)")
         }

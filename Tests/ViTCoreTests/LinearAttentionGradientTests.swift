@@ -29,8 +29,9 @@ extension GradientCheckTests {
         let projections = try tensor([9, 4], seed: 37, scale: 1.5)
         projections.requiresGradient = false
         try checkGradients([query, key, value]) {
-            try linearAttention(queryFeatures: $0[0].favorFeatures(projections: projections, stabilizer: .perRow),
-                                keyFeatures: $0[1].favorFeatures(projections: projections, stabilizer: .perMatrix), value: $0[2], epsilon: 1e-6)
+            try linearAttention(
+                queryFeatures: $0[0].favorFeatures(projections: projections, stabilizer: .perRow),
+                keyFeatures: $0[1].favorFeatures(projections: projections, stabilizer: .perMatrix), value: $0[2], epsilon: 1e-6)
         }
     }
 

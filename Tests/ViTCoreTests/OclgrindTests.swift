@@ -23,7 +23,9 @@ final class OclgrindTests: XCTestCase {
 
     /// Runs `vit ARGUMENTS` under `oclgrind OPTIONS`; returns its status, its output and
     /// Oclgrind's report.
-    private func runUnderOclgrind(_ options: [String], _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String, report: String) {
+    private func runUnderOclgrind(_ options: [String], _ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, output: String, report: String
+    ) {
         let report = FileManager.default.temporaryDirectory.appendingPathComponent("oclgrind-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: report) }
         let process = Process()
@@ -64,8 +66,9 @@ final class OclgrindTests: XCTestCase {
             XCTAssertTrue(family == "common" || broken != source, "the reduce kernel's loop was not found")
             try broken.write(to: folder.appendingPathComponent("\(family).cl"), atomically: true, encoding: .utf8)
         }
-        let run = try runUnderOclgrind(["--check-api"], ["check", "--small", "--device", "opencl", "--family", "reduce", "--quiet"],
-                                       environment: [KernelSources.overrideVariable: folder.path])
+        let run = try runUnderOclgrind(
+            ["--check-api"], ["check", "--small", "--device", "opencl", "--family", "reduce", "--quiet"],
+            environment: [KernelSources.overrideVariable: folder.path])
         XCTAssertTrue(run.report.contains("Invalid read"), "Oclgrind did not report the out-of-bounds read:\n\(run.report.prefix(2000))")
     }
 }

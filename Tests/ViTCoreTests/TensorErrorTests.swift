@@ -1,6 +1,6 @@
 import ViTBackends
-import ViTCore
 import ViTCPU
+import ViTCore
 import XCTest
 
 /// Bad input to the public API is a typed error with a message, never a trap.
@@ -14,7 +14,9 @@ final class TensorErrorTests: XCTestCase {
         assertThrowsViTError("inner sizes differ") { _ = try matmul(a, a) }
         assertThrowsViTError("bias") { _ = try a.addingBias(Tensor.zeros([2], on: self.backend)) }
         assertThrowsViTError("weight") { _ = try a.layerNorm(weight: Tensor.zeros([2], on: self.backend), bias: Tensor.zeros([3], on: self.backend)) }
-        assertThrowsViTError("batch axes differ") { _ = try matmul(Tensor.zeros([2, 2, 3], on: self.backend), Tensor.zeros([3, 3, 2], on: self.backend)) }
+        assertThrowsViTError("batch axes differ") {
+            _ = try matmul(Tensor.zeros([2, 2, 3], on: self.backend), Tensor.zeros([3, 3, 2], on: self.backend))
+        }
         assertThrowsViTError("cannot view") { _ = try a.reshaped([4, 2]) }
         assertThrowsViTError("is not a permutation") { _ = try a.permuted([0, 0]) }
         assertThrowsViTError("3 values given") { _ = try Tensor([1, 2, 3], shape: [2, 2], on: self.backend) }
@@ -38,7 +40,9 @@ final class TensorErrorTests: XCTestCase {
         let b = try Tensor.zeros([2, 2], on: other)
         assertThrowsViTError("different devices") { _ = try a + b }
         assertThrowsViTError("different devices") { _ = try matmul(a, b) }
-        assertThrowsViTError("different devices") { _ = try a.layerNorm(weight: Tensor.zeros([2], on: other), bias: Tensor.zeros([2], on: self.backend)) }
+        assertThrowsViTError("different devices") {
+            _ = try a.layerNorm(weight: Tensor.zeros([2], on: other), bias: Tensor.zeros([2], on: self.backend))
+        }
         // Moving one of them makes the operation valid.
         XCTAssertEqual(try (a + b.to(backend)).toArray(), [0, 0, 0, 0])
     }

@@ -31,8 +31,9 @@ final class TileKernelTests: XCTestCase {
                             // A float32 sum of `depth` products errs by at most about depth u sum |terms|
                             // (u = ulpOfOne / 2); twice that, plus the final scaling and addition.
                             let tolerance = Double(Float.ulpOfOne) * (Double(depth) * magnitude + abs(expected)) + 1e-7
-                            XCTAssertEqual(Double(c[row * columns + column]), expected, accuracy: tolerance,
-                                           "rows \(rows) columns \(columns) depth \(depth) transposed \(transposed) accumulate \(accumulate)")
+                            XCTAssertEqual(
+                                Double(c[row * columns + column]), expected, accuracy: tolerance,
+                                "rows \(rows) columns \(columns) depth \(depth) transposed \(transposed) accumulate \(accumulate)")
                         }
                     }
                 }

@@ -62,8 +62,9 @@ final class AugmentationTests: XCTestCase {
                         let output = ImageAugmenter.apply(
                             parameters, to: image, channels: channels, height: height, width: width)
                         XCTAssertEqual(output.count, image.count)
-                        XCTAssertEqual(output, reference(image, padding: padding, i: i, j: j, flip: flip),
-                                       "padding \(padding) offset (\(i), \(j)) flip \(flip)")
+                        XCTAssertEqual(
+                            output, reference(image, padding: padding, i: i, j: j, flip: flip),
+                            "padding \(padding) offset (\(i), \(j)) flip \(flip)")
                     }
                 }
             }

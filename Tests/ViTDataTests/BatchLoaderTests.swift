@@ -1,7 +1,8 @@
-import ViTCore
 import Foundation
-@testable import ViTData
+import ViTCore
 import XCTest
+
+@testable import ViTData
 
 final class BatchLoaderTests: XCTestCase {
     private func makeDataset(count: Int = 103, side: Int = 8) throws -> Dataset {

@@ -99,13 +99,18 @@ final class NormalizationTests: XCTestCase {
     func testResizeIsBilinearWithAlignedPixelCentres() throws {
         let dataset = try Dataset(name: "tiny", images: [0, 100, 200, 255], labels: [4], channels: 1, height: 2, width: 2, classCount: 5)
         let resized = try dataset.resized(toHeight: 4, width: 4)
-        XCTAssertEqual(resized.images, [0, 25, 75, 100,
-                                        50, 72, 117, 139,
-                                        150, 167, 200, 216,
-                                        200, 214, 241, 255])
+        XCTAssertEqual(
+            resized.images,
+            [
+                0, 25, 75, 100,
+                50, 72, 117, 139,
+                150, 167, 200, 216,
+                200, 214, 241, 255,
+            ])
         XCTAssertEqual(resized.labels, [4])
-        let flat = try Dataset(name: "flat", images: [UInt8](repeating: 37, count: 2 * 3 * 28 * 28), labels: [0, 1], channels: 3,
-                               height: 28, width: 28, classCount: 2)
+        let flat = try Dataset(
+            name: "flat", images: [UInt8](repeating: 37, count: 2 * 3 * 28 * 28), labels: [0, 1], channels: 3,
+            height: 28, width: 28, classCount: 2)
         let enlarged = try flat.resized(toHeight: 32, width: 32)
         XCTAssertEqual(enlarged.images, [UInt8](repeating: 37, count: 2 * 3 * 32 * 32))
         XCTAssertEqual(try flat.resized(toHeight: 28, width: 28).images, flat.images)

@@ -175,7 +175,8 @@ final class NystromReference: AttentionReference {
         let scale = 1 / Double(headSize).squareRoot()
         let kernel = { (a: Matrix, b: Matrix) in Self.rowSoftmax(Self.product(a, Self.transposed(b)).map { $0.map { $0 * scale } }) }
         let landmarkKernel = kernel(queryLandmarks, keyLandmarks)
-        return Self.product(Self.product(kernel(query, keyLandmarks), pseudoInverse(landmarkKernel)), Self.product(kernel(queryLandmarks, key), value))
+        return Self.product(
+            Self.product(kernel(query, keyLandmarks), pseudoInverse(landmarkKernel)), Self.product(kernel(queryLandmarks, key), value))
     }
 
     private func pseudoInverse(_ k: Matrix) -> Matrix {

@@ -13,19 +13,23 @@ final class ConfigurationTests: XCTestCase {
     /// encoding writes the same keys with the same values.
     func testFlatJSONWithEveryKeyDecodesToTypedValuesAndEncodesTheSameKeys() throws {
         let json = """
-        {"patch_size": 8, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 8, "intermediate_size": 256,
-         "hidden_dropout_prob": 0.25, "attention_probs_dropout_prob": 0.125, "initializer_range": 0.5, "image_size": 64,
-         "num_classes": 100, "num_channels": 1, "qkv_bias": false, "attention_type": "hybrid", "position_embedding": "sincos2d",
-         "global_pool": "avg", "weight_init": "mimetic", "image_fit": "resize", "fib_wmin": 3, "fib_wmax": 9, "fib_modified": true,
-         "fib_mask_mode": "neg-inf", "dilated_window": 5, "dilation_rates": [1, 3], "performer_features": 40, "performer_redraw": 100,
-         "linformer_k": 16, "nystrom_landmarks": 8, "nystrom_conv": 33, "hybrid_local_heads": 2, "hybrid_local": "fibottention",
-         "hybrid_global": "performer"}
-        """
+            {"patch_size": 8, "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 8, "intermediate_size": 256,
+             "hidden_dropout_prob": 0.25, "attention_probs_dropout_prob": 0.125, "initializer_range": 0.5, "image_size": 64,
+             "num_classes": 100, "num_channels": 1, "qkv_bias": false, "attention_type": "hybrid", "position_embedding": "sincos2d",
+             "global_pool": "avg", "weight_init": "mimetic", "image_fit": "resize", "fib_wmin": 3, "fib_wmax": 9, "fib_modified": true,
+             "fib_mask_mode": "neg-inf", "dilated_window": 5, "dilation_rates": [1, 3], "performer_features": 40, "performer_redraw": 100,
+             "linformer_k": 16, "nystrom_landmarks": 8, "nystrom_conv": 33, "hybrid_local_heads": 2, "hybrid_local": "fibottention",
+             "hybrid_global": "performer"}
+            """
         let configuration = try decodeConfiguration(json)
-        XCTAssertEqual([configuration.patchSize, configuration.hiddenSize, configuration.numHiddenLayers, configuration.numAttentionHeads,
-                        configuration.intermediateSize, configuration.imageSize, configuration.numClasses, configuration.numChannels],
-                       [8, 64, 3, 8, 256, 64, 100, 1])
-        XCTAssertEqual([configuration.hiddenDropoutProb, configuration.attentionProbsDropoutProb, configuration.initializerRange], [0.25, 0.125, 0.5])
+        XCTAssertEqual(
+            [
+                configuration.patchSize, configuration.hiddenSize, configuration.numHiddenLayers, configuration.numAttentionHeads,
+                configuration.intermediateSize, configuration.imageSize, configuration.numClasses, configuration.numChannels,
+            ],
+            [8, 64, 3, 8, 256, 64, 100, 1])
+        XCTAssertEqual(
+            [configuration.hiddenDropoutProb, configuration.attentionProbsDropoutProb, configuration.initializerRange], [0.25, 0.125, 0.5])
         XCTAssertFalse(configuration.qkvBias)
         XCTAssertEqual(configuration.attention.kind, .hybrid)
         XCTAssertEqual(configuration.positionEmbedding, .sinusoidal2D)
@@ -59,7 +63,8 @@ final class ConfigurationTests: XCTestCase {
     func testMissingFieldsTakeTheDefaults() throws {
         XCTAssertEqual(try decodeConfiguration("{}"), ViTConfiguration())
         let encoded = try XCTUnwrap(JSONSerialization.jsonObject(with: ViTConfiguration().jsonData()) as? [String: Any])
-        XCTAssertEqual(Set(encoded.keys), Set(ViTConfiguration.keys).subtracting(["fib_wmax", "performer_features", "nystrom_conv", "hybrid_local_heads"]))
+        XCTAssertEqual(
+            Set(encoded.keys), Set(ViTConfiguration.keys).subtracting(["fib_wmax", "performer_features", "nystrom_conv", "hybrid_local_heads"]))
     }
 
     /// An unknown name names the field, the name and the names there are; in a file, the file too.

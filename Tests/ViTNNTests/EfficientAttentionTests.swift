@@ -1,7 +1,8 @@
 import ViTBackends
 import ViTCore
-@testable import ViTNN
 import XCTest
+
+@testable import ViTNN
 
 /// Performer, elu + 1 linear attention, Linformer and Nystromformer against the plain
 /// double-precision references of AttentionReference.swift, forward and gradients, on the
@@ -32,41 +33,57 @@ final class EfficientAttentionTests: XCTestCase {
         let features = try RandomFeatures(count: 24, headSize: headSize, redrawInterval: 0, seed: 5, on: backend)
         let projections = try features.projections(forTraining: false).toArray().map(Double.init)
         let matrix = stride(from: 0, to: projections.count, by: headSize).map { Array(projections[$0..<($0 + headSize)]) }
-        return (LinearAttentionCore(featureMap: .favor(features), headSize: headSize),
-                PerformerReference(projections: matrix, batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+        return (
+            LinearAttentionCore(featureMap: .favor(features), headSize: headSize),
+            PerformerReference(projections: matrix, batch: batch, heads: heads, tokens: tokens, headSize: headSize)
+        )
     }
 
     private func linear(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
-        (LinearAttentionCore(featureMap: .eluPlusOne, headSize: headSize), EluLinearReference(batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+        (
+            LinearAttentionCore(featureMap: .eluPlusOne, headSize: headSize),
+            EluLinearReference(batch: batch, heads: heads, tokens: tokens, headSize: headSize)
+        )
     }
 
     private func linformer(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
         var generator = SeededRandomGenerator(seed: 6)
-        return (try LinformerCore(tokens: tokens, projectedLength: 5, dropout: 0, on: backend, generator: &generator),
-                LinformerReference(batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+        return (
+            try LinformerCore(tokens: tokens, projectedLength: 5, dropout: 0, on: backend, generator: &generator),
+            LinformerReference(batch: batch, heads: heads, tokens: tokens, headSize: headSize)
+        )
     }
 
     /// Five landmarks: 7 and 197 tokens make segments of unequal length, 65 equal ones.
     private func nystromformer(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
-        (NystromCore(landmarks: 5, headSize: headSize, dropout: 0), NystromReference(landmarks: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+        (
+            NystromCore(landmarks: 5, headSize: headSize, dropout: 0),
+            NystromReference(landmarks: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize)
+        )
     }
 
     /// With the residual convolution of 5 taps (the padding shows at every N).
-    private func nystromformerWithConvolution(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
+    private func nystromformerWithConvolution(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (
+        core: AttentionCore, reference: AttentionReference
+    ) {
         var generator = SeededRandomGenerator(seed: 7)
         let weight = try NystromCore.makeConvolutionWeight(heads: heads, taps: 5, on: backend, generator: &generator)
-        return (NystromCore(landmarks: 5, headSize: headSize, dropout: 0, convolutionWeight: weight),
-                NystromReference(landmarks: 5, convolutionTaps: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize))
+        return (
+            NystromCore(landmarks: 5, headSize: headSize, dropout: 0, convolutionWeight: weight),
+            NystromReference(landmarks: 5, convolutionTaps: 5, batch: batch, heads: heads, tokens: tokens, headSize: headSize)
+        )
     }
 
     private func check(_ mechanism: Mechanism, on backend: Backend, file: StaticString = #filePath, line: UInt = #line) throws {
         for (tokens, headSize) in sizes {
             let (core, reference) = try mechanism(backend, tokens, headSize)
             let shape: Shape = [batch, heads, tokens, headSize]
-            let inputs = try (0..<3).map {
-                try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(60 + $0)), shape: shape, on: backend, requiresGradient: true)
-            } + core.namedParameters.map(\.tensor)
-            inputs.forEach { $0.zeroGradient() }
+            let inputs =
+                try (0..<3).map {
+                    try Tensor(
+                        KernelCheckCatalog.values(shape.elementCount, seed: UInt32(60 + $0)), shape: shape, on: backend, requiresGradient: true)
+                } + core.namedParameters.map(\.tensor)
+            for input in inputs { input.zeroGradient() }
             let output = try core(query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false))
             let weights = KernelCheckCatalog.values(output.elementCount, seed: 70)
             try output.backward(Tensor(weights, shape: output.shape, on: backend))
@@ -116,7 +133,9 @@ final class EfficientAttentionTests: XCTestCase {
         let (tokens, headSize) = (65, 16)
         let shape: Shape = [2, 4, tokens, headSize]
         let inputs = try (0..<3).map { try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(90 + $0)), shape: shape, on: backend) }
-        let exact = try MaterializedAttentionCore(dropout: 0)(query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false)).toArray()
+        let exact = try MaterializedAttentionCore(dropout: 0)(
+            query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false)
+        ).toArray()
         let errors = try [16, 64, 256].map { features -> Double in
             let randomFeatures = try RandomFeatures(count: features, headSize: headSize, redrawInterval: 0, seed: 11, on: backend)
             let core = LinearAttentionCore(featureMap: .favor(randomFeatures), headSize: headSize)
@@ -135,7 +154,8 @@ final class EfficientAttentionTests: XCTestCase {
         let context = ForwardContext(training: false)
         let exact = try MaterializedAttentionCore(dropout: 0)(query: inputs[0], key: inputs[1], value: inputs[2], context: context).toArray()
         for landmarks in [9, 12] {
-            let output = try NystromCore(landmarks: landmarks, headSize: 8, dropout: 0)(query: inputs[0], key: inputs[1], value: inputs[2], context: context)
+            let output = try NystromCore(landmarks: landmarks, headSize: 8, dropout: 0)(
+                query: inputs[0], key: inputs[1], value: inputs[2], context: context)
             XCTAssertEqual(try output.toArray(), exact)
         }
     }
@@ -182,7 +202,13 @@ final class EfficientAttentionTests: XCTestCase {
             ("performer_features (--performer-features) must be positive, got 0", { $0.attention.performer.features = 0 }),
             ("performer_redraw (--performer-redraw) must be 0", { $0.attention.performer.redrawInterval = -1 }),
             ("linformer_k (--linformer-k) must be positive, got -3", { $0.attention.linformer.projectedLength = -3 }),
-            ("linformer_k (--linformer-k) 66 is larger than the 65 tokens", { $0.attention.kind = .linformer; $0.attention.linformer.projectedLength = 66 }),
+            (
+                "linformer_k (--linformer-k) 66 is larger than the 65 tokens",
+                {
+                    $0.attention.kind = .linformer
+                    $0.attention.linformer.projectedLength = 66
+                }
+            ),
             ("nystrom_landmarks (--nystrom-landmarks) must be positive, got 0", { $0.attention.nystromformer.landmarks = 0 }),
             ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.attention.nystromformer.convolutionTaps = 32 }),
             ("nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1", { $0.attention.nystromformer.convolutionTaps = 0 }),
@@ -225,7 +251,8 @@ final class EfficientAttentionTests: XCTestCase {
             configuration.attention.nystromformer.convolutionTaps = convolution
             let model = try VisionTransformer(configuration: configuration, on: backend)
             let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 1), shape: [2, 3, 32, 32], on: backend)
-            try crossEntropy(logits: model(images, context: ForwardContext(training: true)), labels: Tensor([1, 7], shape: [2], on: backend)).backward()
+            try crossEntropy(logits: model(images, context: ForwardContext(training: true)), labels: Tensor([1, 7], shape: [2], on: backend))
+                .backward()
             for (name, parameter) in model.namedParameters {
                 XCTAssertNotNil(parameter.gradient, "\(kind): \(name) got no gradient")
             }
@@ -234,7 +261,8 @@ final class EfficientAttentionTests: XCTestCase {
             let coreParameters = kind == .linformer ? 2 * 64 * 65 : 4 * (convolution ?? 0)
             var standard = configuration
             standard.attention.kind = .standard
-            XCTAssertEqual(model.parameterCount, try VisionTransformer(configuration: standard, on: backend).parameterCount + coreParameters, "\(kind)")
+            XCTAssertEqual(
+                model.parameterCount, try VisionTransformer(configuration: standard, on: backend).parameterCount + coreParameters, "\(kind)")
         }
         print("MACs per image, 1 block: \(macs)")
     }

@@ -1,7 +1,8 @@
 import ViTBackends
 import ViTCore
-@testable import ViTNN
 import XCTest
+
+@testable import ViTNN
 
 final class MimeticInitializationTests: XCTestCase {
     private let backend = try! DeviceRegistry.shared.backend(for: .cpu)

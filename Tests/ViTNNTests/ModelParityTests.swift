@@ -26,7 +26,8 @@ final class ModelParityTests: XCTestCase {
         let configuration = try JSONDecoder().decode(ViTConfiguration.self, from: Data(file.metadata["config"]!.utf8))
         let smoothing = Float(file.metadata["label_smoothing"]!)!
         let model = try VisionTransformer(configuration: configuration, on: backend)
-        let weights = SafeTensorsFile(tensors: file.tensors.filter { !$0.key.hasPrefix("grad.") && !["input", "labels", "logits", "loss"].contains($0.key) })
+        let weights = SafeTensorsFile(
+            tensors: file.tensors.filter { !$0.key.hasPrefix("grad.") && !["input", "labels", "logits", "loss"].contains($0.key) })
         try Checkpoint.load(weights, into: model.stateTensors, source: "fixture")
         // `vit eval` on a file timm wrote (no stored configuration) infers the same model.
         XCTAssertEqual(try Checkpoint.inferConfiguration(from: weights, heads: configuration.numAttentionHeads), configuration)
@@ -41,7 +42,8 @@ final class ModelParityTests: XCTestCase {
         assertClose([try loss.item()], file["loss"]!.values, "loss", tolerance: 1e-5)
         for (name, parameter) in model.namedParameters {
             let expected = try XCTUnwrap(file["grad." + name], "fixture lacks the gradient of \(name)")
-            assertClose(try XCTUnwrap(parameter.gradient, "\(name) got no gradient").toArray(), expected.values, "gradient of \(name)", tolerance: 1e-4)
+            assertClose(
+                try XCTUnwrap(parameter.gradient, "\(name) got no gradient").toArray(), expected.values, "gradient of \(name)", tolerance: 1e-4)
         }
     }
 

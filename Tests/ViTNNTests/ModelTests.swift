@@ -46,7 +46,9 @@ final class ModelTests: XCTestCase {
         configuration = ViTConfiguration()
         configuration.imageSize = 30
         XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains("not divisible by patch_size")) }
-        XCTAssertThrowsError(try decodeConfiguration(#"{"attention_type": "magic"}"#)) { XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'")) }
+        XCTAssertThrowsError(try decodeConfiguration(#"{"attention_type": "magic"}"#)) {
+            XCTAssertTrue("\($0)".contains("unknown attention_type 'magic'"))
+        }
         XCTAssertThrowsError(try decodeConfiguration(#"{"global_pool": "max"}"#)) {
             XCTAssertTrue("\($0)".contains("unknown global_pool 'max'; choose one of token, avg"), "\($0)")
         }
@@ -67,8 +69,10 @@ final class ModelTests: XCTestCase {
                 let model = try VisionTransformer(configuration: configuration, on: backend)
                 let named = Set(model.namedParameters.map { ObjectIdentifier($0.tensor) })
                 let held = Set(Self.trainableTensors(in: model).map(ObjectIdentifier.init))
-                XCTAssertTrue(held == named, "\(kind): \(held.subtracting(named).count) trainable tensors without a name, "
-                    + "\(named.subtracting(held).count) named tensors not held")
+                XCTAssertTrue(
+                    held == named,
+                    "\(kind): \(held.subtracting(named).count) trainable tensors without a name, "
+                        + "\(named.subtracting(held).count) named tensors not held")
                 let names = model.stateTensors.map(\.name)
                 XCTAssertEqual(names.count, Set(names).count, "\(kind): a name is used twice")
                 let fixed = model.stateTensors.filter { !$0.tensor.requiresGradient }.map(\.name)

@@ -1,7 +1,8 @@
 import ViTBackends
 import ViTCore
-@testable import ViTNN
 import XCTest
+
+@testable import ViTNN
 
 /// The sparse mechanisms against the dense masked reference: the naive CPU attention with the
 /// full N x N mask, written straight from the formulas, forward and every gradient, on both backends.
@@ -12,7 +13,8 @@ final class SparseAttentionTests: XCTestCase {
     /// One dense masked attention pass: logits = scale Q K^T; zero mode multiplies them by the
     /// mask, neg-inf mode adds -1e30 off the mask (exp gives exactly 0); softmax; rows without a
     /// key (neg-inf) are zeroed; times V.
-    private func densePass(query: Tensor, key: Tensor, value: Tensor, pattern: SparseAttentionPattern, mode: SparseAttentionMaskMode) throws -> Tensor {
+    private func densePass(query: Tensor, key: Tensor, value: Tensor, pattern: SparseAttentionPattern, mode: SparseAttentionMaskMode) throws -> Tensor
+    {
         let (batch, tokens, headSize) = (query.shape[0], query.shape[2], query.shape[3])
         let mask = pattern.denseMask()
         let batchMask = Array((0..<batch).map { _ in mask }.joined())
@@ -32,11 +34,14 @@ final class SparseAttentionTests: XCTestCase {
     }
 
     /// Output and gradients of Q, K, V for an upstream gradient of fixed random values.
-    private func outputsAndGradients(on backend: Backend, tokens: Int, headSize: Int,
-                                     _ attention: (Tensor, Tensor, Tensor) throws -> Tensor) throws -> [[Float]] {
+    private func outputsAndGradients(
+        on backend: Backend, tokens: Int, headSize: Int,
+        _ attention: (Tensor, Tensor, Tensor) throws -> Tensor
+    ) throws -> [[Float]] {
         let shape: Shape = [2, heads, tokens, headSize]
         let inputs = try (0..<3).map {
-            try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(50 + $0), scale: 1.5), shape: shape, on: backend, requiresGradient: true)
+            try Tensor(
+                KernelCheckCatalog.values(shape.elementCount, seed: UInt32(50 + $0), scale: 1.5), shape: shape, on: backend, requiresGradient: true)
         }
         let output = try attention(inputs[0], inputs[1], inputs[2])
         try output.backward(Tensor(KernelCheckCatalog.values(shape.elementCount, seed: 60), shape: shape, on: backend))
@@ -92,10 +97,14 @@ final class SparseAttentionTests: XCTestCase {
     /// In neg-inf mode a query without any key outputs 0 (not NaN) and passes no gradient on.
     func testFullyMaskedRowGivesZeroInNegInfMode() throws {
         var backends = [cpu]
-        if !DeviceRegistry.shared.openCLDevices.isEmpty { backends.append(try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))) }
+        if !DeviceRegistry.shared.openCLDevices.isEmpty {
+            backends.append(try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
+        }
         let keys = (0..<heads).map { head in (0..<7).map { query in query == 3 ? [] : Array(0...(query + head) % 7) } }
         let pattern = try SparseAttentionPattern(keys: keys, tokens: 7)
-        let dense = try outputsAndGradients(on: cpu, tokens: 7, headSize: 16) { try self.densePass(query: $0, key: $1, value: $2, pattern: pattern, mode: .negativeInfinity) }
+        let dense = try outputsAndGradients(on: cpu, tokens: 7, headSize: 16) {
+            try self.densePass(query: $0, key: $1, value: $2, pattern: pattern, mode: .negativeInfinity)
+        }
         for backend in backends {
             let index = try pattern.upload(to: backend)
             let sparse = try outputsAndGradients(on: backend, tokens: 7, headSize: 16) {
@@ -103,7 +112,9 @@ final class SparseAttentionTests: XCTestCase {
             }
             XCTAssertTrue(sparse.allSatisfy { $0.allSatisfy(\.isFinite) })
             // Query 3 of every head and batch: output row 0.
-            for row in stride(from: 3, to: 2 * heads * 7, by: 7) { XCTAssertEqual(Array(sparse[0][(row * 16)..<(row * 16 + 16)]), [Float](repeating: 0, count: 16)) }
+            for row in stride(from: 3, to: 2 * heads * 7, by: 7) {
+                XCTAssertEqual(Array(sparse[0][(row * 16)..<(row * 16 + 16)]), [Float](repeating: 0, count: 16))
+            }
             assertClose(sparse, dense, "empty row on \(backend.device)")
         }
     }
@@ -113,8 +124,9 @@ final class SparseAttentionTests: XCTestCase {
         var configuration = ViTConfiguration()
         configuration.attention.kind = .fibottention
         var generator = SeededRandomGenerator(seed: 1)
-        let core = try XCTUnwrap(AttentionFactory.makeCore(.fibottention, configuration: configuration, layer: 0, on: cpu, generator: &generator)
-            as? SparseAttentionCore)
+        let core = try XCTUnwrap(
+            AttentionFactory.makeCore(.fibottention, configuration: configuration, layer: 0, on: cpu, generator: &generator)
+                as? SparseAttentionCore)
         let first = try core.deviceIndices(tokens: 65, on: cpu)
         let second = try core.deviceIndices(tokens: 65, on: cpu)
         XCTAssertTrue(first[0].storage === second[0].storage)
@@ -153,7 +165,8 @@ final class SparseAttentionTests: XCTestCase {
             configuration.attention.hybrid.local = local
             configuration.attention.hybrid.global = global
             var generator = SeededRandomGenerator(seed: 4)
-            let hybrid = try XCTUnwrap(try AttentionFactory.makeCore(.hybrid, configuration: configuration, on: backend, generator: &generator) as? HybridAttentionCore)
+            let hybrid = try XCTUnwrap(
+                try AttentionFactory.makeCore(.hybrid, configuration: configuration, on: backend, generator: &generator) as? HybridAttentionCore)
             let shape: Shape = [batch, heads, tokens, headSize]
             let values = (0..<3).map { KernelCheckCatalog.values(shape.elementCount, seed: UInt32(70 + $0)) }
             let upstream = KernelCheckCatalog.values(shape.elementCount, seed: 73)
@@ -165,7 +178,9 @@ final class SparseAttentionTests: XCTestCase {
             // Heads `range` of a [batch, heads, tokens, headSize] array, and the way back.
             let headLength = tokens * headSize
             func headSlice(_ array: [Float], _ range: Range<Int>) -> [Float] {
-                (0..<batch).flatMap { image in array[((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength)] }
+                (0..<batch).flatMap { image in
+                    array[((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength)]
+                }
             }
             var expected = [[Float]](repeating: [Float](repeating: .nan, count: shape.elementCount), count: 4)
             for (core, range) in [(hybrid.local, 0..<localHeads), (hybrid.global, localHeads..<self.heads)] where !range.isEmpty {
@@ -178,8 +193,9 @@ final class SparseAttentionTests: XCTestCase {
                 for (index, result) in results.enumerated() {
                     for image in 0..<batch {
                         let length = range.count * headLength
-                        expected[index].replaceSubrange(((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength),
-                                                        with: result[(image * length)..<((image + 1) * length)])
+                        expected[index].replaceSubrange(
+                            ((image * self.heads + range.lowerBound) * headLength)..<((image * self.heads + range.upperBound) * headLength),
+                            with: result[(image * length)..<((image + 1) * length)])
                     }
                 }
             }
@@ -188,8 +204,10 @@ final class SparseAttentionTests: XCTestCase {
             // gradients of inputs that the slicing routes through one more addition.
             assertClose(actual, expected, "hybrid \(localHeads) \(local) + \(global) on \(backend.device)")
             let macs = hybrid.multiplyAccumulates(tokens: tokens, width: heads * headSize)
-            XCTAssertEqual(macs, (hybrid.local?.multiplyAccumulates(tokens: tokens, width: localHeads * headSize) ?? 0)
-                + (hybrid.global?.multiplyAccumulates(tokens: tokens, width: (heads - localHeads) * headSize) ?? 0))
+            XCTAssertEqual(
+                macs,
+                (hybrid.local?.multiplyAccumulates(tokens: tokens, width: localHeads * headSize) ?? 0)
+                    + (hybrid.global?.multiplyAccumulates(tokens: tokens, width: (heads - localHeads) * headSize) ?? 0))
         }
     }
 

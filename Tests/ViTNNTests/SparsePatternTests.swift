@@ -1,6 +1,7 @@
 import ViTCore
-@testable import ViTNN
 import XCTest
+
+@testable import ViTNN
 
 /// Fibottention's masks against the official code's values, and the dilated and axial patterns.
 final class SparsePatternTests: XCTestCase {
@@ -19,10 +20,13 @@ final class SparsePatternTests: XCTestCase {
 
     func testOffsetsWindowsAndDensityForN196() throws {
         let offsets = Fibottention.headOffsets(patches: 196, heads: 12, minimumWindow: 5, maximumWindow: nil, modified: false)
-        XCTAssertEqual(offsets, [[1, 2, 3, 5], [4, 7], [6, 10], [9, 15], [12, 20], [14, 23], [17, 28], [19, 31], [22, 36], [25, 41], [27, 44], [30, 49]])
+        XCTAssertEqual(
+            offsets,
+            [[1, 2, 3, 5], [4, 7], [6, 10], [9, 15], [12, 20], [14, 23], [17, 28], [19, 31], [22, 36], [25, 41], [27, 44], [30, 49]])
         // As Python computes them: 60 / 11 * 11 rounds to 59.99..., so the last window is 64, not 65.
-        XCTAssertEqual((1...12).map { Fibottention.window(head: $0, heads: 12, minimum: 5, maximum: 65) },
-                       [5, 10, 15, 21, 26, 32, 37, 43, 48, 54, 59, 64])
+        XCTAssertEqual(
+            (1...12).map { Fibottention.window(head: $0, heads: 12, minimum: 5, maximum: 65) },
+            [5, 10, 15, 21, 26, 32, 37, 43, 48, 54, 59, 64])
         // Density over the patches (the paper's figure): the kept pairs less the class token's dense row and column.
         let pattern = try Fibottention.pattern(tokens: 197, heads: 12, layer: 0, minimumWindow: 5, maximumWindow: nil, modified: false)
         let patchPairs = pattern.nonzeroCount - 12 * (2 * 196 + 1)
@@ -87,7 +91,9 @@ final class SparsePatternTests: XCTestCase {
 
     func testGridMechanismsRejectANonSquareGrid() {
         XCTAssertThrowsError(try SparsePatterns.axial(tokens: 20, heads: 2)) { XCTAssertTrue("\($0)".contains("not a square"), "\($0)") }
-        XCTAssertThrowsError(try SparsePatterns.dilated(tokens: 16, heads: 2, window: 3, rates: [1])) { XCTAssertTrue("\($0)".contains("not a square")) }
+        XCTAssertThrowsError(try SparsePatterns.dilated(tokens: 16, heads: 2, window: 3, rates: [1])) {
+            XCTAssertTrue("\($0)".contains("not a square"))
+        }
     }
 
     func testBadValuesAreRejectedBeforeAnyWork() {
@@ -96,20 +102,38 @@ final class SparsePatternTests: XCTestCase {
             change(&configuration)
             XCTAssertThrowsError(try configuration.validate()) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
         }
-        rejects("fib_wmin 9 (--fib-wmin) exceeds fib_wmax 7") { $0.attention.kind = .fibottention; $0.attention.fibottention.minimumWindow = 9; $0.attention.fibottention.maximumWindow = 7 }
+        rejects("fib_wmin 9 (--fib-wmin) exceeds fib_wmax 7") {
+            $0.attention.kind = .fibottention
+            $0.attention.fibottention.minimumWindow = 9
+            $0.attention.fibottention.maximumWindow = 7
+        }
         rejects("fib_wmin (--fib-wmin) must be at least 1, got 0") { $0.attention.fibottention.minimumWindow = 0 }
         rejects("fib_wmax (--fib-wmax) must be at least 1, got -2") { $0.attention.fibottention.maximumWindow = -2 }
-        rejects("default largest window N // 3 = 1") { $0.attention.kind = .fibottention; $0.imageSize = 8 }
+        rejects("default largest window N // 3 = 1") {
+            $0.attention.kind = .fibottention
+            $0.imageSize = 8
+        }
         rejects("dilated_window (--dilated-window) must be an odd number of at least 1") { $0.attention.dilated.window = 0 }
         rejects("dilated_window (--dilated-window) must be an odd number") { $0.attention.dilated.window = 4 }
         rejects("dilation_rates (--dilation-rates) must all be at least 1, got 0") { $0.attention.dilated.rates = [1, 0] }
-        rejects("attention_probs_dropout_prob must be 0 with axial") { $0.attention.kind = .axial; $0.attentionProbsDropoutProb = 0.1 }
-        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got 5") { $0.attention.kind = .hybrid; $0.attention.hybrid.localHeads = 5 }
+        rejects("attention_probs_dropout_prob must be 0 with axial") {
+            $0.attention.kind = .axial
+            $0.attentionProbsDropoutProb = 0.1
+        }
+        rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got 5") {
+            $0.attention.kind = .hybrid
+            $0.attention.hybrid.localHeads = 5
+        }
         rejects("hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads, got -1") { $0.attention.hybrid.localHeads = -1 }
-        rejects("attention_probs_dropout_prob must be 0 with hybrid") { $0.attention.kind = .hybrid; $0.attentionProbsDropoutProb = 0.1 }
-        for (fragment, json) in [("unknown fib_mask_mode (--fib-mask-mode) 'soft'", #"{"fib_mask_mode": "soft"}"#),
-                                 ("unknown hybrid_local (--hybrid-local) 'axial'", #"{"hybrid_local": "axial"}"#),
-                                 ("unknown hybrid_global (--hybrid-global) 'nystromformer'", #"{"hybrid_global": "nystromformer"}"#)] {
+        rejects("attention_probs_dropout_prob must be 0 with hybrid") {
+            $0.attention.kind = .hybrid
+            $0.attentionProbsDropoutProb = 0.1
+        }
+        for (fragment, json) in [
+            ("unknown fib_mask_mode (--fib-mask-mode) 'soft'", #"{"fib_mask_mode": "soft"}"#),
+            ("unknown hybrid_local (--hybrid-local) 'axial'", #"{"hybrid_local": "axial"}"#),
+            ("unknown hybrid_global (--hybrid-global) 'nystromformer'", #"{"hybrid_global": "nystromformer"}"#),
+        ] {
             XCTAssertThrowsError(try decodeConfiguration(json)) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
         }
         var valid = ViTConfiguration()

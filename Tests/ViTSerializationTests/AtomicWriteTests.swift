@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 final class AtomicWriteTests: TemporaryDirectoryTestCase {
@@ -45,7 +46,7 @@ final class AtomicWriteTests: TemporaryDirectoryTestCase {
             var broken = second
             broken[name] = tensor
             XCTAssertThrowsError(try broken.write(to: target)) { error in
-                guard case let .invalidTensor(file, tensorName, detail)? = error as? SerializationError else {
+                guard case .invalidTensor(let file, let tensorName, let detail)? = error as? SerializationError else {
                     return XCTFail("expected invalidTensor, got \(error)")
                 }
                 XCTAssertEqual(file, target.path)
@@ -66,7 +67,7 @@ final class AtomicWriteTests: TemporaryDirectoryTestCase {
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
         try Data([1, 2, 3]).write(to: target.appendingPathComponent("keep"))
         XCTAssertThrowsError(try first.write(to: target)) { error in
-            guard case let .io(file, operation, _)? = error as? SerializationError else {
+            guard case .io(let file, let operation, _)? = error as? SerializationError else {
                 return XCTFail("expected an io error, got \(error)")
             }
             XCTAssertEqual(file, target.path)
@@ -79,7 +80,7 @@ final class AtomicWriteTests: TemporaryDirectoryTestCase {
     func testWritingIntoAMissingFolderNamesTheFile() throws {
         let target = url("no-such-folder").appendingPathComponent("model.safetensors")
         XCTAssertThrowsError(try first.write(to: target)) { error in
-            guard case let .io(file, operation, _)? = error as? SerializationError else { return XCTFail("\(error)") }
+            guard case .io(let file, let operation, _)? = error as? SerializationError else { return XCTFail("\(error)") }
             XCTAssertEqual(file, target.path)
             XCTAssertTrue(operation.contains("temporary file"), operation)
             XCTAssertTrue("\(error)".contains("no-such-folder/model.safetensors"), "\(error)")

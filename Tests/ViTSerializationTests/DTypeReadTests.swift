@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 /// Files written by hand in dtypes other than F32, as timm checkpoints may be.
@@ -10,8 +11,10 @@ final class DTypeReadTests: TemporaryDirectoryTestCase {
 
     func testReadsFloat16() throws {
         let bits: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001, 0x03FF, 0x8000, 0x7C00, 0xFC00, 0x3555, 0x3800, 0x0400, 0x7E00]
-        let expected: [Float] = [1, -2, 65504, 0x1p-24, 1023 * 0x1p-24, -0.0, .infinity, -.infinity,
-                                 0.333251953125, 0.5, 0x1p-14, .nan]
+        let expected: [Float] = [
+            1, -2, 65504, 0x1p-24, 1023 * 0x1p-24, -0.0, .infinity, -.infinity,
+            0.333251953125, 0.5, 0x1p-14, .nan,
+        ]
         let header = "{" + entry("half", "F16", [3, 4], 0, 24) + "}"
         let target = try writeRaw(safetensorsBytes(header: header, data: littleEndianBytes(bits)), named: "half.safetensors")
         let file = try SafeTensorsFile.read(from: target)
@@ -22,18 +25,18 @@ final class DTypeReadTests: TemporaryDirectoryTestCase {
 
     func testHalfConversionMatchesSwiftFloat16ForEveryBitPattern() throws {
         #if arch(x86_64) || arch(arm64) || arch(aarch64)
-        for bits in UInt16.min...UInt16.max {
-            let reference = Float(Float16(bitPattern: bits))
-            let converted = floatFromHalfBits(bits)
-            if reference.isNaN {
-                XCTAssertTrue(converted.isNaN, "bits \(bits)")
-            } else if converted.bitPattern != reference.bitPattern {
-                XCTFail("half bits \(String(bits, radix: 16)): \(converted) != \(reference)")
-                return
+            for bits in UInt16.min...UInt16.max {
+                let reference = Float(Float16(bitPattern: bits))
+                let converted = floatFromHalfBits(bits)
+                if reference.isNaN {
+                    XCTAssertTrue(converted.isNaN, "bits \(bits)")
+                } else if converted.bitPattern != reference.bitPattern {
+                    XCTFail("half bits \(String(bits, radix: 16)): \(converted) != \(reference)")
+                    return
+                }
             }
-        }
         #else
-        throw XCTSkip("Float16 is not available on this architecture")
+            throw XCTSkip("Float16 is not available on this architecture")
         #endif
     }
 
@@ -61,7 +64,8 @@ final class DTypeReadTests: TemporaryDirectoryTestCase {
     func testReadsMixedDTypesAtUnalignedOffsets() throws {
         // One F16 element puts the F32 tensor at data offset 2, and one U8 element puts the
         // F64 tensor at an odd offset.
-        let header = "{"
+        let header =
+            "{"
             + [
                 entry("a_half", "F16", [1], 0, 2),
                 entry("b_float", "F32", [2], 2, 10),
@@ -77,7 +81,7 @@ final class DTypeReadTests: TemporaryDirectoryTestCase {
                 entry("l_ulong", "U64", [1], 50, 58),
             ].joined(separator: ",")
             + "}"
-        var data: [UInt8] = littleEndianBytes(UInt16(0x4200)) // 3.0 in half precision
+        var data: [UInt8] = littleEndianBytes(UInt16(0x4200))  // 3.0 in half precision
         data += float32Bytes([1.25, -7])
         data += [200]
         data += littleEndianBytes((-2.5 as Double).bitPattern)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 /// Checks the exact bytes written against the safetensors format.
@@ -16,14 +17,16 @@ final class FormatTests: TemporaryDirectoryTestCase {
         let bytes = Array(try Data(contentsOf: target))
 
         // 138 bytes of JSON, padded with 6 spaces to 144 = 0x90.
-        let json = #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"#
+        let json =
+            #"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"#
             + #""b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         XCTAssertEqual(json.utf8.count, 138)
-        let expected: [UInt8] = [0x90, 0, 0, 0, 0, 0, 0, 0]
+        let expected: [UInt8] =
+            [0x90, 0, 0, 0, 0, 0, 0, 0]
             + Array(json.utf8) + Array(repeating: 0x20, count: 6)
-            + [0x00, 0x00, 0x00, 0x3F] // 0.5
-            + [0x00, 0x00, 0x80, 0x3F] // 1.0
-            + [0x00, 0x00, 0x00, 0xC0] // -2.0
+            + [0x00, 0x00, 0x00, 0x3F]  // 0.5
+            + [0x00, 0x00, 0x80, 0x3F]  // 1.0
+            + [0x00, 0x00, 0x00, 0xC0]  // -2.0
         XCTAssertEqual(bytes.count, 8 + 144 + 12)
         XCTAssertEqual(bytes, expected)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 /// Every malformed input throws a `SerializationError` naming the file, and none traps.
@@ -30,8 +31,10 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
         let realLength = data.count - 8
         data.replaceSubrange(0..<8, with: littleEndianBytes(UInt64(realLength + 1)))
         let error = try readError(data, named: "long-header.safetensors")
-        XCTAssertEqual(error, .headerLengthExceedsFile(
-            file: url("long-header.safetensors").path, headerLength: UInt64(realLength + 1), availableBytes: realLength))
+        XCTAssertEqual(
+            error,
+            .headerLengthExceedsFile(
+                file: url("long-header.safetensors").path, headerLength: UInt64(realLength + 1), availableBytes: realLength))
 
         // The largest possible prefix must not overflow anything.
         data.replaceSubrange(0..<8, with: littleEndianBytes(UInt64.max))
@@ -45,8 +48,10 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
         var data = Data(count: 8 + length)
         data.replaceSubrange(0..<8, with: littleEndianBytes(UInt64(length)))
         XCTAssertThrowsError(try SafeTensorsFile.decode(data, source: "huge.safetensors")) { error in
-            XCTAssertEqual(error as? SerializationError, .headerTooLarge(
-                file: "huge.safetensors", headerLength: UInt64(length), limit: SafeTensorsFile.maximumHeaderLength))
+            XCTAssertEqual(
+                error as? SerializationError,
+                .headerTooLarge(
+                    file: "huge.safetensors", headerLength: UInt64(length), limit: SafeTensorsFile.maximumHeaderLength))
             XCTAssertTrue("\(error)".contains("huge.safetensors"))
         }
     }
@@ -63,7 +68,7 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
         ]
         for (name, data, fragment) in cases {
             let error = try readError(data, named: "\(name).safetensors")
-            guard case let .invalidHeader(_, detail)? = error else {
+            guard case .invalidHeader(_, let detail)? = error else {
                 XCTFail("\(name): expected invalidHeader, got \(String(describing: error))")
                 continue
             }
@@ -111,7 +116,7 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
         for (label, header, field) in cases {
             let name = "\(label).safetensors"
             let error = try readError(safetensorsBytes(header: header, data: float32Bytes([1, 2])), named: name)
-            guard case let .invalidField(_, tensor, actualField, _)? = error else {
+            guard case .invalidField(_, let tensor, let actualField, _)? = error else {
                 XCTFail("\(label): expected invalidField, got \(String(describing: error))")
                 continue
             }
@@ -131,7 +136,7 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
 
     private func offsetsError(_ header: String, data: [UInt8], named name: String, line: UInt = #line) throws -> (tensor: String, detail: String)? {
         let error = try readError(safetensorsBytes(header: header, data: data), named: name, line: line)
-        guard case let .invalidOffsets(_, tensor, detail)? = error else {
+        guard case .invalidOffsets(_, let tensor, let detail)? = error else {
             XCTFail("expected invalidOffsets, got \(String(describing: error))", line: line)
             return nil
         }
@@ -188,7 +193,8 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
     }
 
     func testEmptyTensorsMayShareAnOffset() throws {
-        let header = #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"#
             + #""c":{"dtype":"F16","shape":[3,0],"data_offsets":[4,4]},"d":{"dtype":"BF16","shape":[0],"data_offsets":[4,4]}}"#
         let target = try writeRaw(safetensorsBytes(header: header, data: float32Bytes([9])), named: "empties.safetensors")
         let file = try SafeTensorsFile.read(from: target)
@@ -210,7 +216,7 @@ final class MalformedInputTests: TemporaryDirectoryTestCase {
         }
         // The same through a real file cut short by 3 bytes.
         let error = try readError(bytes.prefix(bytes.count - 3), named: "truncated.safetensors")
-        guard case let .invalidOffsets(_, tensor, detail)? = error else {
+        guard case .invalidOffsets(_, let tensor, let detail)? = error else {
             return XCTFail("expected invalidOffsets, got \(String(describing: error))")
         }
         XCTAssertEqual(tensor, "y")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 /// Checks the format against an independent reader and writer: a short Python script using
@@ -8,71 +9,71 @@ import XCTest
 final class PythonCrossCheckTests: TemporaryDirectoryTestCase {
     /// Parses a file the way the reference does and prints a JSON summary of it.
     private static let readerScript = #"""
-import json, struct, sys
-import numpy as np
-path = sys.argv[1]
-raw = open(path, "rb").read()
-(n,) = struct.unpack("<Q", raw[:8])
-assert n % 8 == 0, "header length %d is not a multiple of 8" % n
-text = raw[8:8 + n].decode("utf-8")
-assert text.startswith("{")
-assert len(text) - len(text.rstrip(" ")) < 8, "more than 7 padding spaces"
-header = json.loads(text)
-metadata = header.pop("__metadata__", {})
-buffer = raw[8 + n:]
-names = list(header.keys())
-assert names == sorted(names, key=lambda s: s.encode("utf-8")), names
-end = 0
-out = {"metadata": metadata, "tensors": {}}
-for name in names:
-    info = header[name]
-    assert list(info.keys()) == ["dtype", "shape", "data_offsets"], info
-    assert info["dtype"] == "F32"
-    begin, stop = info["data_offsets"]
-    assert begin == end, (name, begin, end)
-    array = np.frombuffer(buffer[begin:stop], dtype="<f4").reshape(info["shape"])
-    out["tensors"][name] = {"shape": list(array.shape), "values": [float(v) for v in array.reshape(-1)]}
-    end = stop
-assert end == len(buffer), (end, len(buffer))
-print(json.dumps(out))
-"""#
+        import json, struct, sys
+        import numpy as np
+        path = sys.argv[1]
+        raw = open(path, "rb").read()
+        (n,) = struct.unpack("<Q", raw[:8])
+        assert n % 8 == 0, "header length %d is not a multiple of 8" % n
+        text = raw[8:8 + n].decode("utf-8")
+        assert text.startswith("{")
+        assert len(text) - len(text.rstrip(" ")) < 8, "more than 7 padding spaces"
+        header = json.loads(text)
+        metadata = header.pop("__metadata__", {})
+        buffer = raw[8 + n:]
+        names = list(header.keys())
+        assert names == sorted(names, key=lambda s: s.encode("utf-8")), names
+        end = 0
+        out = {"metadata": metadata, "tensors": {}}
+        for name in names:
+            info = header[name]
+            assert list(info.keys()) == ["dtype", "shape", "data_offsets"], info
+            assert info["dtype"] == "F32"
+            begin, stop = info["data_offsets"]
+            assert begin == end, (name, begin, end)
+            array = np.frombuffer(buffer[begin:stop], dtype="<f4").reshape(info["shape"])
+            out["tensors"][name] = {"shape": list(array.shape), "values": [float(v) for v in array.reshape(-1)]}
+            end = stop
+        assert end == len(buffer), (end, len(buffer))
+        print(json.dumps(out))
+        """#
 
     /// Writes a file with F16, BF16, F64 and F32 tensors the way the reference library lays
     /// them out, plus a JSON file of their values as float32.
     private static let writerScript = #"""
-import json, struct, sys
-import numpy as np
-path, expected_path = sys.argv[1], sys.argv[2]
-rng = np.random.default_rng(7)
-f32 = rng.standard_normal((3, 4)).astype(np.float32)
-tensors = {
-    "blocks.0.norm1.weight": f32.astype(np.float16),
-    "blocks.0.norm1.bias": f32[0].astype(np.float64),
-    "head.weight": f32,
-    "pos_embed": (f32.view(np.uint32) >> 16).astype(np.uint16),  # bfloat16 bits
-    "scalar": np.array(3.5, dtype=np.float64),
-}
-dtypes = {"blocks.0.norm1.weight": "F16", "blocks.0.norm1.bias": "F64", "head.weight": "F32",
-          "pos_embed": "BF16", "scalar": "F64"}
-header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
-for name in sorted(tensors):
-    data = tensors[name].astype(tensors[name].dtype.newbyteorder("<")).tobytes()
-    header[name] = {"dtype": dtypes[name], "shape": list(tensors[name].shape),
-                    "data_offsets": [offset, offset + len(data)]}
-    chunks.append(data)
-    offset += len(data)
-text = json.dumps(header, separators=(",", ":")).encode()
-text += b" " * ((8 - len(text) % 8) % 8)
-with open(path, "wb") as f:
-    f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-def as_f32(name):
-    if dtypes[name] == "BF16":
-        return (tensors[name].astype(np.uint32) << 16).view(np.float32)
-    return tensors[name].astype(np.float32)
-expected = {name: {"shape": list(tensors[name].shape), "values": [float(v) for v in as_f32(name).reshape(-1)]}
-            for name in tensors}
-json.dump(expected, open(expected_path, "w"))
-"""#
+        import json, struct, sys
+        import numpy as np
+        path, expected_path = sys.argv[1], sys.argv[2]
+        rng = np.random.default_rng(7)
+        f32 = rng.standard_normal((3, 4)).astype(np.float32)
+        tensors = {
+            "blocks.0.norm1.weight": f32.astype(np.float16),
+            "blocks.0.norm1.bias": f32[0].astype(np.float64),
+            "head.weight": f32,
+            "pos_embed": (f32.view(np.uint32) >> 16).astype(np.uint16),  # bfloat16 bits
+            "scalar": np.array(3.5, dtype=np.float64),
+        }
+        dtypes = {"blocks.0.norm1.weight": "F16", "blocks.0.norm1.bias": "F64", "head.weight": "F32",
+                  "pos_embed": "BF16", "scalar": "F64"}
+        header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
+        for name in sorted(tensors):
+            data = tensors[name].astype(tensors[name].dtype.newbyteorder("<")).tobytes()
+            header[name] = {"dtype": dtypes[name], "shape": list(tensors[name].shape),
+                            "data_offsets": [offset, offset + len(data)]}
+            chunks.append(data)
+            offset += len(data)
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * ((8 - len(text) % 8) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+        def as_f32(name):
+            if dtypes[name] == "BF16":
+                return (tensors[name].astype(np.uint32) << 16).view(np.float32)
+            return tensors[name].astype(np.float32)
+        expected = {name: {"shape": list(tensors[name].shape), "values": [float(v) for v in as_f32(name).reshape(-1)]}
+                    for name in tensors}
+        json.dump(expected, open(expected_path, "w"))
+        """#
 
     private struct Summary: Decodable {
         struct Tensor: Decodable {
@@ -87,9 +88,10 @@ json.dump(expected, open(expected_path, "w"))
     /// The path of a `python3` that can import numpy, or a skip.
     private func pythonWithNumpy() throws -> String {
         let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let python = searchPath.split(separator: ":")
-            .map({ "\($0)/python3" })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let python = searchPath.split(separator: ":")
+                .map({ "\($0)/python3" })
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else {
             throw XCTSkip("python3 is not on PATH; skipping the cross-check against an independent reader")
         }

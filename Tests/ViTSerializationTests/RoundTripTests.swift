@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 final class RoundTripTests: TemporaryDirectoryTestCase {
@@ -39,8 +40,10 @@ final class RoundTripTests: TemporaryDirectoryTestCase {
     }
 
     func testSpecialFloatValuesSurviveBitForBit() throws {
-        let values: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, .leastNonzeroMagnitude,
-                               .greatestFiniteMagnitude, -.leastNormalMagnitude, Float(bitPattern: 0x7FC0_1234)]
+        let values: [Float] = [
+            .nan, .infinity, -.infinity, -0.0, 0, .leastNonzeroMagnitude,
+            .greatestFiniteMagnitude, -.leastNormalMagnitude, Float(bitPattern: 0x7FC0_1234),
+        ]
         let original = SafeTensorsFile(tensors: ["special": NamedTensor(shape: [3, 3], values: values)])
         let target = url("special.safetensors")
         try original.write(to: target)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 final class ShapeCheckTests: TemporaryDirectoryTestCase {
@@ -32,9 +33,11 @@ final class ShapeCheckTests: TemporaryDirectoryTestCase {
         var expected = modelShapes
         expected[3] = ("blocks.0.attn.qkv.weight", [12, 8])
         XCTAssertThrowsError(try checkpoint.requireShapes(expected, file: "runs/last.safetensors")) { error in
-            XCTAssertEqual(error as? SerializationError, .tensorSetMismatch(
-                file: "runs/last.safetensors", missing: [], unexpected: [],
-                differing: [ShapeDifference(name: "blocks.0.attn.qkv.weight", expected: [12, 8], actual: [12, 4])]))
+            XCTAssertEqual(
+                error as? SerializationError,
+                .tensorSetMismatch(
+                    file: "runs/last.safetensors", missing: [], unexpected: [],
+                    differing: [ShapeDifference(name: "blocks.0.attn.qkv.weight", expected: [12, 8], actual: [12, 4])]))
             let message = "\(error)"
             XCTAssertTrue(message.contains("runs/last.safetensors"), message)
             XCTAssertTrue(message.contains("'blocks.0.attn.qkv.weight' has shape [12, 4] but [12, 8] was expected"), message)
@@ -46,7 +49,7 @@ final class ShapeCheckTests: TemporaryDirectoryTestCase {
         expected.append(("head.fc.weight", [10, 4]))
         expected.append(("pos_embed", [1, 5, 4]))
         XCTAssertThrowsError(try checkpoint.requireShapes(expected)) { error in
-            guard case let .tensorSetMismatch(_, missing, unexpected, differing)? = error as? SerializationError else {
+            guard case .tensorSetMismatch(_, let missing, let unexpected, let differing)? = error as? SerializationError else {
                 return XCTFail("\(error)")
             }
             XCTAssertEqual(missing, ["head.fc.weight", "pos_embed"])
@@ -58,7 +61,7 @@ final class ShapeCheckTests: TemporaryDirectoryTestCase {
         }
         // Ignoring unexpected tensors still reports the missing ones.
         XCTAssertThrowsError(try checkpoint.requireShapes(expected, allowUnexpected: true)) { error in
-            guard case let .tensorSetMismatch(_, missing, unexpected, _)? = error as? SerializationError else {
+            guard case .tensorSetMismatch(_, let missing, let unexpected, _)? = error as? SerializationError else {
                 return XCTFail("\(error)")
             }
             XCTAssertEqual(missing.count, 2)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import ViTSerialization
 
 /// A test case with a fresh temporary folder, removed after each test.
@@ -82,14 +83,19 @@ func float32Bytes(_ values: [Float]) -> [UInt8] {
 }
 
 /// Asserts two float arrays are equal bit for bit (so NaN equals NaN and -0 differs from +0).
-func XCTAssertBitwiseEqual(_ actual: [Float]?, _ expected: [Float], _ message: String = "",
-                           file: StaticString = #filePath, line: UInt = #line) {
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// (named like the XCTAssert functions it stands beside)
+func XCTAssertBitwiseEqual(
+    _ actual: [Float]?, _ expected: [Float], _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     guard let actual else {
         XCTFail("no values; expected \(expected) \(message)", file: file, line: line)
         return
     }
-    XCTAssertEqual(actual.map(\.bitPattern), expected.map(\.bitPattern),
-                   "\(actual) != \(expected) \(message)", file: file, line: line)
+    XCTAssertEqual(
+        actual.map(\.bitPattern), expected.map(\.bitPattern),
+        "\(actual) != \(expected) \(message)", file: file, line: line)
 }
 
 /// The header length from a file's 8-byte little-endian prefix.

@@ -10,7 +10,9 @@ final class BackendParityTests: XCTestCase {
     /// Losses of `steps` steps of a two-block ViT on a fixed batch: AdamW (or `optimizer`)
     /// from timm's start, or `vit train`'s default recipe (Muon, mimetic start, its label
     /// smoothing and decay).
-    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer name: String = "adamw") throws -> [Float] {
+    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer name: String = "adamw")
+        throws -> [Float]
+    {
         var recipe = TrainingOptions()
         var configuration = defaultRecipe ? ViTConfiguration.trainingDefault(for: .fashionMNIST) : ViTConfiguration()
         configuration.numHiddenLayers = 2
@@ -19,7 +21,9 @@ final class BackendParityTests: XCTestCase {
         configuration.attentionProbsDropoutProb = attentionDropout
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
         if !defaultRecipe { recipe.optimizer = name }
-        let optimizer = defaultRecipe || name != "adamw" ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
+        let optimizer =
+            defaultRecipe || name != "adamw"
+            ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
         let labelSmoothing = defaultRecipe ? recipe.labelSmoothing : 0.1
         let batch = 8
         let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
@@ -60,8 +64,9 @@ final class BackendParityTests: XCTestCase {
 
     private func compare(steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer: String = "adamw") throws {
         let device = try openCLDevice()
-        let reference = try losses(on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout,
-                                   defaultRecipe: defaultRecipe, optimizer: optimizer)
+        let reference = try losses(
+            on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout,
+            defaultRecipe: defaultRecipe, optimizer: optimizer)
         let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe, optimizer: optimizer)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")

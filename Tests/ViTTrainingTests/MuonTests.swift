@@ -77,7 +77,9 @@ final class MuonTests: XCTestCase {
         configuration.numChannels = 1
         let images = try Tensor(KernelCheckCatalog.values(4 * 32 * 32, seed: 5, scale: 1), shape: [4, 1, 32, 32], on: cpu)
         let labels = try Tensor([0, 1, 2, 3], shape: [4], on: cpu)
-        func trainedModel(_ makeOptimizer: ([OptimizedParameter]) throws -> Optimizer) throws -> (VisionTransformer, [String: [Float]], [String: [Float]]) {
+        func trainedModel(_ makeOptimizer: ([OptimizedParameter]) throws -> Optimizer) throws -> (
+            VisionTransformer, [String: [Float]], [String: [Float]]
+        ) {
             let model = try VisionTransformer(configuration: configuration, on: cpu, seed: 2)
             let before = Dictionary(uniqueKeysWithValues: try model.namedParameters.map { ($0.name, try $0.tensor.toArray()) })
             let optimizer = try makeOptimizer(model.optimizedParameters)

@@ -52,7 +52,9 @@ final class TrainerTests: XCTestCase {
         let configuration = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("config.json"))) as? [String: Any]
         XCTAssertEqual(configuration?["batch_size"] as? Int, 32)
         XCTAssertEqual((configuration?["model"] as? [String: Any])?["hidden_size"] as? Int, 48)
-        for name in ["checkpoint_epoch_1.safetensors", "checkpoint_epoch_2.safetensors", "model_final.safetensors", "model_final.optimizer.safetensors"] {
+        for name in [
+            "checkpoint_epoch_1.safetensors", "checkpoint_epoch_2.safetensors", "model_final.safetensors", "model_final.optimizer.safetensors",
+        ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), "\(name) missing")
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix(".") || $0.contains("tmp") }
@@ -115,8 +117,9 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(model.imageFit, .resize)
         var seed = ViTConfiguration()
         (seed.numChannels, seed.weightInit, seed.imageFit) = (1, .timm, .pad)
-        XCTAssertEqual(try VisionTransformer(configuration: model, on: cpu).parameterCount,
-                       try VisionTransformer(configuration: seed, on: cpu).parameterCount)
+        XCTAssertEqual(
+            try VisionTransformer(configuration: model, on: cpu).parameterCount,
+            try VisionTransformer(configuration: seed, on: cpu).parameterCount)
         XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar100).numClasses, 100)
         XCTAssertEqual(ViTConfiguration.trainingDefault(for: .cifar10).numChannels, 3)
         XCTAssertEqual(ViTConfiguration().weightInit, .timm)

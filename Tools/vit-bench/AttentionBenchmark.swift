@@ -32,14 +32,16 @@ struct AttentionBenchmark: ParsableCommand {
     func run() throws {
         let registry = DeviceRegistry.shared
         let devices = device == "all" ? registry.devices.map(\.device) : [try registry.device(for: device)]
-        let kinds = try attention.map { list in
-            try list.split(separator: ",").map { name -> AttentionKind in
-                guard let kind = AttentionKind(rawValue: String(name)) else {
-                    throw ValidationError("unknown attention '\(name)'; choose from \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        let kinds =
+            try attention.map { list in
+                try list.split(separator: ",").map { name -> AttentionKind in
+                    guard let kind = AttentionKind(rawValue: String(name)) else {
+                        throw ValidationError(
+                            "unknown attention '\(name)'; choose from \(AttentionKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return kind
                 }
-                return kind
-            }
-        } ?? AttentionKind.allCases.filter { $0 != .standardSeparate }
+            } ?? AttentionKind.allCases.filter { $0 != .standardSeparate }
         let counts = try tokens.split(separator: ",").map { text -> Int in
             guard let value = Int(text), value > 0 else { throw ValidationError("bad token count '\(text)'") }
             return value
@@ -61,12 +63,14 @@ struct AttentionBenchmark: ParsableCommand {
                     }
                     // Exact attention's work (Q K^T and P V: 4 B H N^2 d): the yardstick for every core.
                     let flops = 4 * Double(batch * heads * headSize) * Double(count) * Double(count)
-                    let line = String(format: "%-9@ %-16@ %6d %12.2f %12.2f %13.1f %10.1f", "\(target)" as NSString, kind.rawValue as NSString, count,
-                                      figures.forward * 1e3, figures.both * 1e3, flops / figures.forward * 1e-9, Double(figures.peak) / 1_048_576)
+                    let line = String(
+                        format: "%-9@ %-16@ %6d %12.2f %12.2f %13.1f %10.1f", "\(target)" as NSString, kind.rawValue as NSString, count,
+                        figures.forward * 1e3, figures.both * 1e3, flops / figures.forward * 1e-9, Double(figures.peak) / 1_048_576)
                     print(line)
                     fflush(stdout)
-                    rows.append("\(target),\(kind.rawValue),\(batch),\(heads),\(count),\(headSize),\(figures.forward * 1e3),\(figures.both * 1e3),"
-                        + "\(flops / figures.forward * 1e-9),\(figures.peak)")
+                    rows.append(
+                        "\(target),\(kind.rawValue),\(batch),\(heads),\(count),\(headSize),\(figures.forward * 1e3),\(figures.both * 1e3),"
+                            + "\(flops / figures.forward * 1e-9),\(figures.peak)")
                 }
             }
         }
@@ -104,7 +108,7 @@ struct AttentionBenchmark: ParsableCommand {
         let baseline = backend.memory.live
         backend.memory.resetPeak()
         let both = try time(on: backend) {
-            inputs.forEach { $0.zeroGradient() }
+            for input in inputs { input.zeroGradient() }
             try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context).backward(seed)
         }
         return (forward, both, backend.memory.peak - baseline)

@@ -96,119 +96,163 @@ struct BenchmarkRow {
             ("dW 192x48x16640", GemmDescriptor(transposeA: true, transposeB: false, m: 192, n: 48, k: 16640)),
             ("qkv 1576x2304x768", GemmDescriptor(transposeA: false, transposeB: true, m: 1576, n: 2304, k: 768)),
             ("fc1 1576x3072x768", GemmDescriptor(transposeA: false, transposeB: true, m: 1576, n: 3072, k: 768)),
-            ("QK^T 1024x65x65x12", GemmDescriptor(transposeA: false, transposeB: true, m: 65, n: 65, k: 12, batchCount: 1024,
-                                                  strideA: 65 * 12, strideB: 65 * 12, strideC: 65 * 65)),
-            ("QK^T 96x197x197x64", GemmDescriptor(transposeA: false, transposeB: true, m: 197, n: 197, k: 64, batchCount: 96,
-                                                  strideA: 197 * 64, strideB: 197 * 64, strideC: 197 * 197)),
+            (
+                "QK^T 1024x65x65x12",
+                GemmDescriptor(
+                    transposeA: false, transposeB: true, m: 65, n: 65, k: 12, batchCount: 1024,
+                    strideA: 65 * 12, strideB: 65 * 12, strideC: 65 * 65)
+            ),
+            (
+                "QK^T 96x197x197x64",
+                GemmDescriptor(
+                    transposeA: false, transposeB: true, m: 197, n: 197, k: 64, batchCount: 96,
+                    strideA: 197 * 64, strideB: 197 * 64, strideC: 197 * 197)
+            ),
         ]
         for (size, descriptor) in gemms {
-            rows.append(BenchmarkRow(name: "gemm", size: size, flops: descriptor.flops, bytes: 0) { backend in
-                let (a, b, c) = try operands(descriptor, backend)
-                return { try backend.gemm(descriptor, a: a, b: b, c: c) }
-            })
+            rows.append(
+                BenchmarkRow(name: "gemm", size: size, flops: descriptor.flops, bytes: 0) { backend in
+                    let (a, b, c) = try operands(descriptor, backend)
+                    return { try backend.gemm(descriptor, a: a, b: b, c: c) }
+                })
             if direct && descriptor.batchCount == 1 {
                 // OpenBLAS called directly on preallocated memory: the yardstick for the backend's GEMM.
-                rows.append(BenchmarkRow(name: "openblas direct", size: size, flops: descriptor.flops, bytes: 0) { _ in
-                    let d = descriptor
-                    let a = UnsafeMutablePointer<Float>.allocate(capacity: d.m * d.k)
-                    let b = UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.n)
-                    let c = UnsafeMutablePointer<Float>.allocate(capacity: d.m * d.n)
-                    a.initialize(repeating: 0.5, count: d.m * d.k)
-                    b.initialize(repeating: 0.25, count: d.k * d.n)
-                    c.initialize(repeating: 0, count: d.m * d.n)
-                    return {
-                        // With OpenBLAS's own threads, as a program calling it directly runs it
-                        // (the CPU backend keeps it at one thread and splits GEMMs itself).
-                        openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
-                        defer { openblas_set_num_threads(1) }
-                        cblas_sgemm(CblasRowMajor, d.transposeA ? CblasTrans : CblasNoTrans, d.transposeB ? CblasTrans : CblasNoTrans,
-                                    Int32(d.m), Int32(d.n), Int32(d.k), 1, a, Int32(d.leadingDimensionA), b, Int32(d.leadingDimensionB),
-                                    0, c, Int32(d.leadingDimensionC))
-                    }
-                })
+                rows.append(
+                    BenchmarkRow(name: "openblas direct", size: size, flops: descriptor.flops, bytes: 0) { _ in
+                        let d = descriptor
+                        let a = UnsafeMutablePointer<Float>.allocate(capacity: d.m * d.k)
+                        let b = UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.n)
+                        let c = UnsafeMutablePointer<Float>.allocate(capacity: d.m * d.n)
+                        a.initialize(repeating: 0.5, count: d.m * d.k)
+                        b.initialize(repeating: 0.25, count: d.k * d.n)
+                        c.initialize(repeating: 0, count: d.m * d.n)
+                        return {
+                            // With OpenBLAS's own threads, as a program calling it directly runs it
+                            // (the CPU backend keeps it at one thread and splits GEMMs itself).
+                            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+                            defer { openblas_set_num_threads(1) }
+                            cblas_sgemm(
+                                CblasRowMajor, d.transposeA ? CblasTrans : CblasNoTrans, d.transposeB ? CblasTrans : CblasNoTrans,
+                                Int32(d.m), Int32(d.n), Int32(d.k), 1, a, Int32(d.leadingDimensionA), b, Int32(d.leadingDimensionB),
+                                0, c, Int32(d.leadingDimensionC))
+                        }
+                    })
             }
         }
         // Backend matmul through the tensor API, output allocated per call, as the model uses it.
-        rows.append(BenchmarkRow(name: "matmul (tensor)", size: "qkv 16640x144x48", flops: 2 * 16640 * 144 * 48, bytes: 0) { backend in
-            let x = try Tensor(KernelCheckCatalog.values(16640 * 48, seed: 1), shape: [256, 65, 48], on: backend)
-            let w = try Tensor(KernelCheckCatalog.values(144 * 48, seed: 2), shape: [144, 48], on: backend)
-            return { _ = try matmul(x, w, transposeB: true) }
-        })
+        rows.append(
+            BenchmarkRow(name: "matmul (tensor)", size: "qkv 16640x144x48", flops: 2 * 16640 * 144 * 48, bytes: 0) { backend in
+                let x = try Tensor(KernelCheckCatalog.values(16640 * 48, seed: 1), shape: [256, 65, 48], on: backend)
+                let w = try Tensor(KernelCheckCatalog.values(144 * 48, seed: 2), shape: [144, 48], on: backend)
+                return { _ = try matmul(x, w, transposeB: true) }
+            })
         let float = 4.0
         for (rowsCount, columns, label) in [(16640, 48, "256x65x48"), (1576, 768, "8x197x768")] {
             let count = rowsCount * columns
-            rows.append(BenchmarkRow(name: "add", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
-                let (a, b, c) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
-                return { try backend.binary(.add, a, b, output: c, count: count) }
-            })
-            rows.append(BenchmarkRow(name: "add_bias", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
-                let (a, bias, c) = (try buffer(count, backend), try buffer(columns, backend), try backend.allocate(count: count))
-                return { try backend.addBias(a, bias: bias, output: c, rows: rowsCount, columns: columns) }
-            })
-            rows.append(BenchmarkRow(name: "gelu_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
-                let (a, c) = (try buffer(count, backend), try backend.allocate(count: count))
-                return { try backend.geluForward(a, output: c, count: count) }
-            })
-            rows.append(BenchmarkRow(name: "gelu_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
-                let (a, g, c) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
-                return { try backend.geluBackward(a, outputGradient: g, inputGradient: c, count: count) }
-            })
-            rows.append(BenchmarkRow(name: "layernorm_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
-                let (x, y) = (try buffer(count, backend), try backend.allocate(count: count))
-                let (w, b) = (try buffer(columns, backend), try buffer(columns, backend))
-                let (mean, inverse) = (try backend.allocate(count: rowsCount), try backend.allocate(count: rowsCount))
-                return {
-                    try backend.layerNormForward(x, weight: w, bias: b, output: y, mean: mean, inverseStandardDeviation: inverse,
-                                                 rows: rowsCount, columns: columns, epsilon: 1e-5)
-                }
-            })
-            rows.append(BenchmarkRow(name: "layernorm_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
-                let (x, y, dy, dx) = (try buffer(count, backend), try backend.allocate(count: count), try buffer(count, backend), try backend.allocate(count: count))
-                let (w, b) = (try buffer(columns, backend), try buffer(columns, backend))
-                let (dw, db) = (try backend.allocate(count: columns), try backend.allocate(count: columns))
-                let (mean, inverse) = (try backend.allocate(count: rowsCount), try backend.allocate(count: rowsCount))
-                try backend.layerNormForward(x, weight: w, bias: b, output: y, mean: mean, inverseStandardDeviation: inverse,
-                                             rows: rowsCount, columns: columns, epsilon: 1e-5)
-                return {
-                    try backend.layerNormBackward(outputGradient: dy, input: x, weight: w, mean: mean, inverseStandardDeviation: inverse,
-                                                  inputGradient: dx, weightGradient: dw, biasGradient: db, rows: rowsCount, columns: columns)
-                }
-            })
+            rows.append(
+                BenchmarkRow(name: "add", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
+                    let (a, b, c) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
+                    return { try backend.binary(.add, a, b, output: c, count: count) }
+                })
+            rows.append(
+                BenchmarkRow(name: "add_bias", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
+                    let (a, bias, c) = (try buffer(count, backend), try buffer(columns, backend), try backend.allocate(count: count))
+                    return { try backend.addBias(a, bias: bias, output: c, rows: rowsCount, columns: columns) }
+                })
+            rows.append(
+                BenchmarkRow(name: "gelu_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
+                    let (a, c) = (try buffer(count, backend), try backend.allocate(count: count))
+                    return { try backend.geluForward(a, output: c, count: count) }
+                })
+            rows.append(
+                BenchmarkRow(name: "gelu_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
+                    let (a, g, c) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
+                    return { try backend.geluBackward(a, outputGradient: g, inputGradient: c, count: count) }
+                })
+            rows.append(
+                BenchmarkRow(name: "layernorm_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
+                    let (x, y) = (try buffer(count, backend), try backend.allocate(count: count))
+                    let (w, b) = (try buffer(columns, backend), try buffer(columns, backend))
+                    let (mean, inverse) = (try backend.allocate(count: rowsCount), try backend.allocate(count: rowsCount))
+                    return {
+                        try backend.layerNormForward(
+                            x, weight: w, bias: b, output: y, mean: mean, inverseStandardDeviation: inverse,
+                            rows: rowsCount, columns: columns, epsilon: 1e-5)
+                    }
+                })
+            rows.append(
+                BenchmarkRow(name: "layernorm_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
+                    let (x, y, dy, dx) = (
+                        try buffer(count, backend), try backend.allocate(count: count), try buffer(count, backend), try backend.allocate(count: count)
+                    )
+                    let (w, b) = (try buffer(columns, backend), try buffer(columns, backend))
+                    let (dw, db) = (try backend.allocate(count: columns), try backend.allocate(count: columns))
+                    let (mean, inverse) = (try backend.allocate(count: rowsCount), try backend.allocate(count: rowsCount))
+                    try backend.layerNormForward(
+                        x, weight: w, bias: b, output: y, mean: mean, inverseStandardDeviation: inverse,
+                        rows: rowsCount, columns: columns, epsilon: 1e-5)
+                    return {
+                        try backend.layerNormBackward(
+                            outputGradient: dy, input: x, weight: w, mean: mean, inverseStandardDeviation: inverse,
+                            inputGradient: dx, weightGradient: dw, biasGradient: db, rows: rowsCount, columns: columns)
+                    }
+                })
         }
         for (rowsCount, columns, label) in [(256 * 4 * 65, 65, "1024x65 rows of 65"), (8 * 12 * 197, 197, "18912 rows of 197")] {
             let count = rowsCount * columns
-            rows.append(BenchmarkRow(name: "softmax_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
-                let (x, y) = (try buffer(count, backend), try backend.allocate(count: count))
-                return { try backend.softmaxForward(x, output: y, rows: rowsCount, columns: columns) }
-            })
-            rows.append(BenchmarkRow(name: "softmax_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
-                let (y, dy, dx) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
-                return { try backend.softmaxBackward(output: y, outputGradient: dy, inputGradient: dx, rows: rowsCount, columns: columns) }
-            })
+            rows.append(
+                BenchmarkRow(name: "softmax_forward", size: label, flops: 0, bytes: 2 * float * Double(count)) { backend in
+                    let (x, y) = (try buffer(count, backend), try backend.allocate(count: count))
+                    return { try backend.softmaxForward(x, output: y, rows: rowsCount, columns: columns) }
+                })
+            rows.append(
+                BenchmarkRow(name: "softmax_backward", size: label, flops: 0, bytes: 3 * float * Double(count)) { backend in
+                    let (y, dy, dx) = (try buffer(count, backend), try buffer(count, backend), try backend.allocate(count: count))
+                    return { try backend.softmaxBackward(output: y, outputGradient: dy, inputGradient: dx, rows: rowsCount, columns: columns) }
+                })
         }
-        rows.append(BenchmarkRow(name: "permute", size: "256x65x3x4x12 heads", flops: 0, bytes: 2 * float * Double(16640 * 144)) { backend in
-            let (x, y) = (try buffer(16640 * 144, backend), try backend.allocate(count: 16640 * 144))
-            return { try backend.permute(x, output: y, shape: [256, 65, 3, 4, 12], permutation: [2, 0, 3, 1, 4]) }
-        })
+        rows.append(
+            BenchmarkRow(name: "permute", size: "256x65x3x4x12 heads", flops: 0, bytes: 2 * float * Double(16640 * 144)) { backend in
+                let (x, y) = (try buffer(16640 * 144, backend), try backend.allocate(count: 16640 * 144))
+                return { try backend.permute(x, output: y, shape: [256, 65, 3, 4, 12], permutation: [2, 0, 3, 1, 4]) }
+            })
         // Nystromformer's convolution residual on the seed ViT: 256 images x 4 heads x 65 x 12, 33 taps.
         let (images, channels, tokens, width, taps) = (256, 4, 65, 12, 33)
         let convolutionCount = images * channels * tokens * width
         let convolutionFlops = 2 * Double(convolutionCount * taps)
-        rows.append(BenchmarkRow(name: "seqconv_forward", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
-            let (x, w, y) = (try buffer(convolutionCount, backend), try buffer(channels * taps, backend), try backend.allocate(count: convolutionCount))
-            return { try backend.sequenceConvolutionForward(x, weight: w, output: y, batch: images, channels: channels, tokens: tokens, width: width,
-                                                            taps: taps, reversed: false) }
-        })
-        rows.append(BenchmarkRow(name: "seqconv_dweight", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
-            let (dy, x, dw) = (try buffer(convolutionCount, backend), try buffer(convolutionCount + 1, backend), try backend.allocate(count: channels * taps))
-            return { try backend.sequenceConvolutionWeightGradient(outputGradient: dy, input: x, weightGradient: dw, batch: images, channels: channels,
-                                                                   tokens: tokens, width: width, taps: taps) }
-        })
-        rows.append(BenchmarkRow(name: "adamw", size: "119194 params", flops: 0, bytes: 7 * float * 119_194) { backend in
-            let (p, g, m, v) = (try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend))
-            try backend.fill(v, count: 119_194, value: 1)
-            return { try backend.adamW(parameter: p, gradient: g, firstMoment: m, secondMoment: v, count: 119_194, step: AdamWStep(learningRate: 1e-3, step: 5)) }
-        })
+        rows.append(
+            BenchmarkRow(name: "seqconv_forward", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
+                let (x, w, y) = (
+                    try buffer(convolutionCount, backend), try buffer(channels * taps, backend), try backend.allocate(count: convolutionCount)
+                )
+                return {
+                    try backend.sequenceConvolutionForward(
+                        x, weight: w, output: y, batch: images, channels: channels, tokens: tokens, width: width,
+                        taps: taps, reversed: false)
+                }
+            })
+        rows.append(
+            BenchmarkRow(name: "seqconv_dweight", size: "256x4x65x12 taps 33", flops: convolutionFlops, bytes: 0) { backend in
+                let (dy, x, dw) = (
+                    try buffer(convolutionCount, backend), try buffer(convolutionCount + 1, backend), try backend.allocate(count: channels * taps)
+                )
+                return {
+                    try backend.sequenceConvolutionWeightGradient(
+                        outputGradient: dy, input: x, weightGradient: dw, batch: images, channels: channels,
+                        tokens: tokens, width: width, taps: taps)
+                }
+            })
+        rows.append(
+            BenchmarkRow(name: "adamw", size: "119194 params", flops: 0, bytes: 7 * float * 119_194) { backend in
+                let (p, g, m, v) = (
+                    try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend), try buffer(119_194, backend)
+                )
+                try backend.fill(v, count: 119_194, value: 1)
+                return {
+                    try backend.adamW(
+                        parameter: p, gradient: g, firstMoment: m, secondMoment: v, count: 119_194, step: AdamWStep(learningRate: 1e-3, step: 5))
+                }
+            })
         return rows
     }
 
@@ -219,6 +263,9 @@ struct BenchmarkRow {
     }
 
     static func operands(_ d: GemmDescriptor, _ backend: Backend) throws -> (DeviceStorage, DeviceStorage, DeviceStorage) {
-        (try buffer(d.m * d.k * d.batchCount, backend), try buffer(d.k * d.n * d.batchCount, backend), try backend.allocate(count: d.m * d.n * d.batchCount))
+        (
+            try buffer(d.m * d.k * d.batchCount, backend), try buffer(d.k * d.n * d.batchCount, backend),
+            try backend.allocate(count: d.m * d.n * d.batchCount)
+        )
     }
 }

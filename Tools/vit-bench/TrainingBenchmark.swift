@@ -42,10 +42,13 @@ struct TrainingBenchmark: ParsableCommand {
         let optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         let trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options)
         let side = configuration.imageSize
-        let batch = Batch(index: 0, images: KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
-                          labels: (0..<batchSize).map { Float($0 % configuration.numClasses) }, sampleIndices: Array(0..<batchSize),
-                          channels: configuration.numChannels, height: side, width: side)
-        print("model: \(model.parameterCount) parameters, attention \(attention), optimizer \(options.optimizer), batch \(batchSize), device \(backend.device) (\(backend.info.name))")
+        let batch = Batch(
+            index: 0, images: KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
+            labels: (0..<batchSize).map { Float($0 % configuration.numClasses) }, sampleIndices: Array(0..<batchSize),
+            channels: configuration.numChannels, height: side, width: side)
+        print(
+            "model: \(model.parameterCount) parameters, attention \(attention), optimizer \(options.optimizer), batch \(batchSize), device \(backend.device) (\(backend.info.name))"
+        )
         var durations: [Double] = []
         backend.memory.resetPeak()
         var countsBefore = backend.commandCounts
@@ -66,8 +69,10 @@ struct TrainingBenchmark: ParsableCommand {
         }
         let mean = durations.reduce(0, +) / Double(durations.count)
         let best = durations.min() ?? mean
-        print(String(format: "step: mean %.1f ms, best %.1f ms; %.0f img/s (mean), %.0f img/s (best); peak memory %.1f MiB",
-                     mean * 1e3, best * 1e3, Double(batchSize) / mean, Double(batchSize) / best, Double(backend.memory.peak) / 1_048_576))
+        print(
+            String(
+                format: "step: mean %.1f ms, best %.1f ms; %.0f img/s (mean), %.0f img/s (best); peak memory %.1f MiB",
+                mean * 1e3, best * 1e3, Double(batchSize) / mean, Double(batchSize) / best, Double(backend.memory.peak) / 1_048_576))
         if backend.device != .cpu {
             // The benchmark's own read of the loss after each step is one read and one wait.
             print(backend.commandCounts.since(countsBefore).perStep(steps) + " (including the benchmark's read of the loss)")

@@ -5,7 +5,8 @@ extension Tensor {
         try backend.geluForward(storage, output: output.storage, count: elementCount)
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.geluBackward(self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
+            try self.backend.geluBackward(
+                self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
             return [inputGradient]
         }
     }
@@ -19,7 +20,8 @@ extension Tensor {
         let probabilities = output.storage
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.softmaxBackward(output: probabilities, outputGradient: gradient.storage, inputGradient: inputGradient.storage, rows: rows, columns: columns)
+            try self.backend.softmaxBackward(
+                output: probabilities, outputGradient: gradient.storage, inputGradient: inputGradient.storage, rows: rows, columns: columns)
             return [inputGradient]
         }
     }
@@ -36,7 +38,8 @@ extension Tensor {
         try backend.dropout(storage, output: output.storage, count: elementCount, probability: probability, seed: seed, offset: offset)
         return output.recording([self]) { gradient in
             let inputGradient = try gradient.emptyLike()
-            try gradient.backend.dropout(gradient.storage, output: inputGradient.storage, count: gradient.elementCount, probability: probability, seed: seed, offset: offset)
+            try gradient.backend.dropout(
+                gradient.storage, output: inputGradient.storage, count: gradient.elementCount, probability: probability, seed: seed, offset: offset)
             return [inputGradient]
         }
     }

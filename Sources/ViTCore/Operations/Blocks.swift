@@ -25,8 +25,9 @@ public func concatenate(_ tensors: [Tensor], axis: Int) throws -> Tensor {
     var start = 0
     for tensor in tensors {
         let length = tensor.shape[resolved] * inner
-        try backend.copyBlocks(from: tensor.storage, offset: 0, stride: length, to: output.storage, offset: start * inner,
-                               stride: total * inner, length: length, count: outer)
+        try backend.copyBlocks(
+            from: tensor.storage, offset: 0, stride: length, to: output.storage, offset: start * inner,
+            stride: total * inner, length: length, count: outer)
         start += tensor.shape[resolved]
     }
     let sizes = tensors.map { $0.shape[resolved] }
@@ -51,14 +52,16 @@ extension Tensor {
         var dimensions = shape.dimensions
         dimensions[resolved] = range.count
         let output = try emptyLike(Shape(dimensions))
-        try backend.copyBlocks(from: storage, offset: range.lowerBound * inner, stride: shape[resolved] * inner, to: output.storage, offset: 0,
-                               stride: range.count * inner, length: range.count * inner, count: outer)
+        try backend.copyBlocks(
+            from: storage, offset: range.lowerBound * inner, stride: shape[resolved] * inner, to: output.storage, offset: 0,
+            stride: range.count * inner, length: range.count * inner, count: outer)
         let original = shape
         return output.recording([self]) { gradient in
             let expanded = try Tensor.zeros(original, on: gradient.backend)
-            try gradient.backend.copyBlocks(from: gradient.storage, offset: 0, stride: range.count * inner, to: expanded.storage,
-                                            offset: range.lowerBound * inner, stride: original[resolved] * inner,
-                                            length: range.count * inner, count: outer)
+            try gradient.backend.copyBlocks(
+                from: gradient.storage, offset: 0, stride: range.count * inner, to: expanded.storage,
+                offset: range.lowerBound * inner, stride: original[resolved] * inner,
+                length: range.count * inner, count: outer)
             return [expanded]
         }
     }
@@ -80,8 +83,9 @@ extension Tensor {
             var dimensions = original.dimensions
             dimensions[resolved] = size
             let part = try emptyLike(Shape(dimensions))
-            try backend.copyBlocks(from: storage, offset: start * inner, stride: axisLength * inner, to: part.storage, offset: 0,
-                                   stride: size * inner, length: size * inner, count: outer)
+            try backend.copyBlocks(
+                from: storage, offset: start * inner, stride: axisLength * inner, to: part.storage, offset: 0,
+                stride: size * inner, length: size * inner, count: outer)
             return part
         }
         Tensor.recording(parts, inputs: [self]) { gradients in
@@ -90,8 +94,9 @@ extension Tensor {
             let whole = gradients.contains { $0 == nil } ? try Tensor.zeros(original, on: backend) : try Tensor.empty(original, on: backend)
             for (gradient, (start, size)) in zip(gradients, zip(starts, sizes)) {
                 guard let gradient else { continue }
-                try backend.copyBlocks(from: gradient.storage, offset: 0, stride: size * inner, to: whole.storage, offset: start * inner,
-                                       stride: axisLength * inner, length: size * inner, count: outer)
+                try backend.copyBlocks(
+                    from: gradient.storage, offset: 0, stride: size * inner, to: whole.storage, offset: start * inner,
+                    stride: axisLength * inner, length: size * inner, count: outer)
             }
             return [whole]
         }
@@ -117,14 +122,17 @@ extension Tensor {
     /// in the layout of a convolution weight [out, channels, patch, patch] (see `Backend.patchify`).
     public func patchified(patch: Int) throws -> Tensor {
         guard shape.rank == 4, patch > 0, shape[2] % patch == 0, shape[3] % patch == 0 else {
-            throw ViTError.invalidArgument(operation: "patchify", detail: "images \(shape) must be [batch, channels, height, width] with sides divisible by the patch size \(patch)")
+            throw ViTError.invalidArgument(
+                operation: "patchify",
+                detail: "images \(shape) must be [batch, channels, height, width] with sides divisible by the patch size \(patch)")
         }
         let (batch, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
         let output = try emptyLike([batch, (height / patch) * (width / patch), channels * patch * patch])
         try backend.patchify(storage, output: output.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
         return output.recording([self]) { gradient in
             let images = try Tensor.empty([batch, channels, height, width], on: gradient.backend)
-            try gradient.backend.unpatchify(gradient.storage, output: images.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
+            try gradient.backend.unpatchify(
+                gradient.storage, output: images.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
             return [images]
         }
     }

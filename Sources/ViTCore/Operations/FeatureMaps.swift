@@ -18,7 +18,8 @@ extension Tensor {
         try requireRank(atLeast: 2, "favorFeatures")
         let inputSize = shape.last
         guard projections.shape.rank == 2, projections.shape[1] == inputSize else {
-            throw ViTError.shapeMismatch(operation: "favorFeatures", detail: "projections \(projections.shape) must be [features, \(inputSize)] for input \(shape)")
+            throw ViTError.shapeMismatch(
+                operation: "favorFeatures", detail: "projections \(projections.shape) must be [features, \(inputSize)] for input \(shape)")
         }
         let features = projections.shape[0]
         let scale = 1 / Foundation.pow(Float(inputSize), 0.25)
@@ -26,15 +27,17 @@ extension Tensor {
         let rows = shape.rowCount
         let blockRows = stabilizer == .perRow ? 1 : shape[-2]
         let output = try projection.emptyLike()
-        try backend.favorFeaturesForward(projection: projection.storage, input: storage, output: output.storage, rows: rows, features: features,
-                                         inputSize: inputSize, scale: scale, blockRows: blockRows)
+        try backend.favorFeaturesForward(
+            projection: projection.storage, input: storage, output: output.storage, rows: rows, features: features,
+            inputSize: inputSize, scale: scale, blockRows: blockRows)
         let featureStorage = output.storage
         return output.recording([projection, self]) { gradient in
             let projectionGradient = try projection.emptyLike()
             let inputGradient = try self.emptyLike()
-            try self.backend.favorFeaturesBackward(output: featureStorage, outputGradient: gradient.storage, input: self.storage,
-                                                   projectionGradient: projectionGradient.storage, inputGradient: inputGradient.storage,
-                                                   rows: rows, features: features, inputSize: inputSize, scale: scale)
+            try self.backend.favorFeaturesBackward(
+                output: featureStorage, outputGradient: gradient.storage, input: self.storage,
+                projectionGradient: projectionGradient.storage, inputGradient: inputGradient.storage,
+                rows: rows, features: features, inputSize: inputSize, scale: scale)
             return [projectionGradient, inputGradient]
         }
     }
@@ -45,7 +48,8 @@ extension Tensor {
         try backend.eluFeaturesForward(storage, output: output.storage, count: elementCount)
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.eluFeaturesBackward(self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
+            try self.backend.eluFeaturesBackward(
+                self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
             return [inputGradient]
         }
     }

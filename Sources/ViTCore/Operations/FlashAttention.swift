@@ -5,13 +5,16 @@
 public func flashAttention(query: Tensor, key: Tensor, value: Tensor, bias: Tensor? = nil) throws -> Tensor {
     let backend = try Tensor.commonBackend("flashAttention", query, key, value)
     guard query.shape.rank == 4, key.shape == query.shape, value.shape == query.shape else {
-        throw ViTError.shapeMismatch(operation: "flashAttention", detail: "query, key and value must share one [batch, heads, tokens, headSize] shape, got \(query.shape), \(key.shape), \(value.shape)")
+        throw ViTError.shapeMismatch(
+            operation: "flashAttention",
+            detail: "query, key and value must share one [batch, heads, tokens, headSize] shape, got \(query.shape), \(key.shape), \(value.shape)")
     }
     let (batch, heads, tokens, headSize) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
     if let bias {
         _ = try Tensor.commonBackend("flashAttention", query, bias)
         guard bias.shape == [heads, tokens, tokens] else {
-            throw ViTError.shapeMismatch(operation: "flashAttention", detail: "bias \(bias.shape) must be [heads, tokens, tokens] = [\(heads), \(tokens), \(tokens)]")
+            throw ViTError.shapeMismatch(
+                operation: "flashAttention", detail: "bias \(bias.shape) must be [heads, tokens, tokens] = [\(heads), \(tokens), \(tokens)]")
         }
     }
     let scale = 1 / Float(max(headSize, 1)).squareRoot()

@@ -8,7 +8,8 @@ public func linearAttention(queryFeatures: Tensor, keyFeatures: Tensor, value: T
     try value.requireRank(atLeast: 2, "linearAttention")
     let leading = Array(value.shape.dimensions.dropLast())
     guard Array(queryFeatures.shape.dimensions.dropLast()) == leading else {
-        throw ViTError.shapeMismatch(operation: "linearAttention", detail: "features \(queryFeatures.shape) and values \(value.shape) differ before the last axis")
+        throw ViTError.shapeMismatch(
+            operation: "linearAttention", detail: "features \(queryFeatures.shape) and values \(value.shape) differ before the last axis")
     }
     guard epsilon >= 0 else {
         throw ViTError.invalidArgument(operation: "linearAttention", detail: "epsilon must not be negative, got \(epsilon)")
@@ -18,17 +19,19 @@ public func linearAttention(queryFeatures: Tensor, keyFeatures: Tensor, value: T
     let output = try value.emptyLike()
     let state = try Tensor.empty([batch, features, headSize + 1], on: backend)
     let denominator = try Tensor.empty([batch, tokens], on: backend)
-    try backend.linearAttentionForward(queryFeatures: queryFeatures.storage, keyFeatures: keyFeatures.storage, value: value.storage,
-                                       output: output.storage, state: state.storage, denominator: denominator.storage, batch: batch,
-                                       tokens: tokens, features: features, headSize: headSize, epsilon: epsilon)
+    try backend.linearAttentionForward(
+        queryFeatures: queryFeatures.storage, keyFeatures: keyFeatures.storage, value: value.storage,
+        output: output.storage, state: state.storage, denominator: denominator.storage, batch: batch,
+        tokens: tokens, features: features, headSize: headSize, epsilon: epsilon)
     let outputStorage = output.storage
     return output.recording([queryFeatures, keyFeatures, value]) { gradient in
         let gradients = try [queryFeatures.emptyLike(), keyFeatures.emptyLike(), value.emptyLike()]
-        try backend.linearAttentionBackward(outputGradient: gradient.storage, output: outputStorage, state: state.storage,
-                                            denominator: denominator.storage, queryFeatures: queryFeatures.storage,
-                                            keyFeatures: keyFeatures.storage, value: value.storage,
-                                            queryFeaturesGradient: gradients[0].storage, keyFeaturesGradient: gradients[1].storage,
-                                            valueGradient: gradients[2].storage, batch: batch, tokens: tokens, features: features, headSize: headSize)
+        try backend.linearAttentionBackward(
+            outputGradient: gradient.storage, output: outputStorage, state: state.storage,
+            denominator: denominator.storage, queryFeatures: queryFeatures.storage,
+            keyFeatures: keyFeatures.storage, value: value.storage,
+            queryFeaturesGradient: gradients[0].storage, keyFeaturesGradient: gradients[1].storage,
+            valueGradient: gradients[2].storage, batch: batch, tokens: tokens, features: features, headSize: headSize)
         return gradients
     }
 }

@@ -31,7 +31,8 @@ public struct ClassLabels {
 public func crossEntropy(logits: Tensor, labels: Tensor, labelSmoothing: Float = 0) throws -> Tensor {
     _ = try Tensor.commonBackend("crossEntropy", logits, labels)
     guard logits.shape.rank == 2, labels.shape == [logits.shape[0]] else {
-        throw ViTError.shapeMismatch(operation: "crossEntropy", detail: "logits must be [batch, classes] and labels [batch], got \(logits.shape) and \(labels.shape)")
+        throw ViTError.shapeMismatch(
+            operation: "crossEntropy", detail: "logits must be [batch, classes] and labels [batch], got \(logits.shape) and \(labels.shape)")
     }
     return try crossEntropy(logits: logits, classLabels: ClassLabels(labels, classes: logits.shape[1]), labelSmoothing: labelSmoothing)
 }
@@ -52,8 +53,9 @@ public func crossEntropy(logits: Tensor, classLabels: ClassLabels, labelSmoothin
     let (rows, classes) = (logits.shape[0], logits.shape[1])
     let losses = try Tensor.empty([rows], on: backend)
     // Each row's loss divided by the rows, so their sum is the mean.
-    try backend.crossEntropyForward(logits: logits.storage, labels: labels.storage, losses: losses.storage, rows: rows, classes: classes,
-                                    labelSmoothing: labelSmoothing, scale: 1 / Float(max(rows, 1)))
+    try backend.crossEntropyForward(
+        logits: logits.storage, labels: labels.storage, losses: losses.storage, rows: rows, classes: classes,
+        labelSmoothing: labelSmoothing, scale: 1 / Float(max(rows, 1)))
     let total = try GradientMode.withoutGradient { try losses.sum(axis: 0) }
     return total.recording([logits]) { gradient in
         let logitsGradient = try logits.emptyLike()

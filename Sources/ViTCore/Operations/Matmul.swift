@@ -27,8 +27,10 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Ten
 extension Tensor {
     /// The gradients of a and b for `product(a, b, ...)` given the output's gradient (nil
     /// for an input that needs none).
-    static func productGradients(_ gradient: Tensor, _ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool,
-                                 alpha: Float) throws -> [Tensor?] {
+    static func productGradients(
+        _ gradient: Tensor, _ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool,
+        alpha: Float
+    ) throws -> [Tensor?] {
         var gradientA: Tensor?
         var gradientB: Tensor?
         if b.shape.rank == 2 && a.shape.rank > 2 {
@@ -39,19 +41,22 @@ extension Tensor {
                 gradientA = try Tensor.product(rowsGradient, b, false, !transposeB, alpha: alpha).reshaped(a.shape)
             }
             if b.requiresGradient {
-                gradientB = transposeB
+                gradientB =
+                    transposeB
                     ? try Tensor.product(rowsGradient, rowsA, true, false, alpha: alpha)
                     : try Tensor.product(rowsA, rowsGradient, true, false, alpha: alpha)
             }
             return [gradientA, gradientB]
         }
         if a.requiresGradient {
-            gradientA = transposeA
+            gradientA =
+                transposeA
                 ? try Tensor.product(b, gradient, transposeB, true, alpha: alpha)
                 : try Tensor.product(gradient, b, false, !transposeB, alpha: alpha)
         }
         if b.requiresGradient {
-            gradientB = transposeB
+            gradientB =
+                transposeB
                 ? try Tensor.product(gradient, a, true, transposeA, alpha: alpha)
                 : try Tensor.product(a, gradient, !transposeA, false, alpha: alpha)
         }
@@ -77,7 +82,8 @@ extension Tensor {
             let m = a.shape.rank == 2 ? (transposeA ? a.shape[1] : a.shape[0]) : a.shape.rowCount
             let k = transposeA ? a.shape[0] : a.shape.last
             guard k == k2 else {
-                throw ViTError.shapeMismatch(operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+                throw ViTError.shapeMismatch(
+                    operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
             }
             descriptor = GemmDescriptor(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha)
             outputDimensions = a.shape.rank == 2 ? [m, n] : Array(a.shape.dimensions.dropLast()) + [n]
@@ -88,7 +94,8 @@ extension Tensor {
             }
             let (m, k) = transposeA ? (a.shape[-1], a.shape[-2]) : (a.shape[-2], a.shape[-1])
             guard k == k2 else {
-                throw ViTError.shapeMismatch(operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+                throw ViTError.shapeMismatch(
+                    operation: "matmul", detail: "inner sizes differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
             }
             let batchCount = batchDimensions.reduce(1, *)
             descriptor = GemmDescriptor(

@@ -6,7 +6,8 @@ extension Tensor {
         try requireRank(atLeast: 1, "layerNorm")
         let columns = shape.last
         guard weight.shape == [columns], bias.shape == [columns] else {
-            throw ViTError.shapeMismatch(operation: "layerNorm", detail: "weight \(weight.shape) and bias \(bias.shape) must both be [\(columns)] for input \(shape)")
+            throw ViTError.shapeMismatch(
+                operation: "layerNorm", detail: "weight \(weight.shape) and bias \(bias.shape) must both be [\(columns)] for input \(shape)")
         }
         let rows = shape.rowCount
         let output = try emptyLike()

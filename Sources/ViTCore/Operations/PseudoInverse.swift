@@ -30,8 +30,9 @@ extension Tensor {
         try backend.pseudoInverseStartForward(storage, output: output.storage, scales: scales.storage, batch: batch, size: size)
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.pseudoInverseStartBackward(outputGradient: gradient.storage, scales: scales.storage, inputGradient: inputGradient.storage,
-                                                        batch: batch, size: size)
+            try self.backend.pseudoInverseStartBackward(
+                outputGradient: gradient.storage, scales: scales.storage, inputGradient: inputGradient.storage,
+                batch: batch, size: size)
             return [inputGradient]
         }
     }

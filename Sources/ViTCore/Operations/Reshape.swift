@@ -3,7 +3,8 @@ extension Tensor {
     public func reshaped(_ newShape: Shape) throws -> Tensor {
         let valid = try Shape.validated(newShape.dimensions, operation: "reshape")
         guard valid.elementCount == elementCount else {
-            throw ViTError.shapeMismatch(operation: "reshape", detail: "cannot view \(shape) (\(elementCount) elements) as \(valid) (\(valid.elementCount) elements)")
+            throw ViTError.shapeMismatch(
+                operation: "reshape", detail: "cannot view \(shape) (\(elementCount) elements) as \(valid) (\(valid.elementCount) elements)")
         }
         let output = Tensor(shape: valid, storage: storage, backend: backend)
         let original = shape

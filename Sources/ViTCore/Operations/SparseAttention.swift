@@ -21,8 +21,9 @@ public func sparseAttention(
     let factor = scale ?? 1 / Float(headSize).squareRoot()
     let output = try query.emptyLike()
     let logSumExp = try backend.allocate(count: batch * heads * tokens)
-    try backend.sparseAttentionForward(query: query.storage, key: key.storage, value: value.storage, output: output.storage,
-                                       logSumExp: logSumExp, index: index, batch: batch, headSize: headSize, scale: factor, mode: mode)
+    try backend.sparseAttentionForward(
+        query: query.storage, key: key.storage, value: value.storage, output: output.storage,
+        logSumExp: logSumExp, index: index, batch: batch, headSize: headSize, scale: factor, mode: mode)
     // The backward rule keeps the output's storage, not the output tensor (no reference cycle).
     let outputStorage = output.storage
     return output.recording([query, key, value]) { gradient in
