@@ -152,6 +152,25 @@ extension Tensor {
         gradientHoldsZeros = true
     }
 
+    /// A backward rule that writes a leaf input's whole gradient with one overwriting kernel
+    /// computes it through this: `compute` gets the leaf's zeroed arena gradient to write
+    /// into, when it has one (then nil is returned: nothing is left to accumulate, and no
+    /// copy is made), or nil, and then returns a new tensor, which is returned.
+    static func leafGradient(for input: Tensor, _ compute: (Tensor?) throws -> Tensor) rethrows -> Tensor? {
+        guard input.requiresGradient else { return nil }
+        let destination = input.takeZeroedGradient()
+        let result = try compute(destination)
+        return destination == nil ? result : nil
+    }
+
+    /// This leaf's gradient when it is known to hold zeros, for a rule to overwrite (it is
+    /// then no longer known to); nil otherwise.
+    func takeZeroedGradient() -> Tensor? {
+        guard requiresGradient, gradientNode == nil, gradientHoldsZeros, let gradient else { return nil }
+        gradientHoldsZeros = false
+        return gradient
+    }
+
     private func accumulateGradient(_ incoming: Tensor) throws {
         if let gradient, gradientHoldsZeros {
             gradientHoldsZeros = false

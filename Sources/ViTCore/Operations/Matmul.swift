@@ -19,8 +19,13 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Ten
     guard let bias else { return try matmul(input, weight, transposeB: true) }
     let output = try Tensor.product(input, weight, false, true, bias: bias)
     return output.recording([input, weight, bias]) { gradient in
-        let rows = try gradient.reshaped([gradient.shape.rowCount, gradient.shape.last])
-        return try Tensor.productGradients(gradient, input, weight, false, true, alpha: 1) + [bias.requiresGradient ? try rows.sum(axis: 0) : nil]
+        let (rowCount, columns) = (gradient.shape.rowCount, gradient.shape.last)
+        let biasGradient = try Tensor.leafGradient(for: bias) { destination in
+            let target = try destination ?? Tensor.empty([columns], on: gradient.backend)
+            try gradient.backend.sum(gradient.storage, output: target.storage, outer: 1, axis: rowCount, inner: columns)
+            return target
+        }
+        return try Tensor.productGradients(gradient, input, weight, false, true, alpha: 1) + [biasGradient]
     }
 }
 
@@ -40,11 +45,10 @@ extension Tensor {
             if a.requiresGradient {
                 gradientA = try Tensor.product(rowsGradient, b, false, !transposeB, alpha: alpha).reshaped(a.shape)
             }
-            if b.requiresGradient {
-                gradientB =
-                    transposeB
-                    ? try Tensor.product(rowsGradient, rowsA, true, false, alpha: alpha)
-                    : try Tensor.product(rowsA, rowsGradient, true, false, alpha: alpha)
+            gradientB = try leafGradient(for: b) { destination in
+                transposeB
+                    ? try Tensor.product(rowsGradient, rowsA, true, false, alpha: alpha, into: destination)
+                    : try Tensor.product(rowsA, rowsGradient, true, false, alpha: alpha, into: destination)
             }
             return [gradientA, gradientB]
         }
@@ -54,19 +58,21 @@ extension Tensor {
                 ? try Tensor.product(b, gradient, transposeB, true, alpha: alpha)
                 : try Tensor.product(gradient, b, false, !transposeB, alpha: alpha)
         }
-        if b.requiresGradient {
-            gradientB =
-                transposeB
-                ? try Tensor.product(gradient, a, true, transposeA, alpha: alpha)
-                : try Tensor.product(a, gradient, !transposeA, false, alpha: alpha)
+        gradientB = try leafGradient(for: b) { destination in
+            transposeB
+                ? try Tensor.product(gradient, a, true, transposeA, alpha: alpha, into: destination)
+                : try Tensor.product(a, gradient, !transposeA, false, alpha: alpha, into: destination)
         }
         return [gradientA, gradientB]
     }
 
-    /// The product without autograd: shapes checked, output allocated, one GEMM call. With
-    /// `bias` (one value per output column, for a rank-2 `b`), the output starts as the bias
-    /// broadcast over the rows and the GEMM adds the product to it.
-    static func product(_ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool, alpha: Float = 1, bias: Tensor? = nil) throws -> Tensor {
+    /// The product without autograd: shapes checked, output allocated (or `destination`, of
+    /// as many elements), one GEMM call. With `bias` (one value per output column, for a
+    /// rank-2 `b`), the output starts as the bias broadcast over the rows and the GEMM adds
+    /// the product to it.
+    static func product(
+        _ a: Tensor, _ b: Tensor, _ transposeA: Bool, _ transposeB: Bool, alpha: Float = 1, bias: Tensor? = nil, into destination: Tensor? = nil
+    ) throws -> Tensor {
         let backend = try commonBackend("matmul", a, b)
         guard a.shape.rank >= 2, b.shape.rank >= 2 else {
             throw ViTError.invalidArgument(operation: "matmul", detail: "needs tensors of rank 2 or more, got \(a.shape) and \(b.shape)")
@@ -103,7 +109,15 @@ extension Tensor {
                 strideA: m * k, strideB: k * n, strideC: m * n)
             outputDimensions = batchDimensions + [m, n]
         }
-        let output = try Tensor.empty(Shape(outputDimensions), on: backend)
+        let output: Tensor
+        if let destination {
+            guard destination.elementCount == Shape(outputDimensions).elementCount, destination.backend === backend else {
+                throw ViTError.shapeMismatch(operation: "matmul", detail: "destination \(destination.shape) for a \(outputDimensions) product")
+            }
+            output = destination
+        } else {
+            output = try Tensor.empty(Shape(outputDimensions), on: backend)
+        }
         if output.elementCount == 0 { return output }
         if let bias {
             _ = try commonBackend("linear", a, bias)

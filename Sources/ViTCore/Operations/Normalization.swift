@@ -18,13 +18,16 @@ extension Tensor {
             inverseStandardDeviation: inverseStandardDeviation, rows: rows, columns: columns, epsilon: epsilon)
         return output.recording([self, weight, bias]) { gradient in
             let inputGradient = try self.emptyLike()
-            let weightGradient = try weight.emptyLike()
-            let biasGradient = try bias.emptyLike()
+            // The parameters' gradients go straight into their zeroed arena gradients when they
+            // have them (and are then not returned: nothing is left to accumulate).
+            let (weightDestination, biasDestination) = (weight.takeZeroedGradient(), bias.takeZeroedGradient())
+            let weightGradient = try weightDestination ?? weight.emptyLike()
+            let biasGradient = try biasDestination ?? bias.emptyLike()
             try backend.layerNormBackward(
                 outputGradient: gradient.storage, input: self.storage, weight: weight.storage, mean: mean,
                 inverseStandardDeviation: inverseStandardDeviation, inputGradient: inputGradient.storage,
                 weightGradient: weightGradient.storage, biasGradient: biasGradient.storage, rows: rows, columns: columns)
-            return [inputGradient, weightGradient, biasGradient]
+            return [inputGradient, weightDestination == nil ? weightGradient : nil, biasDestination == nil ? biasGradient : nil]
         }
     }
 }
