@@ -14,8 +14,10 @@ final class ParameterArenaTests: XCTestCase {
     }
 
     func testArenaGradientsEqualPlainGradients() throws {
-        let backends = [try DeviceRegistry.shared.backend(for: .cpu)]
-            + (DeviceRegistry.shared.openCLDevices.isEmpty ? [] : [try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))])
+        let backends =
+            [try DeviceRegistry.shared.backend(for: .cpu)]
+            + (DeviceRegistry.shared.openCLDevices.isEmpty
+                ? [] : [try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))])
         for backend in backends {
             var configuration = ViTConfiguration()
             configuration.numHiddenLayers = 2
