@@ -62,26 +62,26 @@ public struct ConfigurationField<Section> {
 
     /// A value under `key`; a missing key (or null) keeps the default.
     public static func value<Value: Codable>(_ key: String, _ path: WritableKeyPath<Section, Value>) -> Self {
-        Self(
-            keys: [key],
-            decode: { section, decoder in
-                if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
-            },
-            encode: { section, encoder in
-                try write(section[keyPath: path], key, to: encoder)
-            })
+        field(key, get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 })
     }
 
     /// An optional value under `key`: a missing key (or null) keeps the default, and nil is
     /// left out when encoding.
     public static func optional<Value: Codable>(_ key: String, _ path: WritableKeyPath<Section, Value?>) -> Self {
+        field(key, get: { $0[keyPath: path] }, set: { $0[keyPath: path] = $1 })
+    }
+
+    /// A field read with `get` (nil: left out) and decoded into `set`.
+    private static func field<Value: Codable>(
+        _ key: String, get: @escaping (Section) -> Value?, set: @escaping (inout Section, Value) -> Void
+    ) -> Self {
         Self(
             keys: [key],
             decode: { section, decoder in
-                if let value = try read(Value.self, key, from: decoder) { section[keyPath: path] = value }
+                if let value = try read(Value.self, key, from: decoder) { set(&section, value) }
             },
             encode: { section, encoder in
-                try write(section[keyPath: path], key, to: encoder)
+                try write(get(section), key, to: encoder)
             })
     }
 
