@@ -31,6 +31,11 @@ struct TrainingBenchmark: ParsableCommand {
     @Option(name: .long, help: "Write a Chrome trace of the timed steps' kernels to this file (also $VIT_TRACE).")
     var trace: String?
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    }
+
     func run() throws {
         let backend = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: device))
         var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? ViTConfiguration()
