@@ -198,6 +198,34 @@ struct BenchmarkRow {
                     }
                 })
         }
+        // The reductions and step kernels of this session's GPU path: a bias gradient (column
+        // sums of few columns), a whole gradient arena's sum (the clipping norm), clipping by
+        // a norm on the device, and the on-device loss and top-1 count of a batch.
+        for (outer, axis, inner, label) in [(1, 16640, 48, "bias grad 16640x48"), (1, 119_194, 1, "arena 119194")] {
+            rows.append(
+                BenchmarkRow(name: "sum", size: label, flops: 0, bytes: float * Double(outer * axis * inner)) { backend in
+                    let (x, y) = (try buffer(outer * axis * inner, backend), try backend.allocate(count: outer * inner))
+                    return { try backend.sum(x, output: y, outer: outer, axis: axis, inner: inner) }
+                })
+        }
+        rows.append(
+            BenchmarkRow(name: "scale_by_norm", size: "arena 119194", flops: 0, bytes: 2 * float * 119_194) { backend in
+                let (x, norm) = (try buffer(119_194, backend), try buffer(1, backend))
+                return {
+                    try backend.scaleByNorm(
+                        x, output: x, count: 119_194, squaredNorms: norm, block: 119_194, numerator: 1, epsilon: 1e-6, atMostOne: true)
+                }
+            })
+        rows.append(
+            BenchmarkRow(name: "crossentropy_stats", size: "256x10", flops: 0, bytes: float * 256 * 11) { backend in
+                let (logits, loss, totals) = (try buffer(2560, backend), try buffer(1, backend), try buffer(2, backend))
+                let labels = try backend.allocate(count: 256)
+                try backend.fill(labels, count: 256, value: 3)
+                return {
+                    try backend.accumulateClassificationStatistics(
+                        logits: logits, labels: labels, loss: loss, statistics: totals, rows: 256, classes: 10)
+                }
+            })
         for (rowsCount, columns, label) in [(256 * 4 * 65, 65, "1024x65 rows of 65"), (8 * 12 * 197, 197, "18912 rows of 197")] {
             let count = rowsCount * columns
             rows.append(
