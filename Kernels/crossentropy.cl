@@ -55,6 +55,9 @@ __kernel void crossentropy_backward(__global const float *logits, __global const
 // Adds a batch's summed loss (its mean loss[0] times rows) to statistics[0] and its top-1 hits
 // to statistics[1], so training reads them once per progress update instead of every step.
 // A row is a hit when no other class's logit is at least its label's and no logit is NaN.
+// statistics[2] counts the batches before the first non-finite loss and statistics[3] becomes
+// 1 at it, so the host learns which step diverged without reading every loss; from then on
+// the loss sum stays the last finite one.
 // One work-group, each work-item taking every size-th row.
 __kernel void crossentropy_statistics(__global const float *logits, __global const float *labels,
                                       __global const float *loss, __global float *statistics, const int rows,
@@ -74,7 +77,14 @@ __kernel void crossentropy_statistics(__global const float *logits, __global con
     }
     hits = group_sum(hits, scratch);
     if (lid == 0) {
-        statistics[0] += loss[0] * rows;
+        if (statistics[3] == 0.0f) {
+            if (isfinite(loss[0])) {
+                statistics[0] += loss[0] * rows;
+                statistics[2] += 1.0f;
+            } else {
+                statistics[3] = 1.0f;
+            }
+        }
         statistics[1] += hits;
     }
 }

@@ -46,7 +46,7 @@ public final class DeviceRegistry {
         switch text {
         case "cpu":
             return .cpu
-        case "auto", "":
+        case "auto":
             return defaultDevice
         case "opencl":
             guard let device = preferredOpenCLDevice(acceleratorsOnly: false) else {

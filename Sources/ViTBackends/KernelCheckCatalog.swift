@@ -244,7 +244,8 @@ public enum KernelCheckCatalog {
                     })
             }
         }
-        // Top-1 statistics over two batches, with ties, a NaN logit and a NaN label logit:
+        // Top-1 statistics over three batches, with ties, a NaN logit and a NaN label logit, and
+        // a NaN loss in the middle (it ends the loss sum and the count of finite batches):
         // counts are exact, the loss sum is one product and one addition.
         for (rows, classes) in scope.sizes([(1, 1), (7, 10), (33, 3)], large: [(256, 10), (129, 1000)]) {
             checks.append(
@@ -255,13 +256,13 @@ public enum KernelCheckCatalog {
                     let (logitsBuffer, labels) = (
                         try upload(logits, to: backend), try upload((0..<rows).map { Float(($0 * 7 + 3) % classes) }, to: backend)
                     )
-                    let statistics = try upload([0.5, 2], to: backend)
-                    for loss: Float in [0.25, 1.75] {
+                    let statistics = try upload([0.5, 2, 0, 0], to: backend)
+                    for loss: Float in [0.25, .nan, 1.75] {
                         try backend.accumulateClassificationStatistics(
                             logits: logitsBuffer, labels: labels, loss: try upload([loss], to: backend),
                             statistics: statistics, rows: rows, classes: classes)
                     }
-                    return [try download(statistics, 2, from: backend)]
+                    return [try download(statistics, 4, from: backend)]
                 })
         }
         return checks

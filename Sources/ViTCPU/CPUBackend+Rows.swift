@@ -173,7 +173,15 @@ extension CPUBackend {
             for c in 0..<classes where c != label && (source[c] >= target || source[c].isNaN) { hit = false }
             if hit { hits += 1 }
         }
-        total[0] += host(loss)[0] * Float(rows)
+        if total[3] == 0 {
+            let batchLoss = host(loss)[0]
+            if batchLoss.isFinite {
+                total[0] += batchLoss * Float(rows)
+                total[2] += 1
+            } else {
+                total[3] = 1
+            }
+        }
         total[1] += hits
     }
 }

@@ -187,7 +187,8 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     ) throws
     /// Adds `loss[0] * rows` (a batch's summed loss, from its mean) to `statistics[0]` and the
     /// batch's top-1 hits to `statistics[1]`. A row is a hit when no other class's logit is at
-    /// least its label's and no logit is NaN.
+    /// least its label's and no logit is NaN. `statistics[2]` counts the batches before the
+    /// first non-finite loss, which sets `statistics[3]` to 1 and ends the loss sum.
     func accumulateClassificationStatistics(
         logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
     ) throws

@@ -98,12 +98,15 @@ public final class MLP: Layer {
 /// random stream that dropout draws from, a fresh offset per call so masks differ.
 public final class ForwardContext {
     public let training: Bool
+    /// The optimisation step this pass belongs to (what Performer's redraws count).
+    public let step: Int
     let seed: UInt32
     private var offset: UInt32
 
     /// `seed` and `step` fix every dropout mask of the pass, on every backend alike.
     public init(training: Bool, seed: UInt32 = 0, step: Int = 0) {
         self.training = training
+        self.step = step
         self.seed = seed
         // Room for 4096 dropout calls per step before streams of two steps could meet.
         self.offset = UInt32(truncatingIfNeeded: step) &* 4096

@@ -30,14 +30,21 @@ public final class LinearAttentionCore: AttentionCore {
         case .eluPlusOne:
             (queryFeatures, keyFeatures) = (try query.eluFeatures(), try key.eluFeatures())
         case .favor(let randomFeatures):
-            let projections = try randomFeatures.projections(forTraining: context.training)
+            let projections = try randomFeatures.projections(for: context)
             queryFeatures = try query.favorFeatures(projections: projections, stabilizer: .perRow)
             keyFeatures = try key.favorFeatures(projections: projections, stabilizer: .perMatrix)
         }
         return try linearAttention(queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, epsilon: Self.epsilon)
     }
 
-    public var stateTensors: [(name: String, tensor: Tensor)] { [] }
+    /// Performer's directions, a buffer (as performer-pytorch's `projection_matrix`): saved
+    /// with the model so that evaluating a checkpoint uses the directions it was trained with.
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        switch featureMap {
+        case .eluPlusOne: return []
+        case .favor(let randomFeatures): return [("projection_matrix", randomFeatures.directions)]
+        }
+    }
 
     /// Features per head: M random features for FAVOR+, D for elu + 1.
     public var featureCount: Int {
@@ -96,37 +103,50 @@ public struct PerformerSettings: ConfigurationSection {
 
 /// Performer's random directions W [M, D]: blocks of D orthonormal rows (Gram-Schmidt on
 /// Gaussian rows), each row scaled by the norm of an independent Gaussian vector (chi with D
-/// degrees of freedom), so rows are marginally Gaussian but orthogonal within a block. Drawn
-/// from a seeded generator; redrawn every `redrawInterval` training passes when it is positive.
-/// They are not trained and not saved: a redraw replaces them with an equally valid draw.
+/// degrees of freedom), so rows are marginally Gaussian but orthogonal within a block. Draw k
+/// comes from a generator seeded by the seed and k alone, and training step s uses draw
+/// s / `redrawInterval` (draw 0 when it is 0): a run resumed at step s draws what an
+/// uninterrupted one holds there. They are not trained; the model's checkpoint stores the
+/// current draw, which evaluation uses.
 public final class RandomFeatures {
     /// M, the number of random features.
     public let count: Int
     let headSize: Int
     let redrawInterval: Int
     let backend: Backend
-    private var generator: SeededRandomGenerator
-    private var current: Tensor
-    private var trainingPasses = 0
+    private let seed: UInt64
+    /// The current draw [M, D]; redraws overwrite it in place, so a checkpoint loads into it.
+    public let directions: Tensor
+    /// Which draw `directions` holds.
+    private var drawIndex = 0
 
     public init(count: Int, headSize: Int, redrawInterval: Int, seed: UInt64, on backend: Backend) throws {
         self.count = count
         self.headSize = headSize
         self.redrawInterval = redrawInterval
         self.backend = backend
-        generator = SeededRandomGenerator(seed: seed)
-        current = try Tensor(Self.orthogonalGaussian(rows: count, columns: headSize, generator: &generator), shape: [count, headSize], on: backend)
+        self.seed = seed
+        directions = try Tensor(Self.draw(0, rows: count, columns: headSize, seed: seed), shape: [count, headSize], on: backend)
     }
 
-    /// The directions for the next forward pass; a training pass redraws them every `redrawInterval` passes.
-    public func projections(forTraining training: Bool) throws -> Tensor {
-        guard training, redrawInterval > 0 else { return current }
-        if trainingPasses > 0 && trainingPasses % redrawInterval == 0 {
-            current = try Tensor(
-                Self.orthogonalGaussian(rows: count, columns: headSize, generator: &generator), shape: [count, headSize], on: backend)
+    /// The directions for a forward pass: a training pass first redraws them when its step
+    /// starts a new redraw interval.
+    public func projections(for context: ForwardContext) throws -> Tensor {
+        guard context.training, redrawInterval > 0 else { return directions }
+        let wanted = context.step / redrawInterval
+        if wanted != drawIndex {
+            let values = Self.draw(wanted, rows: count, columns: headSize, seed: seed)
+            try values.withUnsafeBufferPointer { try backend.write($0, to: directions.storage) }
+            drawIndex = wanted
         }
-        trainingPasses += 1
-        return current
+        return directions
+    }
+
+    /// Draw `index`: draw 0 from `seed` itself, later ones from `seed` mixed with the index.
+    static func draw(_ index: Int, rows: Int, columns: Int, seed: UInt64) -> [Float] {
+        let drawSeed = index == 0 ? seed : seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        var generator = SeededRandomGenerator(seed: drawSeed)
+        return orthogonalGaussian(rows: rows, columns: columns, generator: &generator)
     }
 
     /// `rows` x `columns` orthogonal random features, row-major.

@@ -23,14 +23,20 @@ public struct FibottentionSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        guard minimumWindow >= 1 else { throw fail("fib_wmin (--fib-wmin) must be at least 1, got \(minimumWindow)") }
+        // In use, an offset reaches at most N - 1 patches away, so a window past N adds nothing.
+        let patches = configuration.patchCount
+        let largest = configuration.attention.sparseKind == .fibottention ? max(patches, 1) : Int.max
+        guard (1...largest).contains(minimumWindow) else {
+            throw fail("fib_wmin (--fib-wmin) must be in 1...\(largest) (the N patches), got \(minimumWindow)")
+        }
         if let maximumWindow {
-            guard maximumWindow >= 1 else { throw fail("fib_wmax (--fib-wmax) must be at least 1, got \(maximumWindow)") }
+            guard (1...largest).contains(maximumWindow) else {
+                throw fail("fib_wmax (--fib-wmax) must be in 1...\(largest) (the N patches), got \(maximumWindow)")
+            }
             guard minimumWindow <= maximumWindow else {
                 throw fail("fib_wmin \(minimumWindow) (--fib-wmin) exceeds fib_wmax \(maximumWindow) (--fib-wmax)")
             }
         }
-        let patches = configuration.patchCount
         if configuration.attention.sparseKind == .fibottention && maximumWindow == nil
             && minimumWindow > Fibottention.defaultMaximumWindow(patches: patches)
         {
@@ -73,6 +79,15 @@ public struct DilatedAttentionSettings: ConfigurationSection {
         }
         if let rate = rates.first(where: { $0 < 1 }) {
             throw fail("dilation_rates (--dilation-rates) must all be at least 1, got \(rate)")
+        }
+        // In use, the grid side bounds both: a wider window or a larger rate reaches only past the edges.
+        guard configuration.attention.sparseKind == .dilated else { return }
+        let side = Int(Double(configuration.patchCount).squareRoot())
+        guard window <= 2 * side - 1 else {
+            throw fail("dilated_window (--dilated-window) must be at most \(2 * side - 1) for the \(side)x\(side) patch grid, got \(window)")
+        }
+        if let rate = rates.first(where: { !(1...max(side - 1, 1)).contains($0) }) {
+            throw fail("dilation_rates (--dilation-rates) must all be in 1...\(max(side - 1, 1)) for the \(side)x\(side) patch grid, got \(rate)")
         }
     }
 

@@ -50,7 +50,14 @@ public struct ViTConfiguration: ConfigurationSection {
     public static func load(from url: URL) throws -> ViTConfiguration {
         let data: Data
         do {
+            // Only a regular file: reading a FIFO or a device would wait or never end.
+            let type = try FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType
+            guard type == .typeRegular else {
+                throw ViTError.invalidArgument(operation: "config", detail: "cannot read \(url.path): it is not a regular file")
+            }
             data = try Data(contentsOf: url)
+        } catch let error as ViTError {
+            throw error
         } catch {
             throw ViTError.invalidArgument(operation: "config", detail: "cannot read \(url.path): \(error.localizedDescription)")
         }
@@ -85,6 +92,16 @@ public struct ViTConfiguration: ConfigurationSection {
     /// Width of one attention head.
     public var headSize: Int { hiddenSize / numAttentionHeads }
 
+    /// About as many parameters as the model has (its blocks, embeddings and head), in
+    /// floating point so that no size overflows.
+    public var estimatedParameterCount: Double {
+        let (width, hidden) = (Double(hiddenSize), Double(intermediateSize))
+        let patchInputs = Double(numChannels) * Double(patchSize) * Double(patchSize)
+        let tokens = (Double(imageSize) / Double(patchSize)) * (Double(imageSize) / Double(patchSize)) + 1
+        let block = 4 * width * width + 2 * width * hidden + 9 * width + hidden
+        return (patchInputs + tokens + 4) * width + Double(numHiddenLayers) * block + (width + 1) * Double(numClasses)
+    }
+
     /// Throws a clear error for a configuration that cannot build a model, before any work:
     /// these fields' checks (`validate(in:)`), then every section's.
     public func validate() throws {
@@ -101,6 +118,23 @@ public struct ViTConfiguration: ConfigurationSection {
         ] where value <= 0 {
             throw fail("\(name) must be positive, got \(value)")
         }
+        for (name, value, limit) in [
+            ("patch_size", patchSize, imageSize), ("hidden_size", hiddenSize, 1 << 16), ("num_hidden_layers", numHiddenLayers, 1 << 10),
+            ("num_attention_heads", numAttentionHeads, hiddenSize), ("intermediate_size", intermediateSize, 1 << 18),
+            ("image_size", imageSize, 1 << 14), ("num_classes", numClasses, 1 << 20), ("num_channels", numChannels, 1 << 10),
+        ] where value > limit {
+            throw fail("\(name) must be at most \(limit), got \(value)")
+        }
+        // Parameters, their gradients and two optimizer moments, in float32: a model that
+        // cannot hold them in this machine's memory is refused before any allocation.
+        let bytes = 16 * estimatedParameterCount
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= available else {
+            throw fail(
+                String(
+                    format: "the model has about %.3g parameters, which with gradients and optimizer state need %.1f GiB; this machine has %.1f GiB",
+                    estimatedParameterCount, bytes / 1_073_741_824, available / 1_073_741_824))
+        }
         guard hiddenSize % numAttentionHeads == 0 else {
             throw fail("hidden_size \(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
         }
@@ -111,7 +145,7 @@ public struct ViTConfiguration: ConfigurationSection {
         where !(0..<1).contains(value) {
             throw fail("\(name) must be in [0, 1), got \(value)")
         }
-        guard initializerRange >= 0 else { throw fail("initializer_range must not be negative, got \(initializerRange)") }
+        guard initializerRange >= 0, initializerRange.isFinite else { throw fail("initializer_range must be finite and not negative, got \(initializerRange)") }
         if weightInit == .impulse && positionEmbedding != .learned {
             throw fail(
                 "weight_init 'impulse' starts from the learned position embedding, so it needs position_embedding 'learned', got '\(positionEmbedding.rawValue)'"

@@ -11,36 +11,18 @@ import Foundation
 extension SafeTensorsFile {
     /// Writes this file to `url` atomically, as `F32` tensors in name order.
     ///
-    /// The bytes go to a new hidden temporary file in the same folder, which is flushed with
-    /// `fsync` and then renamed over `url`, so readers see either the old file or the complete
-    /// new one, never a partial checkpoint. On any error the temporary file is removed and
-    /// `url` is left as it was. Tensors are validated first (values fill the shape, no
+    /// The bytes go through `AtomicFile`, so readers see either the old file or the complete
+    /// new one, never a partial checkpoint; on any error `url` is left as it was. Tensors are validated first (values fill the shape, no
     /// negative dimension, no reserved name).
     public func write(to url: URL) throws {
-        let path = url.path
-        let plan = try makePlan(file: path)
-        let directory = url.deletingLastPathComponent().path
-        let temporaryPath = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
-        var output = try WritableFile(creatingNew: temporaryPath, reportingAs: path)
-        do {
+        let plan = try makePlan(file: url.path)
+        try AtomicFile.write(to: url) { output in
             try plan.lengthPrefix.withUnsafeBytes { try output.write($0) }
             try plan.header.withUnsafeBytes { try output.write($0) }
             for (_, tensor) in plan.tensors {
                 try withLittleEndianBytes(of: tensor.values) { try output.write($0) }
             }
-            try output.synchronize()
-            try output.close()
-            guard rename(temporaryPath, path) == 0 else {
-                throw SerializationError.io(
-                    file: path, operation: "renaming the temporary file over it", detail: systemErrorMessage())
-            }
-        } catch {
-            output.closeQuietly()
-            _ = unlink(temporaryPath)
-            throw error
         }
-        synchronizeDirectory(directory)
     }
 
     /// The complete file as bytes, exactly as `write(to:)` stores them.

@@ -14,6 +14,11 @@ public enum Checkpoint {
     public static let epochKey = "epoch"
     public static let stepKey = "step"
     public static let optimizerKey = "optimizer"
+    /// The run's identifier, in both files of a training checkpoint, so that a model file and
+    /// an optimizer file from two different saves are told apart.
+    public static let runKey = "run"
+    /// The training options (as config.json) of the run that wrote the checkpoint.
+    public static let trainingKey = "training"
 
     /// Where the optimizer state of the checkpoint at `url` lives.
     public static func optimizerURL(for url: URL) -> URL {
@@ -21,14 +26,19 @@ public enum Checkpoint {
         return url.deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    /// Writes the model (and the optimizer state, when given), each atomically.
-    public static func save(model: VisionTransformer, optimizer: Optimizer?, epoch: Int, to url: URL) throws {
+    /// Writes the model (and the optimizer state, when given), each atomically, both with
+    /// the step, `run` and the run's `options` in their metadata.
+    public static func save(
+        model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil, to url: URL
+    ) throws {
         var metadata = [
             "format": "pt",
             configurationKey: String(decoding: try model.configuration.jsonData(), as: UTF8.self),
             epochKey: String(epoch),
         ]
         if let optimizer { metadata[stepKey] = String(optimizer.stepCount) }
+        if let run { metadata[runKey] = run }
+        if let options { metadata[trainingKey] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self) }
         try file(of: model.stateTensors, metadata: metadata).write(to: url)
         if let optimizer {
             metadata[optimizerKey] = String(describing: type(of: optimizer))
@@ -61,11 +71,22 @@ public enum Checkpoint {
             throw ViTError.invalidArgument(
                 operation: "checkpoint", detail: "patch_embed.proj.weight \(patch) or pos_embed \(positions) has an unexpected rank")
         }
+        func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "checkpoint", detail: detail) }
+        let patches = positions[1] - 1
+        let side = Int(Double(max(patches, 0)).squareRoot().rounded())
+        guard patches >= 1, side * side == patches else {
+            throw fail("pos_embed \(positions) holds \(positions[1]) tokens, not a class token and a square grid of at least one patch")
+        }
+        // The rows of a weight that must be a matrix.
+        func rows(_ name: String) throws -> Int {
+            let dimensions = try shape(name)
+            guard dimensions.count == 2 else { throw fail("\(name) has shape \(dimensions), not a matrix") }
+            return dimensions[0]
+        }
         var configuration = ViTConfiguration()
         configuration.hiddenSize = patch[0]
         configuration.numChannels = patch[1]
         configuration.patchSize = patch[2]
-        let side = Int(Double(positions[1] - 1).squareRoot().rounded())
         configuration.imageSize = side * patch[2]
         configuration.numHiddenLayers =
             Set(
@@ -74,8 +95,8 @@ public enum Checkpoint {
                     return Int(name.dropFirst("blocks.".count).prefix { $0 != "." })
                 }
             ).count
-        configuration.intermediateSize = try shape("blocks.0.mlp.fc1.weight")[0]
-        configuration.numClasses = try shape("head.weight")[0]
+        configuration.intermediateSize = try rows("blocks.0.mlp.fc1.weight")
+        configuration.numClasses = try rows("head.weight")
         configuration.qkvBias = file["blocks.0.attn.qkv.bias"] != nil
         if file["fc_norm.weight"] != nil { configuration.globalPool = .avg }
         configuration.numAttentionHeads = heads

@@ -7,6 +7,8 @@ import Foundation
 public final class ProgressLine {
     private let isTerminal = isatty(STDOUT_FILENO) == 1
     private var lastPrint = 0.0
+    /// Whether a terminal line is shown without its newline yet.
+    private var lineOpen = false
     private let terminalInterval: Double
     private let plainInterval: Double
 
@@ -26,10 +28,18 @@ public final class ProgressLine {
         lastPrint = final ? 0 : elapsed
         if isTerminal {
             print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")
+            lineOpen = !final
         } else {
             print(text)
         }
         fflush(stdout)
+    }
+
+    /// Ends a line left open on a terminal, before a message that is not progress.
+    public func finish() {
+        guard lineOpen else { return }
+        print("")
+        lineOpen = false
     }
 
     /// `m:ss` or `h:mm:ss`.

@@ -2,6 +2,7 @@ import Foundation
 import ViTCore
 import ViTData
 import ViTNN
+import ViTSerialization
 
 /// One epoch's figures, one line of metrics.jsonl.
 public struct EpochMetrics: Codable, Sendable {
@@ -41,12 +42,29 @@ public final class Trainer {
     private let trainingStep: TrainingStep
     /// The first epoch to run (1-based; more than 1 after `--resume`).
     public private(set) var firstEpoch = 1
+    /// Set by SIGINT or SIGTERM during `run()` (or by a caller): training stops after the step.
+    public let stopRequest = StopRequest()
+    /// The run's identifier, kept by a resumed run, written into every checkpoint.
+    public let runIdentifier: String
+    /// The checkpoint to resume from, if any.
+    private let resumePoint: ResumePoint?
+    /// The newest complete checkpoint of this run (the resumed one, until a save).
+    public private(set) var lastCheckpoint: URL?
     private let log: (String) -> Void
 
-    /// Loads the data and builds the model; `resume` continues from a checkpoint.
-    public init(options: TrainingOptions, backend: Backend, resume: URL? = nil, log: @escaping (String) -> Void = { print($0) }) throws {
+    /// Loads the data and builds the model; `resume` continues from a checkpoint, whose model
+    /// `options` must not contradict (see `ResumePoint.check`).
+    public init(
+        options: TrainingOptions, backend: Backend, resume: ResumePoint? = nil, log: @escaping (String) -> Void = { print($0) }
+    ) throws {
         try options.validate()
+        if let resume {
+            let changes = try resume.check(options)
+            if !changes.isEmpty { log("resuming with a changed recipe: " + changes.joined(separator: ", ")) }
+        }
         self.options = options
+        resumePoint = resume
+        runIdentifier = resume?.runIdentifier ?? UUID().uuidString
         self.backend = backend
         self.log = log
         let kind = DatasetKind(rawValue: options.dataset)!
@@ -79,33 +97,41 @@ public final class Trainer {
         if let resume { try restore(from: resume) }
     }
 
+    /// Reads `url` as a checkpoint to resume from, then builds the trainer.
+    public convenience init(options: TrainingOptions, backend: Backend, resume url: URL, log: @escaping (String) -> Void = { print($0) }) throws {
+        try self.init(options: options, backend: backend, resume: ResumePoint(url: url), log: log)
+    }
+
     /// The output folder of this experiment.
     public var experimentFolder: URL {
         URL(fileURLWithPath: options.outputDirectory).appendingPathComponent(options.experimentName)
     }
 
-    private func restore(from url: URL) throws {
-        let file = try Checkpoint.read(url)
-        try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
-        let optimizerURL = Checkpoint.optimizerURL(for: url)
-        guard FileManager.default.fileExists(atPath: optimizerURL.path) else {
-            throw TrainingError.mismatch("--resume needs the optimizer state \(optimizerURL.lastPathComponent) beside \(url.lastPathComponent)")
-        }
-        let state = try Checkpoint.read(optimizerURL)
-        try Checkpoint.load(state, into: optimizer.stateTensors, source: optimizerURL.lastPathComponent)
-        optimizer.restore(stepCount: Int(state.metadata[Checkpoint.stepKey] ?? "") ?? 0)
-        firstEpoch = (Int(file.metadata[Checkpoint.epochKey] ?? "") ?? 0) + 1
-        log("resumed from \(url.path) at epoch \(firstEpoch), step \(optimizer.stepCount)")
+    private func restore(from point: ResumePoint) throws {
+        try Checkpoint.load(point.model, into: model.stateTensors, source: point.url.lastPathComponent)
+        try Checkpoint.load(point.optimizerState, into: optimizer.stateTensors, source: Checkpoint.optimizerURL(for: point.url).lastPathComponent)
+        optimizer.restore(stepCount: point.step)
+        firstEpoch = point.epoch + 1
+        lastCheckpoint = point.url
+        log("resumed from \(point.url.path) at epoch \(firstEpoch), step \(optimizer.stepCount)")
     }
 
     /// Runs the remaining epochs and writes every output; returns each epoch's metrics.
+    /// SIGINT or SIGTERM stops it after the current step with `TrainingError.interrupted`; a
+    /// NaN or infinite loss stops it with `TrainingError.diverged`. Neither writes a checkpoint.
     @discardableResult
     public func run() throws -> [EpochMetrics] {
+        try stopRequest.catchingSignals { try runEpochs() }
+    }
+
+    private func runEpochs() throws -> [EpochMetrics] {
         let folder = experimentFolder
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileSystem.createFolder(folder)
+        let stale = AtomicFile.removeStaleTemporaryFiles(in: folder)
+        if !stale.isEmpty { log("removed \(stale.count) temporary file(s) an interrupted run left in \(folder.path)") }
         try writeConfiguration(to: folder.appendingPathComponent("config.json"))
         let metricsURL = folder.appendingPathComponent("metrics.jsonl")
-        if firstEpoch == 1 { try Data().write(to: metricsURL) }
+        try AtomicFile.write(try earlierMetrics(in: metricsURL), to: metricsURL)
         let stepsPerEpoch = trainLoader.batchesPerEpoch
         let schedule = LearningRateSchedule(
             peakRate: options.learningRate, minimumRate: options.minimumLearningRate,
@@ -120,51 +146,104 @@ public final class Trainer {
         let progress = ProgressLine()
         var history: [EpochMetrics] = []
         let trainingStart = DispatchTime.now().uptimeNanoseconds
-        for epoch in max(firstEpoch, 1)...max(options.epochs, 1) where epoch >= firstEpoch {
+        for epoch in firstEpoch...options.epochs {
             let epochStart = DispatchTime.now().uptimeNanoseconds
             let statistics = trainingStep.statistics
             try statistics.reset()
             var learningRate: Float = 0
+            var lastCheck = 0.0
             for batch in trainLoader.epoch(epoch - 1) {
                 learningRate = schedule.rate(at: optimizer.stepCount)
                 try trainingStep(batch, learningRate: learningRate)
+                if let signal = stopRequest.signal {
+                    progress.finish()
+                    throw TrainingError.interrupted(
+                        signal: signal, epoch: epoch, step: batch.index + 1, of: stepsPerEpoch, lastCheckpoint: lastCheckpoint)
+                }
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-                // The figures are read from the device only when the line is printed.
-                guard progress.isDue(elapsed: elapsed) else { continue }
-                let (loss, top1) = try statistics.read()
+                // The figures are read from the device (one wait) only when the line is printed
+                // or a divergence check is due.
+                let printing = progress.isDue(elapsed: elapsed)
+                guard printing || elapsed - lastCheck >= Self.divergenceCheckInterval else { continue }
+                lastCheck = elapsed
+                let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress)
+                guard printing else { continue }
                 let rate = Double(statistics.seen) / max(elapsed, 1e-9)
                 let remaining = Double(trainLoader.samplesPerEpoch - statistics.seen) / max(rate, 1e-9)
                 progress.update(
-                    String(
-                        format: "epoch %d/%d step %d/%d loss %.4f acc %.2f%% %.0f img/s ETA %@", epoch, options.epochs,
-                        batch.index + 1, stepsPerEpoch, loss, top1, rate, ProgressLine.clock(remaining)), elapsed: elapsed)
+                    "epoch \(epoch)/\(options.epochs) step \(batch.index + 1)/\(stepsPerEpoch) "
+                        + String(format: "loss %.4f acc %.2f%% %.0f img/s ETA %@", figures.loss, figures.top1, rate, ProgressLine.clock(remaining)),
+                    elapsed: elapsed)
             }
             // Reading the totals waits for the epoch's last step, so the time below is the device's too.
-            let (trainLoss, trainTop1) = try statistics.read()
+            let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress)
             let seen = statistics.seen
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
             let evaluation = try model.evaluate(on: testLoader)
+            guard evaluation.loss.isFinite else {
+                throw TrainingError.diverged(
+                    "the test loss after epoch \(epoch) is \(evaluation.loss): the model's outputs are not finite; "
+                        + "stopped without a checkpoint of this epoch (lower --lr, or clip with --clip-gradient-norm)")
+            }
             let metrics = EpochMetrics(
-                epoch: epoch, trainLoss: trainLoss, trainTop1: trainTop1,
+                epoch: epoch, trainLoss: figures.loss, trainTop1: figures.top1,
                 testLoss: evaluation.loss, testTop1: evaluation.top1, testTop5: evaluation.top5, learningRate: learningRate,
                 epochSeconds: trainSeconds, imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9))
             progress.update(
-                String(
-                    format: "epoch %d/%d train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% | %.1f s, %.0f img/s",
-                    epoch, options.epochs, metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1,
-                    metrics.testTop5, trainSeconds, metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
+                "epoch \(epoch)/\(options.epochs) "
+                    + String(
+                        format: "train loss %.4f top-1 %.2f%% | test loss %.4f top-1 %.2f%% top-5 %.2f%% | %.1f s, %.0f img/s",
+                        metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1, metrics.testTop5, trainSeconds,
+                        metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
             history.append(metrics)
             try appendLine(try JSONEncoder().encode(metrics), to: metricsURL)
             if options.saveModelEvery > 0 && epoch % options.saveModelEvery == 0 {
-                try Checkpoint.save(
-                    model: model, optimizer: optimizer, epoch: epoch,
-                    to: folder.appendingPathComponent("checkpoint_epoch_\(epoch).safetensors"))
+                try save(epoch: epoch, to: folder.appendingPathComponent("checkpoint_epoch_\(epoch).safetensors"))
             }
         }
         let totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - trainingStart) * 1e-9
-        try Checkpoint.save(model: model, optimizer: optimizer, epoch: options.epochs, to: folder.appendingPathComponent("model_final.safetensors"))
+        try save(epoch: options.epochs, to: folder.appendingPathComponent("model_final.safetensors"))
         if let last = history.last { try writeSummary(last, totalSeconds: totalSeconds) }
         return history
+    }
+
+    /// Seconds between reads of the loss that catch a NaN or infinite one: a diverged run
+    /// stops within this time of the step that diverged, which the error names.
+    static let divergenceCheckInterval = 2.0
+
+    /// The statistics so far, or `TrainingError.diverged` naming the first step whose loss
+    /// was not finite.
+    private func checkedFigures(_ statistics: TrainingStatistics, epoch: Int, stepsPerEpoch: Int, progress: ProgressLine) throws -> TrainingFigures {
+        let figures = try statistics.read()
+        if let batch = figures.firstNonFiniteBatch {
+            progress.finish()
+            let kept = lastCheckpoint.map { "the last checkpoint, \($0.path), is untouched" } ?? "no checkpoint was written"
+            throw TrainingError.diverged(
+                "the training loss became NaN or infinite at epoch \(epoch), step \(batch + 1)/\(stepsPerEpoch) "
+                    + "(lr \(options.learningRate)); training stopped and \(kept); lower --lr, or clip with --clip-gradient-norm")
+        }
+        return figures
+    }
+
+    /// Writes a checkpoint of the current model and optimizer, which becomes the last one.
+    private func save(epoch: Int, to url: URL) throws {
+        try Checkpoint.save(model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options, to: url)
+        lastCheckpoint = url
+    }
+
+    /// metrics.jsonl's lines of the epochs before `firstEpoch`: from the file itself, or on
+    /// resuming into another folder from the checkpoint's folder; later epochs of an earlier
+    /// attempt are dropped, so no epoch appears twice.
+    private func earlierMetrics(in url: URL) throws -> Data {
+        guard firstEpoch > 1 else { return Data() }
+        let candidates = [url] + (resumePoint.map { [$0.url.deletingLastPathComponent().appendingPathComponent("metrics.jsonl")] } ?? [])
+        guard let source = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else { return Data() }
+        let text = try FileSystem.readText(source)
+        let kept = text.split(separator: "\n").filter { line in
+            guard let metrics = try? JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8)) else { return false }
+            return metrics.epoch < firstEpoch
+        }
+        return Data(kept.map { $0 + "\n" }.joined().utf8)
     }
 
     private func writeConfiguration(to url: URL) throws {
@@ -174,14 +253,11 @@ public final class Trainer {
         object["device"] = "\(backend.device)"
         object["device_name"] = backend.info.name
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: url, options: .atomic)
+        try AtomicFile.write(data, to: url)
     }
 
     private func appendLine(_ data: Data, to url: URL) throws {
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: data + Data("\n".utf8))
+        try FileSystem.append(data + Data("\n".utf8), to: url)
     }
 
     /// Appends this run's row to OUTPUT/summary.csv (with a header when the file is new).
@@ -189,7 +265,7 @@ public final class Trainer {
         let url = URL(fileURLWithPath: options.outputDirectory).appendingPathComponent("summary.csv")
         let header =
             "experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image,latency_std_ms,top1,top5,training_seconds\n"
-        if !FileManager.default.fileExists(atPath: url.path) { try Data(header.utf8).write(to: url) }
+        if !FileManager.default.fileExists(atPath: url.path) { try AtomicFile.write(Data(header.utf8), to: url) }
         let sample = testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
         let images = try Tensor(sample.images, shape: Shape(sample.imageShape), on: backend)
         let latency = try model.inferenceLatency(images: images)

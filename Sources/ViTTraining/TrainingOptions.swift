@@ -62,28 +62,65 @@ public struct TrainingOptions: Codable, Sendable {
         case model
     }
 
-    /// Checks the values a user can get wrong, before any data is read.
+    /// The most epochs a run may have (a year of one-minute epochs is far less).
+    public static let maximumEpochs = 100_000
+    /// The most images a step may have.
+    public static let maximumBatchSize = 1 << 20
+
+    /// Checks the values a user can get wrong, before any data is read: each error names the
+    /// flag, its value and what is allowed.
     public func validate() throws {
         func fail(_ detail: String) -> TrainingError { .invalidOption(detail) }
-        guard epochs > 0 else { throw fail("--epochs must be positive, got \(epochs)") }
-        guard batchSize > 0 else { throw fail("--batch-size must be positive, got \(batchSize)") }
-        guard learningRate > 0, learningRate.isFinite else { throw fail("--lr must be positive, got \(learningRate)") }
+        func require(_ flag: String, _ value: Int, in range: ClosedRange<Int>) throws {
+            guard range.contains(value) else { throw fail("\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)") }
+        }
+        for (flag, value) in [
+            ("--lr", learningRate), ("min_lr", minimumLearningRate), ("--weight-decay", weightDecay), ("--warmup-epochs", warmupEpochs),
+            ("momentum", momentum), ("--adam-beta2", adamBeta2), ("--label-smoothing", labelSmoothing),
+            ("--clip-gradient-norm", gradientClipNorm),
+        ] where !value.isFinite {
+            throw fail("\(flag) must be a finite number, got \(value)")
+        }
+        try require("--epochs", epochs, in: 1...Self.maximumEpochs)
+        try require("--batch-size", batchSize, in: 1...Self.maximumBatchSize)
+        guard learningRate > 0 else { throw fail("--lr must be positive, got \(learningRate)") }
+        guard minimumLearningRate >= 0, minimumLearningRate <= learningRate else {
+            throw fail("min_lr must be in [0, --lr \(learningRate)], got \(minimumLearningRate)")
+        }
         guard weightDecay >= 0 else { throw fail("--weight-decay must not be negative, got \(weightDecay)") }
         _ = try optimizerKind()
+        guard momentum >= 0, momentum < 1 else { throw fail("momentum must be in [0, 1), got \(momentum)") }
         guard adamBeta2 >= 0, adamBeta2 < 1 else { throw fail("--adam-beta2 must be in [0, 1), got \(adamBeta2)") }
         guard warmupEpochs >= 0 else { throw fail("--warmup-epochs must not be negative, got \(warmupEpochs)") }
+        guard warmupEpochs <= Float(epochs) else {
+            throw fail("--warmup-epochs must be at most --epochs \(epochs) (the warm-up is part of the run), got \(warmupEpochs)")
+        }
         guard gradientClipNorm >= 0 else { throw fail("--clip-gradient-norm must not be negative (0: no clipping), got \(gradientClipNorm)") }
         for (flag, limit) in [("--train-limit", trainingLimit), ("--test-limit", testLimit)] {
             if let limit, limit <= 0 { throw fail("\(flag) must be a positive number of images, got \(limit)") }
         }
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
-        guard cropPadding >= 0 else { throw fail("--crop-padding must not be negative, got \(cropPadding)") }
-        guard saveModelEvery >= 0 else { throw fail("--save-model-every must not be negative, got \(saveModelEvery)") }
+        try require("--crop-padding", cropPadding, in: 0...model.imageSize)
+        try require("--save-model-every", saveModelEvery, in: 0...Self.maximumEpochs)
         guard DatasetKind(rawValue: dataset) != nil else {
             throw fail("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard !experimentName.isEmpty, !experimentName.contains("/") else { throw fail("--exp-name must be a non-empty name without '/'") }
+        try Self.validateExperimentName(experimentName)
+        guard !outputDirectory.isEmpty else { throw fail("--output-dir must not be empty") }
         try model.validate()
+    }
+
+    /// An experiment name is one folder name that summary.csv can hold in a field: letters,
+    /// digits and `._-+=@`, not `.` or `..`, at most 200 characters.
+    static func validateExperimentName(_ name: String) throws {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-+=@"))
+        guard !name.isEmpty, name.count <= 200, name != ".", name != "..",
+            name.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII })
+        else {
+            throw TrainingError.invalidOption(
+                "--exp-name must be a folder name of 1 to 200 letters, digits and ._-+=@ (not . or ..), got '\(name.debugDescription.dropFirst().dropLast())'"
+            )
+        }
     }
 }
 
@@ -130,11 +167,21 @@ extension TrainingOptions {
 public enum TrainingError: Error, CustomStringConvertible {
     case invalidOption(String)
     case mismatch(String)
+    /// A NaN or infinite loss stopped training.
+    case diverged(String)
+    /// SIGINT or SIGTERM stopped training after a step.
+    case interrupted(signal: Int32, epoch: Int, step: Int, of: Int, lastCheckpoint: URL?)
 
     public var description: String {
         switch self {
         case .invalidOption(let detail): return detail
         case .mismatch(let detail): return detail
+        case .diverged(let detail): return detail
+        case .interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint):
+            let resume =
+                lastCheckpoint.map { "the last complete checkpoint is \($0.path): continue with --resume \($0.path)" }
+                ?? "no checkpoint was written yet (--save-model-every N writes one every N epochs)"
+            return "\(StopRequest.name(of: signal)): stopped at epoch \(epoch), step \(step)/\(steps); \(resume)"
         }
     }
 }

@@ -3,16 +3,29 @@ import ViTCore
 import ViTData
 import ViTNN
 
+/// What `TrainingStatistics.read()` finds: the mean loss and top-1 accuracy of the batches
+/// so far, and the first batch whose loss was not finite.
+public struct TrainingFigures: Sendable {
+    /// The mean loss (while every loss is finite).
+    public var loss: Double
+    /// Top-1 accuracy in percent (a NaN logit is never a hit).
+    public var top1: Double
+    /// The index (0-based, since the last reset) of the first batch with a NaN or infinite
+    /// loss; nil while every loss is finite.
+    public var firstNonFiniteBatch: Int?
+}
+
 /// The loss and top-1 hits of the training batches so far, summed on the device so that a
 /// step never waits for it; `read()` copies them to the host (one wait).
 public final class TrainingStatistics {
-    /// [summed loss, hits] on the device.
+    /// [summed loss, hits, batches before the first non-finite loss, 1 once one was seen] on
+    /// the device.
     private let totals: Tensor
     /// Images counted since the last reset (known on the host).
     public private(set) var seen = 0
 
     init(on backend: Backend) throws {
-        totals = try Tensor.zeros([2], on: backend)
+        totals = try Tensor.zeros([4], on: backend)
     }
 
     /// Adds a batch: its mean `loss` (a device scalar) and its logits' top-1 hits.
@@ -24,16 +37,18 @@ public final class TrainingStatistics {
         seen += rows
     }
 
-    /// The mean loss and top-1 accuracy (in percent) since the last reset; waits for the device.
-    public func read() throws -> (loss: Double, top1: Double) {
+    /// The figures since the last reset; waits for the device.
+    public func read() throws -> TrainingFigures {
         let values = try totals.toArray()
         let count = Double(max(seen, 1))
-        return (Double(values[0]) / count, 100 * Double(values[1]) / count)
+        return TrainingFigures(
+            loss: Double(values[0]) / count, top1: 100 * Double(values[1]) / count,
+            firstNonFiniteBatch: values[3] != 0 ? Int(values[2]) : nil)
     }
 
     /// Starts counting again from zero.
     public func reset() throws {
-        try totals.backend.fill(totals.storage, count: 2, value: 0)
+        try totals.backend.fill(totals.storage, count: 4, value: 0)
         seen = 0
     }
 }

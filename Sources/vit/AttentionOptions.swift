@@ -66,7 +66,7 @@ struct DilatedAttentionOptions: OptionGroupApplying {
     func apply(to settings: inout DilatedAttentionSettings) throws {
         if let dilatedWindow { settings.window = dilatedWindow }
         if let dilationRates {
-            settings.rates = try dilationRates.split(separator: ",").map { text in
+            settings.rates = try dilationRates.split(separator: ",", omittingEmptySubsequences: false).map { text in
                 guard let rate = Int(text.trimmingCharacters(in: .whitespaces)) else {
                     throw ValidationError("--dilation-rates: '\(text)' is not an integer; give comma-separated rates such as 1,2,3")
                 }

@@ -36,14 +36,22 @@ struct TrainCommand: ParsableCommand {
         experiment.apply(to: &options)
         data.apply(to: &options)
         optimization.apply(to: &options)
-        options.model = try model.configuration(for: data.source.dataset)
+        // A resumed run starts from the checkpoint's model; flags may only repeat it.
+        let resumePoint = try resume.map { try ResumePoint(url: URL(fileURLWithPath: $0)) }
+        options.model = try model.configuration(for: data.source.dataset, resuming: resumePoint?.configuration)
         try attention.apply(to: &options.model.attention)
         try options.validate()
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let traceFile = trace ?? Profiler.traceFileFromEnvironment
         if traceFile != nil { Profiler.shared.isTracing = true }
-        let trainer = try Trainer(options: options, backend: backend, resume: resume.map { URL(fileURLWithPath: $0) })
-        try trainer.run()
+        let trainer = try Trainer(options: options, backend: backend, resume: resumePoint)
+        do {
+            try trainer.run()
+        } catch TrainingError.interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint) {
+            let error = TrainingError.interrupted(signal: signal, epoch: epoch, step: step, of: steps, lastCheckpoint: lastCheckpoint)
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(128 + signal)
+        }
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
         if let traceFile {
             try Profiler.shared.writeTrace(to: URL(fileURLWithPath: traceFile))

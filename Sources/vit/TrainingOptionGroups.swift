@@ -144,9 +144,11 @@ struct ModelOptions: OptionGroupApplying {
     )
     var imageFit: ImageFit?
 
-    /// The configuration file's model, or the training default for `dataset`, with the flags applied.
-    func configuration(for dataset: DatasetKind) throws -> ViTConfiguration {
-        var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? .trainingDefault(for: dataset)
+    /// The configuration file's model, else the `resumed` checkpoint's, else the training
+    /// default for `dataset`, with the flags applied.
+    func configuration(for dataset: DatasetKind, resuming resumed: ViTConfiguration? = nil) throws -> ViTConfiguration {
+        var configuration =
+            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? resumed ?? .trainingDefault(for: dataset)
         apply(to: &configuration)
         return configuration
     }

@@ -31,7 +31,7 @@ final class EfficientAttentionTests: XCTestCase {
 
     private func performer(_ backend: Backend, _ tokens: Int, _ headSize: Int) throws -> (core: AttentionCore, reference: AttentionReference) {
         let features = try RandomFeatures(count: 24, headSize: headSize, redrawInterval: 0, seed: 5, on: backend)
-        let projections = try features.projections(forTraining: false).toArray().map(Double.init)
+        let projections = try features.directions.toArray().map(Double.init)
         let matrix = stride(from: 0, to: projections.count, by: headSize).map { Array(projections[$0..<($0 + headSize)]) }
         return (
             LinearAttentionCore(featureMap: .favor(features), headSize: headSize),
@@ -169,17 +169,19 @@ final class EfficientAttentionTests: XCTestCase {
         }
     }
 
-    /// Redraws happen every K training passes and never in evaluation; a seed fixes every draw.
+    /// Redraws happen every K training steps and never in evaluation; a seed and a step fix
+    /// every draw, so a fresh instance at step s (a resumed run) holds what a long-lived one does.
     func testPerformerRedrawsEveryKTrainingSteps() throws {
         let features = try RandomFeatures(count: 8, headSize: 4, redrawInterval: 2, seed: 3, on: Self.cpu)
-        let draws = try (0..<5).map { _ in try features.projections(forTraining: true).toArray() }
+        let draws = try (0..<5).map { try features.projections(for: ForwardContext(training: true, step: $0)).toArray() }
         XCTAssertEqual(draws[0], draws[1])
         XCTAssertNotEqual(draws[1], draws[2])
         XCTAssertEqual(draws[2], draws[3])
         XCTAssertNotEqual(draws[3], draws[4])
-        XCTAssertEqual(try features.projections(forTraining: false).toArray(), draws[4])
+        XCTAssertEqual(try features.projections(for: ForwardContext(training: false, step: 9)).toArray(), draws[4])
         let again = try RandomFeatures(count: 8, headSize: 4, redrawInterval: 2, seed: 3, on: Self.cpu)
-        XCTAssertEqual(try again.projections(forTraining: false).toArray(), draws[0])
+        XCTAssertEqual(try again.projections(for: ForwardContext(training: false)).toArray(), draws[0])
+        XCTAssertEqual(try again.projections(for: ForwardContext(training: true, step: 3)).toArray(), draws[3])
     }
 
     /// Rows of each block of D are orthogonal; norms are chi-distributed (mean near sqrt(D)).

@@ -29,6 +29,35 @@ struct AttentionBenchmark: ParsableCommand {
     @Option(name: .long, help: "Also write the rows to this CSV file.")
     var csv: String?
 
+    func validate() throws {
+        try requireDuration(seconds, flag: "--seconds")
+        for (flag, value, limit) in [("--batch", batch, 4096), ("--heads", heads, 1024), ("--head-size", headSize, 4096)] {
+            guard (1...limit).contains(value) else { throw ValidationError("\(flag) must be in 1...\(limit), got \(value)") }
+        }
+        guard quadraticLimit >= 1 else { throw ValidationError("--quadratic-limit must be at least 1, got \(quadraticLimit)") }
+        // The largest tensors of a run: N x N probabilities for quadratic cores (up to the
+        // limit), else a few N x D activations; both must fit in memory.
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        for count in try tokenCounts() {
+            let rows = Double(batch) * Double(heads) * Double(count)
+            let bytes = 4 * rows * max(3 * Double(min(count, quadraticLimit)), 8 * Double(headSize))
+            guard bytes <= available else {
+                throw ValidationError(
+                    String(format: "N %d needs about %.1f GiB at this batch and head count; this machine has %.1f GiB", count, bytes / 1_073_741_824, available / 1_073_741_824))
+            }
+        }
+    }
+
+    /// The token counts of `--tokens`.
+    private func tokenCounts() throws -> [Int] {
+        try tokens.split(separator: ",", omittingEmptySubsequences: false).map { text -> Int in
+            guard let value = Int(text), (1...(1 << 20)).contains(value) else {
+                throw ValidationError("--tokens: '\(text)' is not a token count in 1...\(1 << 20)")
+            }
+            return value
+        }
+    }
+
     func run() throws {
         let registry = DeviceRegistry.shared
         let devices = device == "all" ? registry.devices.map(\.device) : [try registry.device(for: device)]
@@ -42,10 +71,7 @@ struct AttentionBenchmark: ParsableCommand {
                     return kind
                 }
             } ?? AttentionKind.allCases.filter { $0 != .standardSeparate }
-        let counts = try tokens.split(separator: ",").map { text -> Int in
-            guard let value = Int(text), value > 0 else { throw ValidationError("bad token count '\(text)'") }
-            return value
-        }
+        let counts = try tokenCounts()
         var rows = ["device,attention,batch,heads,tokens,head_size,forward_ms,forward_backward_ms,forward_gflops,peak_memory_bytes"]
         print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
         for target in devices {

@@ -15,6 +15,12 @@ struct Benchmarks: ParsableCommand {
     )
 }
 
+/// Checks a `--seconds` value: a finite, positive duration of at most an hour (an infinite
+/// one would never end).
+func requireDuration(_ seconds: Double, flag: String) throws {
+    guard seconds > 0, seconds <= 3600 else { throw ValidationError("\(flag) must be in (0, 3600] seconds, got \(seconds)") }
+}
+
 /// Kernel benchmarks: time and achieved GFLOP/s (GEMM) or GB/s (memory-bound kernels) at
 /// ViT sizes on each backend, and OpenBLAS called directly as the CPU GEMM's yardstick.
 struct KernelBenchmark: ParsableCommand {
@@ -31,6 +37,10 @@ struct KernelBenchmark: ParsableCommand {
 
     @Option(name: .long, help: "Only rows whose kernel name contains this text.")
     var filter: String?
+
+    func validate() throws {
+        try requireDuration(seconds, flag: "--seconds")
+    }
 
     func run() throws {
         let registry = DeviceRegistry.shared
@@ -218,7 +228,7 @@ struct BenchmarkRow {
             })
         rows.append(
             BenchmarkRow(name: "crossentropy_stats", size: "256x10", flops: 0, bytes: float * 256 * 11) { backend in
-                let (logits, loss, totals) = (try buffer(2560, backend), try buffer(1, backend), try buffer(2, backend))
+                let (logits, loss, totals) = (try buffer(2560, backend), try buffer(1, backend), try buffer(4, backend))
                 let labels = try backend.allocate(count: 256)
                 try backend.fill(labels, count: 256, value: 3)
                 return {

@@ -32,8 +32,10 @@ struct TrainingBenchmark: ParsableCommand {
     var trace: String?
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard (1...TrainingOptions.maximumBatchSize).contains(batchSize) else {
+            throw ValidationError("--batch-size must be in 1...\(TrainingOptions.maximumBatchSize), got \(batchSize)")
+        }
+        guard (1...1_000_000).contains(steps) else { throw ValidationError("--steps must be in 1...1000000, got \(steps)") }
     }
 
     func run() throws {
