@@ -73,6 +73,8 @@ public struct ViTConfiguration: ConfigurationSection {
             return try JSONDecoder().decode(ViTConfiguration.self, from: data)
         } catch let ViTError.invalidArgument(_, detail) {
             throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(detail)")
+        } catch let error as DecodingError {
+            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(Self.describe(error))")
         } catch {
             throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(error)")
         }
@@ -83,6 +85,25 @@ public struct ViTConfiguration: ConfigurationSection {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(self)
+    }
+
+    /// A decoding failure as "field 'hidden_size': expected Int" rather than Foundation's dump.
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ context: DecodingError.Context) -> String {
+            context.codingPath.last.map { "field '\($0.stringValue)': " } ?? ""
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return field(context) + "expected a value of type \(type)"
+        case .valueNotFound(let type, let context):
+            return field(context) + "expected a value of type \(type), found null"
+        case .keyNotFound(let key, _):
+            return "field '\(key.stringValue)' is missing"
+        case .dataCorrupted(let context):
+            return field(context) + context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
     }
 
     /// Patches per image.

@@ -99,11 +99,10 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(try actual.toArray(), try expected.toArray(), name)
         }
 
-        var wider = smallOptions()
+        var wider = smallOptions(epochs: 2)
         wider.model.intermediateSize = 96
         XCTAssertThrowsError(try Trainer(options: wider, backend: cpu, resume: checkpoint, log: { _ in })) { error in
-            XCTAssertTrue("\(error)".contains("blocks.0.mlp.fc1.weight"), "\(error)")
-            XCTAssertTrue("\(error)".contains("[192, 48]"), "\(error)")
+            XCTAssertTrue("\(error)".contains("intermediate_size 96 (the checkpoint has 192)"), "\(error)")
         }
     }
 

@@ -1,0 +1,172 @@
+import Foundation
+import ViTSerialization
+import XCTest
+
+/// What a child process wrote, filled on the reading queue and read after it finished.
+private final class OutputCollector: @unchecked Sendable {
+    var data = Data()
+}
+
+/// Bad input to `vit` and `vit-bench`, as a hostile user gives it (issue 18): each case must
+/// end the process promptly with a clean error that names the flag or file, never a trap
+/// (exit 132/134/139), a hang or a silent success.
+final class CommandLineInputTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("vit-input-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// An executable that `swift test` built beside the test bundle.
+    private func executable(_ name: String) throws -> URL {
+        let testBundle = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        let url = testBundle.deletingLastPathComponent().appendingPathComponent(name)
+        guard FileManager.default.isExecutableFile(atPath: url.path) else { throw XCTSkip("no \(name) executable at \(url.path)") }
+        return url
+    }
+
+    /// Runs `program ARGUMENTS` for at most `timeout` seconds; returns its status and output
+    /// (nil status: it had to be killed).
+    private func run(_ program: String, _ arguments: [String], timeout: Double = 60) throws -> (status: Int32?, output: String) {
+        let process = Process()
+        process.executableURL = try executable(program)
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        try process.run()
+        // The pipe is read while the process runs, so a chatty one cannot block on a full pipe.
+        let output = OutputCollector()
+        let reader = DispatchQueue(label: "output")
+        reader.async { output.data = pipe.fileHandleForReading.readDataToEndOfFile() }
+        guard finished.wait(timeout: .now() + timeout) == .success else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return (nil, "")
+        }
+        reader.sync {}
+        return (process.terminationStatus, String(decoding: output.data, as: UTF8.self))
+    }
+
+    /// Each case fails cleanly (status 1, or ArgumentParser's 64) with `message` in its output.
+    private func expectCleanErrors(_ program: String, _ cases: [(arguments: [String], message: String)]) throws {
+        for (arguments, message) in cases {
+            let (status, output) = try run(program, arguments)
+            let call = "\(program) \(arguments.joined(separator: " "))"
+            guard let status else {
+                XCTFail("\(call) hung")
+                continue
+            }
+            XCTAssertTrue([1, 64].contains(status), "\(call) exited \(status):\n\(output.suffix(2000))")
+            XCTAssertTrue(output.contains(message), "\(call) said:\n\(output.suffix(2000))\nexpected: \(message)")
+        }
+    }
+
+    private func write(_ text: String, to name: String) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    private func fifo() throws -> String {
+        let path = folder.appendingPathComponent("fifo").path
+        guard mkfifo(path, 0o600) == 0 else { throw XCTSkip("mkfifo failed") }
+        return path
+    }
+
+    /// A checkpoint as timm writes it (no stored configuration) with one tensor changed.
+    private func timmCheckpoint(changing name: String, to tensor: NamedTensor) throws -> String {
+        func zeros(_ shape: [Int]) -> NamedTensor { NamedTensor(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *))) }
+        var tensors = [
+            "patch_embed.proj.weight": zeros([48, 1, 4, 4]), "pos_embed": zeros([1, 65, 48]),
+            "blocks.0.mlp.fc1.weight": zeros([192, 48]), "head.weight": zeros([10, 48]),
+        ]
+        tensors[name] = tensor
+        let url = folder.appendingPathComponent("timm-\(UUID().uuidString).safetensors")
+        try SafeTensorsFile(tensors: tensors).write(to: url)
+        return url.path
+    }
+
+    func testTrainFlagsOutOfRange() throws {
+        let quick = ["train", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64", "--test-limit", "32"]
+        try expectCleanErrors(
+            "vit",
+            [
+                (quick + ["--test-limit", "0"], "--test-limit must be a positive number of images, got 0"),
+                (quick + ["--warmup-epochs=-1"], "--warmup-epochs must not be negative, got -1.0"),
+                (quick + ["--warmup-epochs", "1e30"], "--warmup-epochs must be at most --epochs 1"),
+                (quick + ["--epochs", "999999999999"], "--epochs must be in 1...100000, got 999999999999"),
+                (quick + ["--batch-size", "99999999999"], "--batch-size must be in 1...1048576"),
+                (quick + ["--clip-gradient-norm=-1"], "--clip-gradient-norm must not be negative"),
+                (quick + ["--weight-decay", "inf"], "--weight-decay must be a finite number, got inf"),
+                (quick + ["--lr", "nan"], "--lr must be a finite number, got nan"),
+                (quick + ["--label-smoothing", "2"], "--label-smoothing must be in [0, 1], got 2.0"),
+                (quick + ["--crop-padding", "100000"], "--crop-padding must be in 0...32, got 100000"),
+                (quick + ["--device", ""], "unknown device '': expected cpu, opencl, opencl:N or auto"),
+                (quick + ["--exp-name", ".."], "--exp-name must be a folder name"),
+                (quick + ["--exp-name", "a,b"], "--exp-name must be a folder name"),
+                (quick + ["--exp-name", "a\nb"], "--exp-name must be a folder name"),
+                (quick + ["--exp-name", "x/y"], "--exp-name must be a folder name"),
+                (quick + ["--attention", "dilated", "--dilated-window", "999999999"], "dilated_window (--dilated-window) must be at most 15"),
+                (quick + ["--attention", "dilated", "--dilation-rates", "1,,2"], "--dilation-rates: '' is not an integer"),
+                (quick + ["--attention", "dilated", "--dilation-rates", "99999999999"], "dilation_rates (--dilation-rates) must all be in 1...7"),
+                (quick + ["--attention", "fibottention", "--fib-wmax", "99999999999"], "fib_wmax (--fib-wmax) must be in 1...64"),
+                (quick + ["--attention", "fibottention", "--fib-wmin", "99999999999"], "fib_wmin (--fib-wmin) must be in 1...64"),
+                (quick + ["--output-dir", "/proc/no-such-folder/x"], "creating the folder failed: No such file or directory"),
+            ])
+    }
+
+    func testConfigurationFieldsOutOfRange() throws {
+        let quick = ["train", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64"]
+        let huge = try write(#"{"hidden_size": 4000000000, "num_channels": 1}"#, to: "huge.json")
+        let heavy = try write(#"{"hidden_size": 65536, "num_attention_heads": 1, "num_hidden_layers": 1024, "num_channels": 1}"#, to: "heavy.json")
+        let initializer = try write(#"{"initializer_range": -1, "num_channels": 1}"#, to: "initializer.json")
+        let wrongType = try write(#"{"hidden_size": "wide"}"#, to: "type.json")
+        try expectCleanErrors(
+            "vit",
+            [
+                (quick + ["--config", huge], "hidden_size must be at most 65536, got 4000000000"),
+                (quick + ["--config", heavy], "with gradients and optimizer state need"),
+                (quick + ["--config", initializer], "initializer_range must be finite and not negative, got -1.0"),
+                (quick + ["--config", wrongType], "field 'hidden_size': expected a value of type Int"),
+                (quick + ["--config", try fifo()], "is not a regular file"),
+            ])
+    }
+
+    func testFilesThatAreNotCheckpoints() throws {
+        let fifo = try fifo()
+        let noTokens = try timmCheckpoint(changing: "pos_embed", to: NamedTensor(shape: [1, 0, 48], values: []))
+        let scalarHead = try timmCheckpoint(changing: "head.weight", to: NamedTensor(scalar: 1))
+        try expectCleanErrors(
+            "vit",
+            [
+                (["eval", "--checkpoint", fifo], "opening for reading failed: not a regular file"),
+                (["train", "--resume", fifo, "--output-dir", folder.path], "opening for reading failed: not a regular file"),
+                (["eval", "--checkpoint", noTokens], "pos_embed [1, 0, 48] holds 0 tokens"),
+                (["eval", "--checkpoint", scalarHead], "head.weight has shape [], not a matrix"),
+            ])
+    }
+
+    func testBenchmarkFlagsOutOfRange() throws {
+        try expectCleanErrors(
+            "vit-bench",
+            [
+                (["attention", "--seconds", "inf"], "--seconds must be in (0, 3600] seconds, got inf"),
+                (["kernels", "--seconds=-1"], "--seconds must be in (0, 3600] seconds, got -1.0"),
+                (["attention", "--batch=-3"], "--batch must be in 1...4096, got -3"),
+                (["attention", "--head-size", "0"], "--head-size must be in 1...4096, got 0"),
+                (["attention", "--tokens", "65,0"], "--tokens: '0' is not a token count"),
+                (["attention", "--tokens", "1000000", "--quadratic-limit", "1000000"], "N 1000000 needs about"),
+                (["training", "--batch-size=-3"], "--batch-size must be in 1...1048576, got -3"),
+                (["training", "--steps", "0"], "--steps must be in 1...1000000, got 0"),
+            ])
+    }
+}
