@@ -29,7 +29,9 @@ public final class CPUStorage: DeviceStorage {
         } else {
             var raw: UnsafeMutableRawPointer?
             let bytes = max(count, 1) * MemoryLayout<Float>.size
-            guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            // Past the machine's memory, Linux's overcommit would grant the block and the
+            // process would die touching it: refuse it here, with the size.
+            guard UInt64(bytes) <= ProcessInfo.processInfo.physicalMemory, posix_memalign(&raw, 64, bytes) == 0, let raw else {
                 throw ViTError.outOfMemory(device: "cpu", bytes: bytes)
             }
             pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
