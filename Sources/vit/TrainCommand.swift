@@ -32,6 +32,8 @@ struct TrainCommand: ParsableCommand {
     var trace: String?
 
     func run() throws {
+        // Line by line even into a pipe or a log file, so a run's progress can be followed.
+        setvbuf(stdout, nil, _IOLBF, 0)
         var options = TrainingOptions()
         experiment.apply(to: &options)
         data.apply(to: &options)

@@ -1,10 +1,23 @@
 import Foundation
+import ViTData
 import ViTSerialization
 import XCTest
 
-/// What a child process wrote, filled on the reading queue and read after it finished.
+/// What a child process wrote, filled on a reading queue.
 private final class OutputCollector: @unchecked Sendable {
-    var data = Data()
+    private let lock = NSLock()
+    private var bytes = Data()
+
+    var data: Data {
+        get { lock.withLock { bytes } }
+        set { lock.withLock { bytes = newValue } }
+    }
+
+    var text: String { String(decoding: data, as: UTF8.self) }
+
+    func append(_ more: Data) {
+        lock.withLock { bytes.append(more) }
+    }
 }
 
 /// Bad input to `vit` and `vit-bench`, as a hostile user gives it (issue 18): each case must
@@ -153,6 +166,40 @@ final class CommandLineInputTests: XCTestCase {
                 (["eval", "--checkpoint", noTokens], "pos_embed [1, 0, 48] holds 0 tokens"),
                 (["eval", "--checkpoint", scalarHead], "head.weight has shape [], not a matrix"),
             ])
+    }
+
+    /// SIGINT during `vit train`: the run stops after its step with status 130, names the
+    /// checkpoint to resume from and leaves no temporary file.
+    func testInterruptStopsAfterTheStepAndNamesTheCheckpoint() throws {
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else { throw XCTSkip("Fashion-MNIST is not installed") }
+        let process = Process()
+        process.executableURL = try executable("vit")
+        process.arguments = [
+            "train", "--device", "cpu", "--output-dir", folder.path, "--exp-name", "interrupted", "--epochs", "1000", "--train-limit", "64",
+            "--test-limit", "32", "--batch-size", "32", "--save-model-every", "1",
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = OutputCollector()
+        pipe.fileHandleForReading.readabilityHandler = { handle in output.append(handle.availableData) }
+        try process.run()
+        // After the first epoch's line, checkpoint_epoch_1 exists.
+        let deadline = Date().addingTimeInterval(120)
+        while !output.text.contains("epoch 1/1000 train loss") && process.isRunning && Date() < deadline { usleep(20_000) }
+        kill(process.processIdentifier, SIGINT)
+        let stopped = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < stopped { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        let text = output.text
+        XCTAssertEqual(process.terminationReason, .exit, text)
+        XCTAssertEqual(process.terminationStatus, 130, text)
+        XCTAssertTrue(text.contains("SIGINT: stopped at epoch "), text)
+        XCTAssertTrue(text.contains("continue with --resume \(folder.path)/interrupted/checkpoint_epoch_"), text)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("interrupted").path)
+        XCTAssertFalse(names.contains { $0.hasSuffix(".tmp") }, "\(names)")
     }
 
     func testBenchmarkFlagsOutOfRange() throws {

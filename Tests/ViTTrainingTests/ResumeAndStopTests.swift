@@ -139,20 +139,25 @@ final class ResumeAndStopTests: XCTestCase {
         XCTAssertTrue(whole.model.stateTensors.contains { $0.name.hasSuffix("attn.core.projection_matrix") }, "the directions are saved")
     }
 
-    /// Evaluating a Performer checkpoint in a fresh model (another seed) gives the figures the
-    /// trained model had: its random directions are in the checkpoint.
+    /// Evaluating a Performer checkpoint (and a hybrid one with Performer heads) in a fresh
+    /// model of another seed gives the figures the trained model had: its random directions
+    /// are in the checkpoint.
     func testPerformerCheckpointEvaluatesAsTrained() throws {
-        var recipe = options(epochs: 1)
-        recipe.model.attention.kind = .performer
-        let trainer = try train(recipe)
-        let trained = try trainer.model.evaluate(on: trainer.testLoader)
-        let url = trainer.experimentFolder.appendingPathComponent("model_final.safetensors")
-        let file = try Checkpoint.read(url)
-        let fresh = try VisionTransformer(configuration: try XCTUnwrap(Checkpoint.configuration(in: file)), on: cpu, seed: 7)
-        try Checkpoint.load(file, into: fresh.stateTensors, source: url.lastPathComponent)
-        let evaluated = try fresh.evaluate(on: trainer.testLoader)
-        XCTAssertEqual(evaluated.top1, trained.top1)
-        XCTAssertEqual(evaluated.loss, trained.loss)
+        for kind in [AttentionKind.performer, .hybrid] {
+            var recipe = options(epochs: 1, name: kind.rawValue)
+            recipe.model.attention.kind = kind
+            recipe.model.attention.hybrid.global = .performer
+            let trainer = try train(recipe)
+            let trained = try trainer.model.evaluate(on: trainer.testLoader)
+            let url = trainer.experimentFolder.appendingPathComponent("model_final.safetensors")
+            let file = try Checkpoint.read(url)
+            let fresh = try VisionTransformer(configuration: try XCTUnwrap(Checkpoint.configuration(in: file)), on: cpu, seed: 7)
+            try Checkpoint.load(file, into: fresh.stateTensors, source: url.lastPathComponent)
+            let evaluated = try fresh.evaluate(on: trainer.testLoader)
+            XCTAssertEqual(evaluated.top1, trained.top1, "\(kind)")
+            XCTAssertEqual(evaluated.loss, trained.loss, "\(kind)")
+            XCTAssertTrue(file.tensors.keys.contains { $0.hasSuffix("projection_matrix") }, "\(kind)")
+        }
     }
 
     func testNaNWeightsScoreNoHits() throws {
