@@ -6,6 +6,7 @@
 public struct MuonMatrix: Equatable, Sendable {
     /// Floats from the start of the parameter, gradient and momentum arenas.
     public var offset: Int
+    /// The matrix's shape as the parameter has it.
     public var rows: Int
     public var columns: Int
     /// Floats from the start of the work buffer.
@@ -15,6 +16,7 @@ public struct MuonMatrix: Equatable, Sendable {
     /// Whether weight decay applies.
     public var decayed: Bool
 
+    /// A matrix at `offset` in the arenas with its slot at `slotOffset` in the work buffer.
     public init(offset: Int, rows: Int, columns: Int, slotOffset: Int, updateScale: Float, decayed: Bool) {
         (self.offset, self.rows, self.columns, self.slotOffset, self.updateScale, self.decayed) =
             (offset, rows, columns, slotOffset, updateScale, decayed)
@@ -32,15 +34,16 @@ public struct MuonMatrix: Equatable, Sendable {
 ///
 ///     [offset, rows, columns, slotOffset, updateScale bits, decayed] per matrix
 public struct MuonMatrixTable {
-    /// Entries per matrix in `storage`.
-    public static let fields = 6
+    /// The entries, in table order.
     public let matrices: [MuonMatrix]
     /// The table, on `backend`.
     public let storage: DeviceStorage
+    /// The device that holds `storage`.
     public let backend: Backend
     /// The largest matrix's elements (a launch's extent per matrix).
     public let largestCount: Int
 
+    /// Uploads the entries of `matrices` to `backend`.
     public init(matrices: [MuonMatrix], on backend: Backend) throws {
         let entries = matrices.flatMap { matrix -> [Int32] in
             [
