@@ -55,25 +55,25 @@ __kernel void layernorm_backward(__global const float *output_gradient, __global
     }
 }
 
-// Weight and bias gradients, first stage: work-items over (chunks, columns) sum the rows
-// [c L, (c + 1) L) of one column, so reads of neighbouring work-items are neighbouring
-// addresses; the backend then sums the [chunks, columns] partials of each (reduce.cl).
+// Weight and bias gradients in one launch: one work-group per column sums that column's
+// rows (strided by `columns`) in local memory, both sums in the same pass over the rows.
 __kernel void layernorm_parameters_backward(__global const float *output_gradient, __global const float *input,
                                             __global const float *mean, __global const float *rstd,
-                                            __global float *weight_partials, __global float *bias_partials,
-                                            const int rows, const int columns, const int chunk_rows) {
-    const int column = get_global_id(0);
-    const int chunk = get_global_id(1);
-    if (column >= columns) return;
-    const int last = min((chunk + 1) * chunk_rows, rows);
+                                            __global float *weight_gradient, __global float *bias_gradient,
+                                            const int rows, const int columns, __local float *scratch) {
+    const int column = get_group_id(0);
     float weight_sum = 0.0f;
     float bias_sum = 0.0f;
-    for (int row = chunk * chunk_rows; row < last; row++) {
+    for (int row = get_local_id(0); row < rows; row += get_local_size(0)) {
         const size_t i = (size_t)row * columns + column;
         const float gradient = output_gradient[i];
         weight_sum += gradient * (input[i] - mean[row]) * rstd[row];
         bias_sum += gradient;
     }
-    weight_partials[(size_t)chunk * columns + column] = weight_sum;
-    bias_partials[(size_t)chunk * columns + column] = bias_sum;
+    weight_sum = group_sum(weight_sum, scratch);
+    bias_sum = group_sum(bias_sum, scratch);
+    if (get_local_id(0) == 0) {
+        weight_gradient[column] = weight_sum;
+        bias_gradient[column] = bias_sum;
+    }
 }

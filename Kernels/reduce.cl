@@ -3,11 +3,12 @@
 // Version 2: every sum is parallel. The backend picks, per shape (OpenCLBackend.sum):
 // - sum_forward: one work-item per output, when there are outputs enough to fill the device;
 //   neighbouring work-items read neighbouring addresses when inner > 1.
-// - sum_partials_forward: few outputs with inner > 1 (bias gradients): each work-item sums a
+// - sum_partials_forward: few outputs with inner > 1 and a long axis: each work-item sums a
 //   chunk of the axis for one output, writing (outer, chunks, inner) partials that are summed
 //   again.
-// - sum_group_forward: few outputs (a whole tensor's sum, the last stage of the others): one
-//   work-group per (output, chunk) reduces in local memory.
+// - sum_group_forward: few outputs (a whole tensor's sum, a bias gradient over a batch's rows,
+//   the last stage of the others): one work-group per (output, chunk) reduces in local
+//   memory; an axis of at most 64 terms per work-item is one chunk, so one launch.
 // CPU counterpart: CPUBackend+Layout.swift.
 
 __kernel void sum_forward(__global const float *input, __global float *output, const int outer, const int axis,

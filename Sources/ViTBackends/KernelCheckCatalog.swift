@@ -272,9 +272,11 @@ public enum KernelCheckCatalog {
 
     static func reduce(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
-        // (1, 4097, 16) splits the summed axis into two uneven halves on two cores.
+        // (1, 4097, 16) splits the summed axis into two uneven halves on two cores; (1, 17000, 2)
+        // is long enough for the OpenCL backend's two-stage sum.
         let shapes = scope.sizes(
-            [(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16), (1, 9000, 1), (2, 5000, 3)], large: [(1, 256 * 65, 48), (8, 197, 768)])
+            [(1, 1, 1), (7, 33, 1), (1, 129, 7), (129, 7, 33), (1, 4097, 16), (1, 9000, 1), (2, 5000, 3), (1, 17000, 2)],
+            large: [(1, 256 * 65, 48), (8, 197, 768)])
         for (outer, axis, inner) in shapes {
             checks.append(
                 KernelCheck(

@@ -70,6 +70,7 @@ public struct KernelFamily {
             KernelFamily("dropout", checks: KernelCheckCatalog.dropout),
             KernelFamily("adamw", checks: KernelCheckCatalog.adamW),
             KernelFamily("sgd", checks: KernelCheckCatalog.sgd),
+            KernelFamily("muon", checks: KernelCheckCatalog.muon),
             KernelFamily("flash_attention", checks: KernelCheckCatalog.flashAttention),
             KernelFamily("sparse_attention", checks: KernelCheckCatalog.sparseAttention),
             KernelFamily("feature_map", checks: KernelCheckCatalog.featureMaps),

@@ -66,18 +66,15 @@ extension OpenCLBackend {
                 .buffer(outputGradient), .buffer(input), .buffer(weight), .buffer(mean), .buffer(inverseStandardDeviation),
                 .buffer(inputGradient), .int(columns), .local(floats: group),
             ])
-        // Row chunks enough to fill the device, then each parameter's partials are summed.
-        let chunkRows = max(Self.serialLength, (rows * columns + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
-        let chunks = (rows + chunkRows - 1) / chunkRows
-        let (weightPartials, biasPartials) = (try allocate(count: chunks * columns), try allocate(count: chunks * columns))
+        // One work-group per column sums both parameters' rows in local memory: one launch,
+        // where partial sums per row chunk would need a second pass for each parameter.
+        let columnGroup = rowGroupSize(columns: rows)
         try launch(
-            "layernorm", "layernorm_parameters_backward", global: [columns, chunks],
+            "layernorm", "layernorm_parameters_backward", global: [columns * columnGroup], local: [columnGroup],
             [
                 .buffer(outputGradient), .buffer(input), .buffer(mean), .buffer(inverseStandardDeviation),
-                .buffer(weightPartials), .buffer(biasPartials), .int(rows), .int(columns), .int(chunkRows),
+                .buffer(weightGradient), .buffer(biasGradient), .int(rows), .int(columns), .local(floats: columnGroup),
             ])
-        try sum(weightPartials, output: weightGradient, outer: 1, axis: chunks, inner: columns)
-        try sum(biasPartials, output: biasGradient, outer: 1, axis: chunks, inner: columns)
     }
 
     public func softmaxForward(_ input: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
@@ -134,6 +131,10 @@ extension OpenCLBackend {
     static let parallelWorkItems = 16384
     /// Terms one work-item adds in a row before the next stage takes over.
     static let serialLength = 16
+    /// Terms per work-item up to which a work-group per output sums its whole axis in one
+    /// launch (bias gradients over a batch's rows): a second launch costs a GPU more than
+    /// these few more serial additions.
+    static let singleLaunchSerialLength = 64
 
     /// Every sum is parallel (Kernels/reduce.cl): one work-item per output when there are
     /// outputs enough; otherwise the axis is cut into chunks whose partial sums are summed
@@ -146,7 +147,8 @@ extension OpenCLBackend {
             return
         }
         let group = rowGroupSize(columns: axis)
-        if inner > 1 && axis > group * Self.serialLength {
+        let singleLaunch = axis <= group * Self.singleLaunchSerialLength
+        if inner > 1 && !singleLaunch {
             // Work-items over (outer, chunks, inner), then the chunks are summed.
             let chunkLength = max(Self.serialLength, (axis * outputs + Self.parallelWorkItems - 1) / Self.parallelWorkItems)
             let chunks = (axis + chunkLength - 1) / chunkLength
@@ -160,7 +162,7 @@ extension OpenCLBackend {
             return
         }
         // One work-group per (output, chunk); a second pass when there is more than one chunk.
-        let chunkLength = group * Self.serialLength
+        let chunkLength = singleLaunch ? axis : group * Self.serialLength
         let chunks = (axis + chunkLength - 1) / chunkLength
         let result = chunks == 1 ? output : try allocate(count: outputs * chunks)
         try launch(

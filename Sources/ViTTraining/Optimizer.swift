@@ -281,94 +281,116 @@ public struct LearningRateSchedule: Sendable {
 /// 0.2 sqrt(max(rows, columns)) (Liu et al. 2025, "Muon is scalable for LLM training") so
 /// that its root mean square matches AdamW's and both groups share one learning rate and
 /// weight decay (decoupled).
+///
+/// A step is a few launches whatever the number of matrices: one momentum pass writes every
+/// matrix's Nesterov direction into its slot of a Newton-Schulz batch (`MuonMatrix`: tall,
+/// a wide matrix transposed, padded with zero rows to the batch's longest matrix), each
+/// batch of matrices sharing their short side is orthogonalised by strided-batched GEMMs
+/// (`NewtonSchulzWork`), and one pass applies every update from the slots. The ViT's block
+/// matrices all have the width as their short side, so they form one batch.
 public final class Muon: Optimizer {
     public let arena: ParameterArena
     public let momentum: Float
     public let weightDecay: Float
     public private(set) var stepCount = 0
-    /// The block matrices, one span per (shape, decay) group at the start of the arena.
-    private let groups: [MatrixGroup]
-    /// The matrices' spans: `0..<matrixSpans`.
+    /// The block matrices: `0..<matrixSpans` of the arena, one span per decay setting.
     private let matrixSpans: Int
     private let buffers: OptimizerState
-    /// The Nesterov directions, laid out as the buffers.
-    private let directions: OptimizerState
+    /// Every matrix's place in the arenas and in `batches`' work buffer.
+    private let table: MuonMatrixTable?
+    /// One Newton-Schulz batch per short side, in one work buffer.
+    private let batches: [NewtonSchulzWork]
+    private let work: DeviceStorage?
     private let adamW: AdamW
 
     /// The quintic Newton-Schulz coefficients of the reference implementation: they drive
     /// every singular value into roughly [0.7, 1.2] in five steps.
     static let newtonSchulzCoefficients: (a: Float, b: Float, c: Float) = (3.4445, -4.7750, 2.0315)
+    /// At least 2: the last step writes into the matrix the first one read.
     static let newtonSchulzSteps = 5
-
-    /// Matrices of one shape and decay setting, orthogonalised together by strided-batched GEMMs.
-    private struct MatrixGroup {
-        let span: Int
-        let rows: Int
-        let columns: Int
-        let decayed: Bool
-        let work: NewtonSchulzWork
-    }
+    /// The reference's epsilon in X / (|X| + epsilon).
+    static let normalizationEpsilon: Float = 1e-7
 
     public init(parameters: [OptimizedParameter], momentum: Float = 0.95, adamBeta2: Float = 0.999, weightDecay: Float = 0.05) throws {
         self.momentum = momentum
         self.weightDecay = weightDecay
         let isMatrix = { (parameter: OptimizedParameter) in parameter.name.hasPrefix("blocks.") && parameter.tensor.shape.rank == 2 }
-        // Group the matrices by shape and decay, in order of first appearance.
-        var matrixGroups: [[OptimizedParameter]] = []
-        for matrix in parameters.filter(isMatrix) {
-            if let index = matrixGroups.firstIndex(where: { $0[0].tensor.shape == matrix.tensor.shape && $0[0].decayed == matrix.decayed }) {
-                matrixGroups[index].append(matrix)
-            } else {
-                matrixGroups.append([matrix])
-            }
-        }
+        let matrices = parameters.filter(isMatrix)
         let others = parameters.filter { !isMatrix($0) }
+        let matrixGroups = decayGroups(matrices).filter { !$0.isEmpty }
         let arena = try ParameterArena(groups: matrixGroups + decayGroups(others))
         self.arena = arena
         matrixSpans = matrixGroups.count
         let backend = arena.backend
-        groups = try (0..<matrixSpans).map { span in
-            let first = arena.parameters[arena.spans[span].lowerBound]
-            let (rows, columns) = (first.tensor.shape[0], first.tensor.shape[1])
-            // The arena's distance between two matrices of the group (their size, aligned).
-            let alignment = backend.viewAlignment
-            let stride = (rows * columns + alignment - 1) / alignment * alignment
-            let work = try NewtonSchulzWork(matrices: arena.spans[span].count, stride: stride, rows: rows, columns: columns, on: backend)
-            return MatrixGroup(span: span, rows: rows, columns: columns, decayed: first.decayed, work: work)
+        let matrixCount = matrixSpans > 0 ? arena.spans[matrixSpans - 1].upperBound : 0
+        // One batch per short side, in order of first appearance, its slots as long as its longest matrix.
+        let shortSide = { (index: Int) in arena.parameters[index].tensor.shape.dimensions.min() ?? 0 }
+        let longSide = { (index: Int) in arena.parameters[index].tensor.shape.dimensions.max() ?? 0 }
+        var sides: [Int] = []
+        for index in 0..<matrixCount where !sides.contains(shortSide(index)) { sides.append(shortSide(index)) }
+        let alignment = backend.viewAlignment
+        var slots: [Int: (offset: Int, stride: Int)] = [:]
+        var workLength = 0
+        var batchShapes: [(side: Int, long: Int, matrices: Int, offset: Int, stride: Int)] = []
+        for side in sides {
+            let members = (0..<matrixCount).filter { shortSide($0) == side }
+            let long = members.map(longSide).max() ?? 0
+            let stride = (long * side + alignment - 1) / alignment * alignment
+            for (position, member) in members.enumerated() { slots[member] = (workLength + position * stride, stride) }
+            batchShapes.append((side, long, members.count, workLength, stride))
+            workLength += members.count * stride
+        }
+        if matrixCount > 0 {
+            let work = try backend.allocate(count: workLength)
+            // Padding rows and the gaps between slots stay zero.
+            try backend.fill(work, count: workLength, value: 0)
+            self.work = work
+            batches = try batchShapes.map { shape in
+                try NewtonSchulzWork(
+                    matrices: shape.matrices, stride: shape.stride, long: shape.long, side: shape.side,
+                    input: try backend.view(of: work, offset: shape.offset, count: shape.matrices * shape.stride), on: backend)
+            }
+            table = try MuonMatrixTable(
+                matrices: (0..<matrixCount).map { index in
+                    let parameter = arena.parameters[index]
+                    let (rows, columns) = (parameter.tensor.shape[0], parameter.tensor.shape[1])
+                    return MuonMatrix(
+                        offset: arena.values.offsets[index], rows: rows, columns: columns, slotOffset: slots[index]!.offset,
+                        updateScale: 0.2 * Float(max(rows, columns)).squareRoot(), decayed: parameter.decayed)
+                }, on: backend)
+        } else {
+            (work, batches, table) = (nil, [], nil)
         }
         buffers = try arena.makeState(for: 0..<max(matrixSpans, 1))
-        directions = try arena.makeState(for: 0..<max(matrixSpans, 1))
         adamW = try AdamW(arena: arena, spans: matrixSpans..<arena.spans.count, betas: (0.9, adamBeta2), weightDecay: weightDecay)
     }
 
     public func step(learningRate: Float) throws {
         stepCount += 1
         try adamW.step(learningRate: learningRate)
-        guard matrixSpans > 0 else { return }
+        guard let table, let work else { return }
         let backend = arena.backend
-        // Every matrix at once: buffer = momentum buffer + gradient; Nesterov direction = gradient + momentum buffer.
-        let (_, gradients, count) = try arena.views(of: 0..<arena.spans[matrixSpans - 1].upperBound)
-        let (buffer, direction) = (buffers.storage.storage, directions.storage.storage)
-        try backend.scale(buffer, by: momentum, output: buffer, count: count)
-        try backend.binary(.add, buffer, gradients, output: buffer, count: count)
-        try backend.scale(buffer, by: momentum, output: direction, count: count)
-        try backend.binary(.add, direction, gradients, output: direction, count: count)
-        for group in groups {
-            let (values, _, length) = try arena.views(of: arena.spans[group.span])
-            let update = try group.work.orthogonalize(directions.spanViews[group.span])
-            let decay = group.decayed ? weightDecay : 0
-            let scale = 0.2 * Float(max(group.rows, group.columns)).squareRoot()
-            try backend.scale(values, by: 1 - learningRate * decay, output: values, count: length)
-            try backend.scale(update, by: -learningRate * scale, output: update, count: length)
-            try backend.binary(.add, values, update, output: values, count: length)
-        }
+        try backend.muonMomentum(
+            gradient: arena.gradients.storage, buffer: buffers.storage.storage, work: work, table: table, momentum: momentum)
+        for batch in batches { try batch.orthogonalize() }
+        try backend.muonUpdate(parameter: arena.values.storage, work: work, table: table, learningRate: learningRate, weightDecay: weightDecay)
     }
 
     /// The approximate orthogonal factor U V^T of a [rows, columns] matrix U S V^T (see
     /// `NewtonSchulzWork`), for one matrix.
     public static func orthogonalize(_ matrix: Tensor, rows: Int, columns: Int) throws -> Tensor {
-        let work = try NewtonSchulzWork(matrices: 1, stride: rows * columns, rows: rows, columns: columns, on: matrix.backend)
-        return Tensor(shape: [rows, columns], storage: try work.orthogonalize(matrix.storage), backend: matrix.backend)
+        let backend = matrix.backend
+        // The iteration runs on the tall orientation, in place on its own copy.
+        let tall: Tensor
+        if rows >= columns {
+            tall = Tensor(shape: [rows, columns], storage: try backend.allocate(count: rows * columns), backend: backend)
+            try backend.copy(from: matrix.storage, offset: 0, to: tall.storage, offset: 0, count: rows * columns)
+        } else {
+            tall = try matrix.reshaped([rows, columns]).permuted([1, 0])
+        }
+        let (long, side) = (max(rows, columns), min(rows, columns))
+        try NewtonSchulzWork(matrices: 1, stride: long * side, long: long, side: side, input: tall.storage, on: backend).orthogonalize()
+        return rows >= columns ? tall : try tall.permuted([1, 0])
     }
 
     public var stateTensors: [(name: String, tensor: Tensor)] {
@@ -381,79 +403,50 @@ public final class Muon: Optimizer {
     }
 }
 
-/// The buffers of Newton-Schulz orthogonalisation for a batch of `matrices` [rows, columns]
-/// matrices `stride` floats apart, allocated once and zero-filled, so the gaps between the
-/// matrices stay zero. Each matrix is scaled to unit Frobenius norm (the norms stay on the
-/// device), then `newtonSchulzSteps` of X <- a X + (b G + c G^2) X with G = X X^T (or X <- a X +
-/// X (b G + c G^2) with G = X^T X when the matrix is tall, so that G is the smaller Gram
-/// matrix), every product one strided-batched GEMM over the batch.
+/// Newton-Schulz orthogonalisation of a batch of `matrices` tall [long, side] matrices
+/// `stride` floats apart in `input`, with buffers allocated once. Each step is X <- a X +
+/// X (b G + c G^2) = X P with G = X^T X, the smaller Gram matrix: one strided-batched GEMM for
+/// G, one launch for P (`newtonSchulzPolynomial`) and one GEMM for X P. The first P also
+/// scales X to unit Frobenius norm, from the trace of its Gram matrix (the norms stay on the
+/// device), so no pass scales X itself.
 struct NewtonSchulzWork {
     let matrices: Int
     let stride: Int
-    let rows: Int
-    let columns: Int
+    let long: Int
+    let side: Int
     let backend: Backend
-    private let squares: DeviceStorage
+    private let input: DeviceStorage
     private let first: DeviceStorage
     private let second: DeviceStorage
     private let gram: DeviceStorage
     private let polynomial: DeviceStorage
 
-    init(matrices: Int, stride: Int, rows: Int, columns: Int, on backend: Backend) throws {
-        (self.matrices, self.stride, self.rows, self.columns, self.backend) = (matrices, stride, rows, columns, backend)
-        let side = min(rows, columns)
-        squares = try backend.allocate(count: matrices)
+    init(matrices: Int, stride: Int, long: Int, side: Int, input: DeviceStorage, on backend: Backend) throws {
+        (self.matrices, self.stride, self.long, self.side, self.input, self.backend) = (matrices, stride, long, side, input, backend)
         (first, second) = (try backend.allocate(count: matrices * stride), try backend.allocate(count: matrices * stride))
         (gram, polynomial) = (try backend.allocate(count: matrices * side * side), try backend.allocate(count: matrices * side * side))
-        for storage in [first, second] { try backend.fill(storage, count: storage.count, value: 0) }
     }
 
-    /// The orthogonal factors of the batch in `input`, in a buffer of this work (valid until
-    /// the next call).
-    func orthogonalize(_ input: DeviceStorage) throws -> DeviceStorage {
-        let count = rows * columns
-        let length = (matrices - 1) * stride + count
-        let tall = rows > columns
-        let side = min(rows, columns)
-        try backend.gemm(
-            GemmDescriptor(
-                transposeA: false, transposeB: true, m: 1, n: 1, k: count, batchCount: matrices,
-                strideA: stride, strideB: stride, strideC: 1), a: input, b: input, c: squares)
-        var (current, next) = (first, second)
-        try backend.scaleByNorm(
-            input, output: current, count: length, squaredNorms: squares, block: stride, numerator: 1, epsilon: 1e-7,
-            atMostOne: false)
-        let (a, b, c) = Muon.newtonSchulzCoefficients
+    /// Replaces the batch in `input` by its orthogonal factors.
+    func orthogonalize() throws {
         let gramStride = side * side
-        for _ in 0..<Muon.newtonSchulzSteps {
-            // G = X X^T for a wide X, X^T X for a tall one.
+        var current = input
+        for step in 0..<Muon.newtonSchulzSteps {
+            // The buffers alternate and the last step writes back into `input` (read only by
+            // the first step), so a GEMM never writes the matrix it reads.
+            let next = step == Muon.newtonSchulzSteps - 1 ? input : step % 2 == 0 ? first : second
             try backend.gemm(
                 GemmDescriptor(
-                    transposeA: tall, transposeB: !tall, m: side, n: side, k: max(rows, columns), batchCount: matrices,
+                    transposeA: true, transposeB: false, m: side, n: side, k: long, batchCount: matrices,
                     strideA: stride, strideB: stride, strideC: gramStride), a: current, b: current, c: gram)
-            // P = b G + c G G.
-            try backend.copy(from: gram, offset: 0, to: polynomial, offset: 0, count: matrices * gramStride)
+            try backend.newtonSchulzPolynomial(
+                gram: gram, polynomial: polynomial, matrices: matrices, side: side, coefficients: Muon.newtonSchulzCoefficients,
+                normalize: step == 0, epsilon: Muon.normalizationEpsilon)
             try backend.gemm(
                 GemmDescriptor(
-                    transposeA: false, transposeB: false, m: side, n: side, k: side, alpha: c, beta: b, batchCount: matrices,
-                    strideA: gramStride, strideB: gramStride, strideC: gramStride), a: gram, b: gram, c: polynomial)
-            // X' = a X + P X (wide) or a X + X P (tall).
-            try backend.copy(from: current, offset: 0, to: next, offset: 0, count: length)
-            if tall {
-                try backend.gemm(
-                    GemmDescriptor(
-                        transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
-                        batchCount: matrices, strideA: stride, strideB: gramStride, strideC: stride),
-                    a: current, b: polynomial, c: next)
-            } else {
-                try backend.gemm(
-                    GemmDescriptor(
-                        transposeA: false, transposeB: false, m: rows, n: columns, k: side, alpha: 1, beta: a,
-                        batchCount: matrices, strideA: gramStride, strideB: stride, strideC: stride),
-                    a: polynomial, b: current, c: next)
-            }
-            swap(&current, &next)
+                    transposeA: false, transposeB: false, m: long, n: side, k: side, batchCount: matrices,
+                    strideA: stride, strideB: gramStride, strideC: stride), a: current, b: polynomial, c: next)
+            current = next
         }
-        return current
     }
 }
