@@ -21,16 +21,17 @@ final class OclgrindTests: XCTestCase {
         return path
     }
 
-    /// Runs `vit ARGUMENTS` under `oclgrind OPTIONS`; returns its status, its output and
-    /// Oclgrind's report.
-    private func runUnderOclgrind(_ options: [String], _ arguments: [String], environment: [String: String] = [:]) throws -> (
-        status: Int32, output: String, report: String
-    ) {
+    /// Runs `vit ARGUMENTS` (or another executable beside it) under `oclgrind OPTIONS`;
+    /// returns its status, its output and Oclgrind's report.
+    private func runUnderOclgrind(
+        _ options: [String], _ arguments: [String], executable: String = "vit", environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String, report: String) {
         let report = FileManager.default.temporaryDirectory.appendingPathComponent("oclgrind-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: report) }
         let process = Process()
         process.executableURL = try oclgrind()
-        process.arguments = options + ["--log", report.path, vitExecutable.path] + arguments
+        let program = vitExecutable.deletingLastPathComponent().appendingPathComponent(executable)
+        process.arguments = options + ["--log", report.path, program.path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -70,5 +71,18 @@ final class OclgrindTests: XCTestCase {
             ["--check-api"], ["check", "--small", "--device", "opencl", "--family", "reduce", "--quiet"],
             environment: [KernelSources.overrideVariable: folder.path])
         XCTAssertTrue(run.report.contains("Invalid read"), "Oclgrind did not report the out-of-bounds read:\n\(run.report.prefix(2000))")
+    }
+
+    /// A device out of memory (Oclgrind's device shrunk to 8 MB, so the first step's
+    /// query-key-value projection, 9.6 MB at batch 256, cannot be allocated, after the patch
+    /// embedding's GEMM ran) is a clear error and a clean exit, not a crash.
+    func testOutOfMemoryIsAClearError() throws {
+        let run = try runUnderOclgrind(
+            ["--global-mem-size", "8000000"], ["training", "--device", "opencl", "--steps", "1", "--batch-size", "256"],
+            executable: "vit-bench")
+        XCTAssertEqual(run.status, 1, run.output)
+        XCTAssertTrue(
+            run.output.contains("out of memory on opencl:0 (Oclgrind Simulator, at most 8000000 bytes per allocation) allocating 9584640 bytes"),
+            run.output)
     }
 }
