@@ -113,6 +113,11 @@ public struct ViTConfiguration: ConfigurationSection {
         guard imageSize % patchSize == 0 else {
             throw fail("image_size \(imageSize) is not divisible by patch_size \(patchSize)")
         }
+        // The sections' checks count the patches (`patchCount`), which must not overflow.
+        let side = imageSize / patchSize
+        guard !side.multipliedReportingOverflow(by: side).overflow else {
+            throw fail("image_size \(imageSize) / patch_size \(patchSize) gives \(side) x \(side) patches, more than can be counted")
+        }
         for (name, value) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb)]
         where !(0..<1).contains(value) {
             throw fail("\(name) must be in [0, 1), got \(value)")
