@@ -109,3 +109,5 @@ put("config", "wrong-type.json", b'{"hidden_size": "48"}')
 put("config", "unknown-choice.json", b'{"attention_type": "sparse"}')
 put("config", "not-an-object.json", b"[1, 2, 3]")
 put("config", "invalid.json", b'{"patch_size": 0, "hidden_size": -1, "hidden_dropout_prob": 1.5}')
+# found by fuzzing: image_size / patch_size squared overflowed in the checks
+put("config", "too-many-patches.json", b'{"image_size": 17179869184}')
