@@ -95,6 +95,12 @@ public enum CIFAR {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataError.unreadableFile(path: path, reason: "could not open or read the file")
         }
+        try appendRecords(from: data, path: path, variant: variant, images: &images, labels: &labels)
+    }
+
+    /// Appends the pixels and (fine) labels of the records in `data`, the content of the
+    /// file at `path` (the name error messages use).
+    static func appendRecords(from data: Data, path: String, variant: Variant, images: inout [UInt8], labels: inout [Int32]) throws {
         let recordSize = variant.recordSize
         guard !data.isEmpty, data.count % recordSize == 0 else {
             throw DataError.corruptFile(

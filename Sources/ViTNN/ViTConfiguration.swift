@@ -61,22 +61,28 @@ public struct ViTConfiguration: ConfigurationSection {
         } catch {
             throw ViTError.invalidArgument(operation: "config", detail: "cannot read \(url.path): \(error.localizedDescription)")
         }
+        return try decode(data, source: url.path)
+    }
+
+    /// Decodes the JSON of a configuration file held in memory, checked as `load(from:)`
+    /// checks a file; `source` is the name error messages use.
+    public static func decode(_ data: Data, source: String) throws -> ViTConfiguration {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path) is not a JSON object")
+            throw ViTError.invalidArgument(operation: "config", detail: "\(source) is not a JSON object")
         }
         let known = Set(Self.keys)
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw ViTError.invalidArgument(
-                operation: "config", detail: "\(url.path): unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))")
+                operation: "config", detail: "\(source): unknown field '\(unknown)'; known fields: \(known.sorted().joined(separator: ", "))")
         }
         do {
             return try JSONDecoder().decode(ViTConfiguration.self, from: data)
         } catch let ViTError.invalidArgument(_, detail) {
-            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(detail)")
+            throw ViTError.invalidArgument(operation: "config", detail: "\(source): \(detail)")
         } catch let error as DecodingError {
-            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(Self.describe(error))")
+            throw ViTError.invalidArgument(operation: "config", detail: "\(source): \(Self.describe(error))")
         } catch {
-            throw ViTError.invalidArgument(operation: "config", detail: "\(url.path): \(error)")
+            throw ViTError.invalidArgument(operation: "config", detail: "\(source): \(error)")
         }
     }
 

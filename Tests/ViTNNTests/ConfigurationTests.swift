@@ -82,4 +82,15 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("\(url.path): unknown attention_type 'magic'; choose one of standard, standard-separate"), "\($0)")
         }
     }
+
+    /// Found by fuzzing (Tools/fuzz, target config): an image of 2^34 pixels a side made
+    /// `patchCount` overflow, a trap in the Fibottention check, instead of an error.
+    func testTooManyPatchesIsAnErrorNotATrap() throws {
+        for json in [#"{"image_size": 17179869184}"#, #"{"image_size": 9223372036854775807, "patch_size": 1}"#] {
+            let configuration = try ViTConfiguration.decode(Data(json.utf8), source: "big.json")
+            XCTAssertThrowsError(try configuration.validate()) {
+                XCTAssertTrue("\($0)".contains("image_size must be at most 16384"), "\($0)")
+            }
+        }
+    }
 }
