@@ -115,8 +115,6 @@ public final class OpenCLBackend: Backend {
         return OpenCLStorage(count: count, buffer: buffer, pool: pool, memory: memory)
     }
 
-    /// Copies the values into host staging memory and enqueues the write without waiting for
-    /// it: commands enqueued later see the values, and the host goes on at once.
     public func view(of storage: DeviceStorage, offset: Int, count: Int) throws -> DeviceStorage {
         precondition(
             offset >= 0 && offset + count <= storage.count && offset % viewAlignment == 0,
@@ -134,6 +132,8 @@ public final class OpenCLBackend: Backend {
         return OpenCLStorage(count: count, subBuffer: subBuffer, of: parent)
     }
 
+    /// Copies the values into host staging memory and enqueues the write without waiting for
+    /// it: commands enqueued later see the values, and the host goes on at once.
     public func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws {
         guard let base = values.baseAddress, !values.isEmpty else { return }
         releaseStagedWrites(all: false)
