@@ -77,6 +77,9 @@ public struct PerformerSettings: ConfigurationSection {
         [.optional("performer_features", \.features), .value("performer_redraw", \.redrawInterval)]
     }
 
+    /// The most random features a head may have (its directions are M x D).
+    public static let maximumFeatures = 1 << 16
+
     /// The random features for head size `headSize`: `features`, else int(D ln D) (at least 1).
     public func featureCount(headSize: Int) -> Int {
         features ?? max(1, Int(Double(headSize) * log(Double(headSize))))
@@ -84,8 +87,8 @@ public struct PerformerSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        if let features, features <= 0 {
-            throw fail("performer_features (--performer-features) must be positive, got \(features)")
+        if let features, !(1...Self.maximumFeatures).contains(features) {
+            throw fail("performer_features (--performer-features) must be in 1...\(Self.maximumFeatures), got \(features)")
         }
         guard redrawInterval >= 0 else {
             throw fail("performer_redraw (--performer-redraw) must be 0 (never) or a positive number of steps, got \(redrawInterval)")

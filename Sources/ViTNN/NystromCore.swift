@@ -15,9 +15,20 @@ public struct NystromformerSettings: ConfigurationSection {
         [.value("nystrom_landmarks", \.landmarks), .optional("nystrom_conv", \.convolutionTaps)]
     }
 
+    /// The most landmarks a model may have (a landmark matrix is M x M per head).
+    public static let maximumLandmarks = 1 << 16
+
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        guard landmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(landmarks)") }
+        guard (1...Self.maximumLandmarks).contains(landmarks) else {
+            throw fail("nystrom_landmarks (--nystrom-landmarks) must be in 1...\(Self.maximumLandmarks), got \(landmarks)")
+        }
+        // Taps past twice the token count reach only the zero padding.
+        let tapLimit = 2 * configuration.tokenCount + 1
+        if let convolutionTaps, convolutionTaps > tapLimit {
+            throw fail(
+                "nystrom_conv (--nystrom-conv) must be at most \(tapLimit) taps for \(configuration.tokenCount) tokens, got \(convolutionTaps)")
+        }
         if let convolutionTaps, convolutionTaps < 1 || convolutionTaps % 2 == 0 {
             throw fail(
                 "nystrom_conv (--nystrom-conv) must be an odd number of taps of at least 1 (the kernel is centred on its token), got \(convolutionTaps)"

@@ -23,26 +23,23 @@ public struct FibottentionSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        // In use, an offset reaches at most N - 1 patches away, so a window past N adds nothing.
-        let patches = configuration.patchCount
-        let largest = configuration.attention.sparseKind == .fibottention ? max(patches, 1) : Int.max
-        guard (1...largest).contains(minimumWindow) else {
-            throw fail("fib_wmin (--fib-wmin) must be in 1...\(largest) (the N patches), got \(minimumWindow)")
-        }
+        guard minimumWindow >= 1 else { throw fail("fib_wmin (--fib-wmin) must be at least 1, got \(minimumWindow)") }
         if let maximumWindow {
-            guard (1...largest).contains(maximumWindow) else {
-                throw fail("fib_wmax (--fib-wmax) must be in 1...\(largest) (the N patches), got \(maximumWindow)")
-            }
+            guard maximumWindow >= 1 else { throw fail("fib_wmax (--fib-wmax) must be at least 1, got \(maximumWindow)") }
             guard minimumWindow <= maximumWindow else {
                 throw fail("fib_wmin \(minimumWindow) (--fib-wmin) exceeds fib_wmax \(maximumWindow) (--fib-wmax)")
             }
         }
-        if configuration.attention.sparseKind == .fibottention && maximumWindow == nil
-            && minimumWindow > Fibottention.defaultMaximumWindow(patches: patches)
-        {
+        guard configuration.attention.sparseKind == .fibottention else { return }
+        let patches = configuration.patchCount
+        if maximumWindow == nil && minimumWindow > Fibottention.defaultMaximumWindow(patches: patches) {
             throw fail(
                 "fib_wmin \(minimumWindow) (--fib-wmin) exceeds the default largest window N // 3 = "
                     + "\(Fibottention.defaultMaximumWindow(patches: patches)) for \(patches) patches; lower --fib-wmin or set --fib-wmax")
+        }
+        // An offset reaches at most N - 1 patches away, so a window past N adds nothing.
+        for (field, window) in [("fib_wmin (--fib-wmin)", minimumWindow), ("fib_wmax (--fib-wmax)", maximumWindow ?? 1)] where window > patches {
+            throw fail("\(field) must be at most the \(patches) patches, got \(window)")
         }
     }
 

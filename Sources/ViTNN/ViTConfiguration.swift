@@ -172,7 +172,9 @@ public struct ViTConfiguration: ConfigurationSection {
         where !(0..<1).contains(value) {
             throw fail("\(name) must be in [0, 1), got \(value)")
         }
-        guard initializerRange >= 0, initializerRange.isFinite else { throw fail("initializer_range must be finite and not negative, got \(initializerRange)") }
+        guard initializerRange >= 0, initializerRange.isFinite else {
+            throw fail("initializer_range must be finite and not negative, got \(initializerRange)")
+        }
         if weightInit == .impulse && positionEmbedding != .learned {
             throw fail(
                 "weight_init 'impulse' starts from the learned position embedding, so it needs position_embedding 'learned', got '\(positionEmbedding.rawValue)'"

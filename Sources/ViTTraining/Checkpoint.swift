@@ -1,5 +1,6 @@
 import Foundation
 import ViTCore
+import ViTData
 import ViTNN
 import ViTSerialization
 
@@ -19,6 +20,9 @@ public enum Checkpoint {
     public static let runKey = "run"
     /// The training options (as config.json) of the run that wrote the checkpoint.
     public static let trainingKey = "training"
+    /// The per-channel mean and deviation that normalised the model's inputs (computed over
+    /// its training images), so evaluation prepares images exactly as training did.
+    public static let normalizationKey = "normalization"
 
     /// Where the optimizer state of the checkpoint at `url` lives.
     public static func optimizerURL(for url: URL) -> URL {
@@ -29,7 +33,8 @@ public enum Checkpoint {
     /// Writes the model (and the optimizer state, when given), each atomically, both with
     /// the step, `run` and the run's `options` in their metadata.
     public static func save(
-        model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil, to url: URL
+        model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil,
+        normalization: ChannelStatistics? = nil, to url: URL
     ) throws {
         var metadata = [
             "format": "pt",
@@ -39,6 +44,10 @@ public enum Checkpoint {
         if let optimizer { metadata[stepKey] = String(optimizer.stepCount) }
         if let run { metadata[runKey] = run }
         if let options { metadata[trainingKey] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self) }
+        if let normalization {
+            let object = ["mean": normalization.mean, "std": normalization.standardDeviation]
+            metadata[normalizationKey] = String(decoding: try JSONEncoder().encode(object), as: UTF8.self)
+        }
         try file(of: model.stateTensors, metadata: metadata).write(to: url)
         if let optimizer {
             metadata[optimizerKey] = String(describing: type(of: optimizer))
@@ -54,6 +63,18 @@ public enum Checkpoint {
         } catch {
             throw ViTError.invalidArgument(operation: "checkpoint", detail: "the stored configuration cannot be read: \(error)")
         }
+    }
+
+    /// The input normalisation stored in a checkpoint, or nil when it has none (a file from
+    /// timm, or from before checkpoints stored it).
+    public static func normalization(in file: SafeTensorsFile) throws -> ChannelStatistics? {
+        guard let text = file.metadata[normalizationKey] else { return nil }
+        guard let object = try? JSONDecoder().decode([String: [Float]].self, from: Data(text.utf8)),
+            let mean = object["mean"], let deviation = object["std"], mean.count == deviation.count, !mean.isEmpty
+        else {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: "the stored normalization cannot be read: \(text.prefix(200))")
+        }
+        return ChannelStatistics(mean: mean, standardDeviation: deviation)
     }
 
     /// A configuration that fits the tensors of a checkpoint without one (as timm writes

@@ -227,7 +227,9 @@ public final class Trainer {
 
     /// Writes a checkpoint of the current model and optimizer, which becomes the last one.
     private func save(epoch: Int, to url: URL) throws {
-        try Checkpoint.save(model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options, to: url)
+        try Checkpoint.save(
+            model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options,
+            normalization: trainLoader.normalizer.statistics, to: url)
         lastCheckpoint = url
     }
 

@@ -79,7 +79,9 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard (1...TrainingOptions.maximumBatchSize).contains(batchSize) else {
+            throw ValidationError("--batch-size must be in 1...\(TrainingOptions.maximumBatchSize), got \(batchSize)")
+        }
         guard heads > 0 else { throw ValidationError("--heads must be positive, got \(heads)") }
     }
 
@@ -95,17 +97,21 @@ struct EvaluateCommand: ParsableCommand {
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let model = try VisionTransformer(configuration: configuration, on: backend)
         try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
-        var train = try kind.load(split: .train, directory: dataDir)
         var test = try kind.load(split: .test, directory: dataDir)
         guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
             throw ValidationError(
                 "the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)"
             )
         }
-        train = try train.fitted(to: configuration)
         test = try test.fitted(to: configuration)
-        let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
-        let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
+        // The checkpoint's own normalisation; a timm file has none, so it is computed over the training split.
+        let statistics =
+            try Checkpoint.normalization(in: file)
+            ?? ChannelStatistics(computedOver: kind.load(split: .train, directory: dataDir).fitted(to: configuration))
+        guard statistics.channels == test.channels else {
+            throw ValidationError("the checkpoint's normalization has \(statistics.channels) channels; \(test.name) has \(test.channels)")
+        }
+        let loader = try BatchLoader(dataset: test, normalizer: Normalizer(statistics: statistics), batchSize: batchSize)
         let result = try model.evaluate(on: loader)
         print(
             String(

@@ -131,8 +131,28 @@ final class CommandLineInputTests: XCTestCase {
                 (quick + ["--attention", "dilated", "--dilated-window", "999999999"], "dilated_window (--dilated-window) must be at most 15"),
                 (quick + ["--attention", "dilated", "--dilation-rates", "1,,2"], "--dilation-rates: '' is not an integer"),
                 (quick + ["--attention", "dilated", "--dilation-rates", "99999999999"], "dilation_rates (--dilation-rates) must all be in 1...7"),
-                (quick + ["--attention", "fibottention", "--fib-wmax", "99999999999"], "fib_wmax (--fib-wmax) must be in 1...64"),
-                (quick + ["--attention", "fibottention", "--fib-wmin", "99999999999"], "fib_wmin (--fib-wmin) must be in 1...64"),
+                (quick + ["--attention", "fibottention", "--fib-wmax", "99999999999"], "fib_wmax (--fib-wmax) must be at most the 64 patches"),
+                (quick + ["--attention", "fibottention", "--fib-wmin", "99999999999"], "fib_wmin 99999999999 (--fib-wmin) exceeds"),
+                (
+                    quick + ["--attention", "performer", "--performer-features", "99999999999"],
+                    "performer_features (--performer-features) must be in 1...65536"
+                ),
+                (
+                    quick + ["--attention", "nystromformer", "--nystrom-landmarks", "99999999999"],
+                    "nystrom_landmarks (--nystrom-landmarks) must be in 1...65536"
+                ),
+                (
+                    quick + ["--attention", "nystromformer", "--nystrom-conv", "99999999999"],
+                    "nystrom_conv (--nystrom-conv) must be at most 131 taps"
+                ),
+                (
+                    quick + ["--attention", "linformer", "--linformer-k", "99999999999"],
+                    "linformer_k (--linformer-k) 99999999999 is larger than the 65 tokens"
+                ),
+                (
+                    quick + ["--attention", "hybrid", "--hybrid-local-heads", "99999999999"],
+                    "hybrid_local_heads (--hybrid-local-heads) must be between 0 and the 4 heads"
+                ),
                 (quick + ["--output-dir", "/proc/no-such-folder/x"], "creating the folder failed: No such file or directory"),
             ])
     }

@@ -43,7 +43,9 @@ struct AttentionBenchmark: ParsableCommand {
             let bytes = 4 * rows * max(3 * Double(min(count, quadraticLimit)), 8 * Double(headSize))
             guard bytes <= available else {
                 throw ValidationError(
-                    String(format: "N %d needs about %.1f GiB at this batch and head count; this machine has %.1f GiB", count, bytes / 1_073_741_824, available / 1_073_741_824))
+                    String(
+                        format: "N %d needs about %.1f GiB at this batch and head count; this machine has %.1f GiB", count, bytes / 1_073_741_824,
+                        available / 1_073_741_824))
             }
         }
     }
