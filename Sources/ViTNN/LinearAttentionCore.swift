@@ -87,8 +87,11 @@ public struct PerformerSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        if let features, !(1...Self.maximumFeatures).contains(features) {
-            throw fail("performer_features (--performer-features) must be in 1...\(Self.maximumFeatures), got \(features)")
+        if let features, features <= 0 {
+            throw fail("performer_features (--performer-features) must be positive, got \(features)")
+        }
+        if let features, features > Self.maximumFeatures {
+            throw fail("performer_features (--performer-features) must be at most \(Self.maximumFeatures), got \(features)")
         }
         guard redrawInterval >= 0 else {
             throw fail("performer_redraw (--performer-redraw) must be 0 (never) or a positive number of steps, got \(redrawInterval)")

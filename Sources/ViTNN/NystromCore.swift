@@ -20,8 +20,9 @@ public struct NystromformerSettings: ConfigurationSection {
 
     public func validate(in configuration: ViTConfiguration) throws {
         func fail(_ detail: String) -> ViTError { .invalidArgument(operation: "config", detail: detail) }
-        guard (1...Self.maximumLandmarks).contains(landmarks) else {
-            throw fail("nystrom_landmarks (--nystrom-landmarks) must be in 1...\(Self.maximumLandmarks), got \(landmarks)")
+        guard landmarks > 0 else { throw fail("nystrom_landmarks (--nystrom-landmarks) must be positive, got \(landmarks)") }
+        guard landmarks <= Self.maximumLandmarks else {
+            throw fail("nystrom_landmarks (--nystrom-landmarks) must be at most \(Self.maximumLandmarks), got \(landmarks)")
         }
         // Taps past twice the token count reach only the zero padding.
         let tapLimit = 2 * configuration.tokenCount + 1
