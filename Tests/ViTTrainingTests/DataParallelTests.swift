@@ -1,4 +1,5 @@
 import Foundation
+import ViTBackends
 import ViTData
 import ViTSerialization
 import ViTTraining
@@ -45,30 +46,36 @@ final class DataParallelTests: XCTestCase {
     private static let globalBatch = 128
     private static let steps = 20
 
-    /// Trains one epoch of `steps` global batches with `processes` ranks; returns the
-    /// metrics line and the final model that rank 0 wrote.
-    private func train(processes: Int, optimizer: String, device: String) throws -> (metrics: EpochMetrics, model: SafeTensorsFile) {
-        let configurationURL = output.appendingPathComponent("config-input.json")
-        try Data(configuration.utf8).write(to: configurationURL)
-        let name = "\(optimizer)-\(device)-\(processes)"
+    /// Runs `mpirun -np PROCESSES vit ARGUMENTS`; returns its status and its output.
+    private func launch(processes: Int, _ arguments: [String]) throws -> (status: Int32, log: String) {
         let process = Process()
         process.executableURL = try mpirun()
-        process.arguments =
-            ["-np", "\(processes)", "--oversubscribe", "--allow-run-as-root", vitExecutable.path, "train"]
-            + ["--config", configurationURL.path, "--optimizer", optimizer, "--device", device, "--epochs", "1"]
-            + ["--batch-size", "\(Self.globalBatch / processes)", "--train-limit", "\(Self.globalBatch * Self.steps)", "--test-limit", "100"]
-            + ["--output-dir", output.path, "--exp-name", name]
+        process.arguments = ["-np", "\(processes)", "--oversubscribe", "--allow-run-as-root", vitExecutable.path] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, log)
+        return (process.terminationStatus, log)
+    }
+
+    /// Trains one epoch of `steps` global batches with `processes` ranks; returns the
+    /// metrics line and the final model that rank 0 wrote.
+    private func train(processes: Int, optimizer: String, device: String) throws -> (metrics: EpochMetrics, model: SafeTensorsFile) {
+        let configurationURL = output.appendingPathComponent("config-input.json")
+        try Data(configuration.utf8).write(to: configurationURL)
+        let name = "\(optimizer)-\(device)-\(processes)"
+        let run = try launch(
+            processes: processes,
+            ["train", "--config", configurationURL.path, "--optimizer", optimizer, "--device", device, "--epochs", "1"]
+                + ["--batch-size", "\(Self.globalBatch / processes)", "--train-limit", "\(Self.globalBatch * Self.steps)", "--test-limit", "100"]
+                + ["--output-dir", output.path, "--exp-name", name])
+        XCTAssertEqual(run.status, 0, run.log)
         let folder = output.appendingPathComponent(name)
         let lines = try String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 1, "one epoch, one metrics line from rank 0 only")
-        if processes > 1 { XCTAssertTrue(log.contains("global batch \(Self.globalBatch)"), log) }
+        if processes > 1 { XCTAssertTrue(run.log.contains("global batch \(Self.globalBatch)"), run.log) }
         let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(try XCTUnwrap(lines.first).utf8))
         return (metrics, try Checkpoint.read(folder.appendingPathComponent("model_final.safetensors")))
     }
@@ -113,5 +120,21 @@ final class DataParallelTests: XCTestCase {
 
     func testTwoRanksMatchOneProcessWithMuon() throws {
         try assertTwoRanksMatchOne(optimizer: "muon", device: "cpu")
+    }
+
+    func testTwoRanksMatchOneProcessOnOpenCL() throws {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else {
+            throw XCTSkip("no OpenCL device (Tools/setup.sh installs PoCL): the OpenCL data-parallel test is skipped")
+        }
+        for optimizer in ["adamw", "muon"] { try assertTwoRanksMatchOne(optimizer: optimizer, device: "opencl") }
+    }
+
+    /// A rank that fails ends every rank (MPI_Abort) with its message, instead of leaving the
+    /// others waiting in a collective.
+    func testAFailingRankEndsTheJobWithItsMessage() throws {
+        let missing = output.appendingPathComponent("no-data-here").path
+        let run = try launch(processes: 2, ["train", "--device", "cpu", "--data-dir", missing, "--output-dir", output.path])
+        XCTAssertNotEqual(run.status, 0, run.log)
+        XCTAssertTrue(run.log.contains("of 2: ") && run.log.contains(missing), run.log)
     }
 }
