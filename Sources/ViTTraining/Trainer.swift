@@ -92,12 +92,18 @@ public final class Trainer {
         // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
         train = try train.fitted(to: configuration)
         test = try test.fitted(to: configuration)
+        // A short batch could leave a process without images; one process may train on a short one.
+        guard processes.size == 1 || train.count >= options.batchSize * processes.size else {
+            throw TrainingError.invalidOption(
+                "\(processes.size) processes at --batch-size \(options.batchSize) need at least one global batch of "
+                    + "\(options.batchSize * processes.size) training images; \(train.name) has \(train.count)")
+        }
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
         let shard = try DataShard(index: processes.rank, count: processes.size)
         trainLoader = try BatchLoader(
             dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
             augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
-            dropLast: train.count >= options.batchSize * processes.size, shard: shard)
+            dropLast: processes.size > 1 || train.count >= options.batchSize, shard: shard)
         testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize, shard: shard)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)

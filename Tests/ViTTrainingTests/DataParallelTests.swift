@@ -137,4 +137,26 @@ final class DataParallelTests: XCTestCase {
         XCTAssertNotEqual(run.status, 0, run.log)
         XCTAssertTrue(run.log.contains("of 2: ") && run.log.contains(missing), run.log)
     }
+
+    /// A training set smaller than one global batch would leave a process without images.
+    func testTooFewImagesForOneGlobalBatchAreRefused() throws {
+        var options = TrainingOptions()
+        options.batchSize = 64
+        options.trainingLimit = 100
+        options.testLimit = 10
+        options.model.numChannels = 1
+        let backend = try DeviceRegistry.shared.backend(for: .cpu)
+        XCTAssertThrowsError(try Trainer(options: options, backend: backend, processes: RankOfTwo())) { error in
+            XCTAssertTrue("\(error)".contains("need at least one global batch of 128 training images"), "\(error)")
+        }
+    }
+}
+
+/// Rank 1 of two processes, for checks that fail before any collective.
+private final class RankOfTwo: ProcessGroup {
+    var rank: Int { 1 }
+    var size: Int { 2 }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { XCTFail("no collective expected") }
+    func sum(_ values: UnsafeMutableBufferPointer<Double>) throws { XCTFail("no collective expected") }
+    func minimum(_ values: UnsafeMutableBufferPointer<Double>) throws { XCTFail("no collective expected") }
 }
