@@ -44,14 +44,15 @@ static inline int vit_mpi_minimum_doubles(double *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
 }
 
-/// MPI's description of an error code, into `text` (at least MPI_MAX_ERROR_STRING bytes).
+/// MPI's description of an error code, into `text` of `capacity` bytes (empty when fewer than
+/// `vit_mpi_error_text_capacity()`).
 static inline void vit_mpi_error_text(int code, char *text, int capacity) {
     int length = 0;
-    if (capacity < MPI_MAX_ERROR_STRING || MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
+    if (capacity < MPI_MAX_ERROR_STRING + 1 || MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
     text[length] = 0;
 }
 
-/// MPI_MAX_ERROR_STRING, the room `vit_mpi_error_text` needs.
+/// The room `vit_mpi_error_text` needs: MPI_MAX_ERROR_STRING and the terminating zero.
 static inline int vit_mpi_error_text_capacity(void) { return MPI_MAX_ERROR_STRING + 1; }
 
 /// Ends every process of the job with `code`.
