@@ -46,6 +46,8 @@ let package = Package(
         .systemLibrary(name: "CCLBlast", path: "Sources/CCLBlast"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Open MPI (Debian's libopenmpi-dev, whose pkg-config file is ompi.pc) for `mpirun -np N vit train`.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "ViTCore"),
         .target(name: "CTileKernels", cSettings: hostVectorCSettings),
         .target(name: "ViTCPU", dependencies: ["ViTCore", "COpenBLAS", "CTileKernels"], swiftSettings: hostVectorSettings),
@@ -60,7 +62,7 @@ let package = Package(
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
             name: "vit",
-            dependencies: ["ViTBackends", "ViTTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ViTBackends", "ViTTraining", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "vit-bench",

@@ -13,6 +13,9 @@ packages=(
   dataset-fashion-mnist # the default training data set
   clinfo                # lists OpenCL platforms, for diagnosing drivers
   oclgrind              # a strict, simulated OpenCL device: CI runs vit check --small under it
+  libopenmpi-dev        # Open MPI's headers and libmpi: data-parallel vit train (mpirun -np N)
+  openmpi-bin           # mpirun, which the data-parallel test launches
+  pkg-config            # finds Open MPI's include and library folders (ompi.pc) for the build
 )
 
 missing=()

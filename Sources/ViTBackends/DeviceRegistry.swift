@@ -14,6 +14,9 @@ public final class DeviceRegistry {
 
     /// The environment variable read when no `--device` is given.
     public static let environmentVariable = "VIT_DEVICE"
+    /// The environment variable that caps the CPU backend's threads (set before the first
+    /// backend or device listing).
+    public static let cpuThreadLimitVariable = CPUBackend.threadLimitVariable
 
     /// Every OpenCL device found, in `opencl:N` order.
     public let openCLDevices: [OpenCLDeviceEntry]
@@ -32,6 +35,14 @@ public final class DeviceRegistry {
     /// The first GPU or accelerator OpenCL device, else the CPU.
     public var defaultDevice: Device {
         preferredOpenCLDevice(acceleratorsOnly: true) ?? .cpu
+    }
+
+    /// The default device of the process with index `localRank` among the processes of a
+    /// data-parallel run on this machine: GPU or accelerator `localRank` modulo their number,
+    /// else the CPU backend.
+    public func defaultDevice(localRank: Int) -> Device {
+        let accelerators = openCLDevices.filter { $0.info.kind == .gpu || $0.info.kind == .accelerator }
+        return accelerators.isEmpty ? .cpu : accelerators[localRank % accelerators.count].info.device
     }
 
     private func preferredOpenCLDevice(acceleratorsOnly: Bool) -> Device? {

@@ -23,6 +23,10 @@ public final class CPUBackend: Backend {
 
     public var info: DeviceInfo { Self.describe() }
 
+    /// The environment variable that caps the backend's threads (read once, before the
+    /// first kernel or device listing).
+    public static let threadLimitVariable = "VIT_CPU_THREADS"
+
     /// The CPU backend's entry in the device list.
     public static func describe() -> DeviceInfo {
         DeviceInfo(

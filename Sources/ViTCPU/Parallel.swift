@@ -4,18 +4,20 @@ import Foundation
 /// Splits loops over the machine's cores. Work below `grain` items per chunk runs on the
 /// calling thread, since dispatching costs more than small loops.
 enum Parallel {
-    /// The cores this process may run on: its CPU affinity (as `taskset` or a container's
-    /// cpuset sets it, read from /proc/self/status), which the machine's processor count
-    /// ignores. Elsewhere, the processor count.
+    /// The cores this process may run on: its CPU affinity (as `taskset`, a container's
+    /// cpuset or mpirun's binding sets it, read from /proc/self/status), which the machine's
+    /// processor count ignores; elsewhere, the processor count. `VIT_CPU_THREADS` lowers it
+    /// (data-parallel ranks on one machine share its cores).
     static let coreCount: Int = {
         let fallback = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let limit = ProcessInfo.processInfo.environment[CPUBackend.threadLimitVariable].flatMap { Int($0) }.map { max(1, $0) } ?? fallback
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
-        else { return fallback }
+        else { return min(fallback, limit) }
         // A hexadecimal mask in comma-separated groups: one bit per allowed core.
         let mask = line.dropFirst("Cpus_allowed:".count).filter(\.isHexDigit)
         let allowed = mask.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
-        return allowed > 0 ? min(allowed, fallback) : fallback
+        return min(allowed > 0 ? min(allowed, fallback) : fallback, limit)
     }()
 
     /// Calls `body` with disjoint ranges covering 0..<count, concurrently. One chunk per

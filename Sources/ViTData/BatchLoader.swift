@@ -33,6 +33,8 @@ public struct BatchLoader: Sendable {
     /// Batches prepared ahead on the background thread; 0 prepares them on the
     /// consumer's thread inside `next()`.
     public let prefetchCount: Int
+    /// The part of every epoch's order this process reads (all of it in a single-process run).
+    public let shard: DataShard
 
     /// A loader for `dataset`. Throws `DataError.invalidArgument` when the batch size is not
     /// positive, the prefetch count is negative or the normaliser's channel count differs
@@ -45,7 +47,8 @@ public struct BatchLoader: Sendable {
         seed: UInt64 = 0,
         augmentation: Augmentation = .none,
         dropLast: Bool = false,
-        prefetchCount: Int = 2
+        prefetchCount: Int = 2,
+        shard: DataShard = .whole
     ) throws {
         guard batchSize > 0 else {
             throw DataError.invalidArgument(operation: "BatchLoader", reason: "batch size \(batchSize) must be positive")
@@ -67,16 +70,20 @@ public struct BatchLoader: Sendable {
         self.augmentation = augmentation
         self.dropLast = dropLast
         self.prefetchCount = prefetchCount
+        self.shard = shard
     }
 
-    /// Batches in one epoch.
+    /// Samples of one step over every shard: `batchSize` times the shard count.
+    public var globalBatchSize: Int { batchSize * shard.count }
+
+    /// Batches in one epoch (the same for every shard).
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        dropLast ? dataset.count / globalBatchSize : (dataset.count + globalBatchSize - 1) / globalBatchSize
     }
 
-    /// Samples in one epoch (fewer than the data set when `dropLast` drops some).
+    /// Samples in one epoch over every shard (fewer than the data set when `dropLast` drops some).
     public var samplesPerEpoch: Int {
-        dropLast ? batchesPerEpoch * batchSize : dataset.count
+        dropLast ? batchesPerEpoch * globalBatchSize : dataset.count
     }
 
     /// The order in which `epoch` visits the data set: a seeded permutation when
@@ -95,12 +102,14 @@ public struct BatchLoader: Sendable {
     }
 
     /// Builds batch `index` of `epoch` on the calling thread, given the epoch's `order`
-    /// (from `order(epoch:)`).
+    /// (from `order(epoch:)`): this shard's samples of the global batch, which may be none in
+    /// an epoch's last, short batch.
     public func makeBatch(_ index: Int, epoch: Int, order: [Int]) -> Batch {
         precondition(index >= 0 && index < batchesPerEpoch, "BatchLoader.makeBatch: batch \(index) outside 0..<\(batchesPerEpoch)")
         precondition(order.count == dataset.count, "BatchLoader.makeBatch: the order must cover the data set")
-        let start = index * batchSize
-        let samples = Array(order[start..<min(start + batchSize, order.count)])
+        // The global batch's positions of the order, every `shard.count`-th from `shard.index`.
+        let start = index * globalBatchSize
+        let samples = stride(from: start + shard.index, to: min(start + globalBatchSize, order.count), by: shard.count).map { order[$0] }
         let imageSize = dataset.imageSize
         let channels = dataset.channels
         let height = dataset.height
@@ -127,5 +136,32 @@ public struct BatchLoader: Sendable {
         return Batch(
             index: index, images: images, labels: labels, sampleIndices: samples, channels: channels, height: height,
             width: width)
+    }
+}
+
+/// One process's share of every epoch in data-parallel training, as PyTorch's
+/// `DistributedSampler` deals it: all processes draw the same seeded order and shard `index`
+/// of `count` takes positions index, index + count, ... So `count` shards of batch size b
+/// together see exactly the batches of one process with batch size count * b.
+public struct DataShard: Sendable, Equatable {
+    /// This shard's index in 0..<count.
+    public let index: Int
+    /// The number of shards.
+    public let count: Int
+
+    /// The whole data set, one shard.
+    public static let whole = DataShard(uncheckedIndex: 0, count: 1)
+
+    /// Shard `index` of `count`; throws `DataError.invalidArgument` unless 0 <= index < count.
+    public init(index: Int, count: Int) throws {
+        guard count > 0, (0..<count).contains(index) else {
+            throw DataError.invalidArgument(operation: "DataShard", reason: "shard \(index) of \(count) is outside 0..<\(count)")
+        }
+        self.init(uncheckedIndex: index, count: count)
+    }
+
+    private init(uncheckedIndex index: Int, count: Int) {
+        self.index = index
+        self.count = count
     }
 }

@@ -33,28 +33,30 @@ public enum Accuracy {
 }
 
 extension VisionTransformer {
-    /// Mean loss and top-1/top-5 accuracy (in percent) of the model on every batch of `loader`.
-    public func evaluate(on loader: BatchLoader, labelSmoothing: Float = 0) throws -> EvaluationResult {
-        var result = EvaluationResult(loss: 0, top1: 0, top5: 0, count: 0)
+    /// Mean loss and top-1/top-5 accuracy (in percent) of the model on every batch of `loader`,
+    /// over the shards of every process of `processes` when `loader` reads one shard (a
+    /// collective: every process calls it).
+    public func evaluate(on loader: BatchLoader, labelSmoothing: Float = 0, processes: ProcessGroup = SingleProcess()) throws -> EvaluationResult {
+        // Summed loss, top-1 hits, top-5 hits and images.
+        var totals = [Double](repeating: 0, count: 4)
         let classes = configuration.numClasses
         try GradientMode.withoutGradient {
-            for batch in loader.epoch(0) {
+            // A shard's part of the last, short batch may be empty.
+            for batch in loader.epoch(0) where batch.count > 0 {
                 let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
                 let labels = try ClassLabels(batch.labels, classes: classes, on: backend)
                 let logits = try self(images, context: ForwardContext(training: false))
                 let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing).item()
                 let values = try logits.toArray()
-                result.loss += Double(loss) * Double(batch.count)
-                result.top1 += Double(Accuracy.correct(logits: values, labels: batch.labels, classes: classes, k: 1))
-                result.top5 += Double(Accuracy.correct(logits: values, labels: batch.labels, classes: classes, k: min(5, classes)))
-                result.count += batch.count
+                totals[0] += Double(loss) * Double(batch.count)
+                totals[1] += Double(Accuracy.correct(logits: values, labels: batch.labels, classes: classes, k: 1))
+                totals[2] += Double(Accuracy.correct(logits: values, labels: batch.labels, classes: classes, k: min(5, classes)))
+                totals[3] += Double(batch.count)
             }
         }
-        let count = Double(max(result.count, 1))
-        result.loss /= count
-        result.top1 *= 100 / count
-        result.top5 *= 100 / count
-        return result
+        totals = try processes.summed(totals)
+        let count = max(totals[3], 1)
+        return EvaluationResult(loss: totals[0] / count, top1: 100 * totals[1] / count, top5: 100 * totals[2] / count, count: Int(totals[3]))
     }
 
     /// Inference latency per image in milliseconds (mean and standard deviation over

@@ -11,20 +11,23 @@ public final class ProgressLine {
     private var lineOpen = false
     private let terminalInterval: Double
     private let plainInterval: Double
+    /// Whether anything is printed (not by the ranks other than 0 of a data-parallel run).
+    private let isShown: Bool
 
-    public init(terminalInterval: Double = 2, plainInterval: Double = 30) {
+    public init(terminalInterval: Double = 2, plainInterval: Double = 30, shown: Bool = true) {
         self.terminalInterval = terminalInterval
         self.plainInterval = plainInterval
+        isShown = shown
     }
 
     /// Whether a line shown `elapsed` seconds into the epoch would be printed.
     public func isDue(elapsed: Double) -> Bool {
-        elapsed - lastPrint >= (isTerminal ? terminalInterval : plainInterval)
+        isShown && elapsed - lastPrint >= (isTerminal ? terminalInterval : plainInterval)
     }
 
     /// Shows `text` when it is due or `final` (which ends the line and starts the next epoch's clock).
     public func update(_ text: String, elapsed: Double, final: Bool = false) {
-        guard final || isDue(elapsed: elapsed) else { return }
+        guard isShown, final || isDue(elapsed: elapsed) else { return }
         lastPrint = final ? 0 : elapsed
         if isTerminal {
             print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")

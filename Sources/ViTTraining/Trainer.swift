@@ -30,7 +30,9 @@ public struct EpochMetrics: Codable, Sendable {
 }
 
 /// Trains a Vision Transformer on one device: data, model, optimizer, schedule, per-epoch
-/// evaluation, and the output files of OUTPUT/EXP/ and OUTPUT/summary.csv.
+/// evaluation, and the output files of OUTPUT/EXP/ and OUTPUT/summary.csv. In a data-parallel
+/// run each process trains on its shard of every global batch and evaluates its shard of the
+/// test set; the figures are reduced over the processes and rank 0 writes every file.
 public final class Trainer {
     public let options: TrainingOptions
     public let backend: Backend
@@ -38,6 +40,8 @@ public final class Trainer {
     public let optimizer: Optimizer
     public let trainLoader: BatchLoader
     public let testLoader: BatchLoader
+    /// The processes training together (one, unless launched by mpirun).
+    public let processes: ProcessGroup
     /// The optimisation step the epochs run.
     private let trainingStep: TrainingStep
     /// The first epoch to run (1-based; more than 1 after `--resume`).
@@ -53,9 +57,11 @@ public final class Trainer {
     private let log: (String) -> Void
 
     /// Loads the data and builds the model; `resume` continues from a checkpoint, whose model
-    /// `options` must not contradict (see `ResumePoint.check`).
+    /// `options` must not contradict (see `ResumePoint.check`). With several `processes`,
+    /// `options.batchSize` is each process's share of the global batch.
     public init(
-        options: TrainingOptions, backend: Backend, resume: ResumePoint? = nil, log: @escaping (String) -> Void = { print($0) }
+        options: TrainingOptions, backend: Backend, resume: ResumePoint? = nil, processes: ProcessGroup = SingleProcess(),
+        log: @escaping (String) -> Void = { print($0) }
     ) throws {
         try options.validate()
         if let resume {
@@ -66,7 +72,8 @@ public final class Trainer {
         resumePoint = resume
         runIdentifier = resume?.runIdentifier ?? UUID().uuidString
         self.backend = backend
-        self.log = log
+        self.processes = processes
+        self.log = processes.isWriter ? log : { _ in }
         let kind = DatasetKind(rawValue: options.dataset)!
         var train = try kind.load(split: .train, directory: options.dataDirectory)
         var test = try kind.load(split: .test, directory: options.dataDirectory)
@@ -85,21 +92,31 @@ public final class Trainer {
         // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
         train = try train.fitted(to: configuration)
         test = try test.fitted(to: configuration)
+        // A short batch could leave a process without images; one process may train on a short one.
+        guard processes.size == 1 || train.count >= options.batchSize * processes.size else {
+            throw TrainingError.invalidOption(
+                "\(processes.size) processes at --batch-size \(options.batchSize) need at least one global batch of "
+                    + "\(options.batchSize * processes.size) training images; \(train.name) has \(train.count)")
+        }
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
+        let shard = try DataShard(index: processes.rank, count: processes.size)
         trainLoader = try BatchLoader(
             dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
             augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
-            dropLast: train.count >= options.batchSize)
-        testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize)
+            dropLast: processes.size > 1 || train.count >= options.batchSize, shard: shard)
+        testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize, shard: shard)
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
-        trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options)
+        trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options, processes: processes)
         if let resume { try restore(from: resume) }
     }
 
     /// Reads `url` as a checkpoint to resume from, then builds the trainer.
-    public convenience init(options: TrainingOptions, backend: Backend, resume url: URL, log: @escaping (String) -> Void = { print($0) }) throws {
-        try self.init(options: options, backend: backend, resume: ResumePoint(url: url), log: log)
+    public convenience init(
+        options: TrainingOptions, backend: Backend, resume url: URL, processes: ProcessGroup = SingleProcess(),
+        log: @escaping (String) -> Void = { print($0) }
+    ) throws {
+        try self.init(options: options, backend: backend, resume: ResumePoint(url: url), processes: processes, log: log)
     }
 
     /// The output folder of this experiment.
@@ -126,12 +143,15 @@ public final class Trainer {
 
     private func runEpochs() throws -> [EpochMetrics] {
         let folder = experimentFolder
-        try FileSystem.createFolder(folder)
-        let stale = AtomicFile.removeStaleTemporaryFiles(in: folder)
-        if !stale.isEmpty { log("removed \(stale.count) temporary file(s) an interrupted run left in \(folder.path)") }
-        try writeConfiguration(to: folder.appendingPathComponent("config.json"))
+        let writes = processes.isWriter
         let metricsURL = folder.appendingPathComponent("metrics.jsonl")
-        try AtomicFile.write(try earlierMetrics(in: metricsURL), to: metricsURL)
+        if writes {
+            try FileSystem.createFolder(folder)
+            let stale = AtomicFile.removeStaleTemporaryFiles(in: folder)
+            if !stale.isEmpty { log("removed \(stale.count) temporary file(s) an interrupted run left in \(folder.path)") }
+            try writeConfiguration(to: folder.appendingPathComponent("config.json"))
+            try AtomicFile.write(try earlierMetrics(in: metricsURL), to: metricsURL)
+        }
         let stepsPerEpoch = trainLoader.batchesPerEpoch
         let schedule = LearningRateSchedule(
             peakRate: options.learningRate, minimumRate: options.minimumLearningRate,
@@ -142,8 +162,13 @@ public final class Trainer {
         log(
             "data: \(trainLoader.dataset.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.dataset.count) test images, \(stepsPerEpoch) steps per epoch"
         )
+        if processes.size > 1 {
+            log(
+                "data parallel: \(processes.size) processes, batch \(options.batchSize) each, global batch \(trainLoader.globalBatchSize)"
+            )
+        }
         backend.memory.resetPeak()
-        let progress = ProgressLine()
+        let progress = ProgressLine(shown: writes)
         var history: [EpochMetrics] = []
         let trainingStart = DispatchTime.now().uptimeNanoseconds
         for epoch in firstEpoch...options.epochs {
@@ -166,20 +191,23 @@ public final class Trainer {
                 let printing = progress.isDue(elapsed: elapsed)
                 guard printing || elapsed - lastCheck >= Self.divergenceCheckInterval else { continue }
                 lastCheck = elapsed
-                let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress)
+                // Within the epoch each process checks and shows its own figures: the processes
+                // reach these reads at different steps, so they cannot reduce them.
+                let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress, across: SingleProcess())
                 guard printing else { continue }
-                let rate = Double(statistics.seen) / max(elapsed, 1e-9)
-                let remaining = Double(trainLoader.samplesPerEpoch - statistics.seen) / max(rate, 1e-9)
+                let seen = statistics.seen * processes.size
+                let rate = Double(seen) / max(elapsed, 1e-9)
+                let remaining = Double(trainLoader.samplesPerEpoch - seen) / max(rate, 1e-9)
                 progress.update(
                     "epoch \(epoch)/\(options.epochs) step \(batch.index + 1)/\(stepsPerEpoch) "
                         + String(format: "loss %.4f acc %.2f%% %.0f img/s ETA %@", figures.loss, figures.top1, rate, ProgressLine.clock(remaining)),
                     elapsed: elapsed)
             }
             // Reading the totals waits for the epoch's last step, so the time below is the device's too.
-            let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress)
-            let seen = statistics.seen
+            let figures = try checkedFigures(statistics, epoch: epoch, stepsPerEpoch: stepsPerEpoch, progress: progress, across: processes)
+            let seen = statistics.seen * processes.size
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) * 1e-9
-            let evaluation = try model.evaluate(on: testLoader)
+            let evaluation = try model.evaluate(on: testLoader, processes: processes)
             guard evaluation.loss.isFinite else {
                 throw TrainingError.diverged(
                     "the test loss after epoch \(epoch) is \(evaluation.loss): the model's outputs are not finite; "
@@ -196,12 +224,14 @@ public final class Trainer {
                         metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1, metrics.testTop5, trainSeconds,
                         metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
             history.append(metrics)
+            guard writes else { continue }
             try appendLine(try JSONEncoder().encode(metrics), to: metricsURL)
             if options.saveModelEvery > 0 && epoch % options.saveModelEvery == 0 {
                 try save(epoch: epoch, to: folder.appendingPathComponent("checkpoint_epoch_\(epoch).safetensors"))
             }
         }
         let totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - trainingStart) * 1e-9
+        guard writes else { return history }
         try save(epoch: options.epochs, to: folder.appendingPathComponent("model_final.safetensors"))
         if let last = history.last { try writeSummary(last, totalSeconds: totalSeconds) }
         return history
@@ -211,10 +241,12 @@ public final class Trainer {
     /// stops within this time of the step that diverged, which the error names.
     static let divergenceCheckInterval = 2.0
 
-    /// The statistics so far, or `TrainingError.diverged` naming the first step whose loss
-    /// was not finite.
-    private func checkedFigures(_ statistics: TrainingStatistics, epoch: Int, stepsPerEpoch: Int, progress: ProgressLine) throws -> TrainingFigures {
-        let figures = try statistics.read()
+    /// The statistics so far over `processes`, or `TrainingError.diverged` naming the first
+    /// step whose loss was not finite.
+    private func checkedFigures(
+        _ statistics: TrainingStatistics, epoch: Int, stepsPerEpoch: Int, progress: ProgressLine, across processes: ProcessGroup
+    ) throws -> TrainingFigures {
+        let figures = try statistics.read(across: processes)
         if let batch = figures.firstNonFiniteBatch {
             progress.finish()
             let kept = lastCheckpoint.map { "the last checkpoint, \($0.path), is untouched" } ?? "no checkpoint was written"

@@ -37,13 +37,20 @@ public final class TrainingStatistics {
         seen += rows
     }
 
-    /// The figures since the last reset; waits for the device.
+    /// This process's figures since the last reset; waits for the device.
     public func read() throws -> TrainingFigures {
+        try read(across: SingleProcess())
+    }
+
+    /// The figures since the last reset over every process of `processes` (a collective:
+    /// every process calls it at the same step); waits for the device.
+    public func read(across processes: ProcessGroup) throws -> TrainingFigures {
         let values = try totals.toArray()
-        let count = Double(max(seen, 1))
+        let sums = try processes.summed([Double(values[0]), Double(values[1]), Double(seen)])
+        let firstNonFinite = try processes.minimized([values[3] != 0 ? Double(values[2]) : .infinity])[0]
+        let count = max(sums[2], 1)
         return TrainingFigures(
-            loss: Double(values[0]) / count, top1: 100 * Double(values[1]) / count,
-            firstNonFiniteBatch: values[3] != 0 ? Int(values[2]) : nil)
+            loss: sums[0] / count, top1: 100 * sums[1] / count, firstNonFiniteBatch: firstNonFinite.isFinite ? Int(firstNonFinite) : nil)
     }
 
     /// Starts counting again from zero.
@@ -53,10 +60,12 @@ public final class TrainingStatistics {
     }
 }
 
-/// One optimisation step of `vit train`: upload, forward, loss, backward, clipping, update.
-/// The trainer and `vit-bench training` both run it, so the benchmark times what training
-/// does. Nothing in it waits for the device: labels are checked on the host before upload,
-/// and the loss and hits accumulate in `statistics`.
+/// One optimisation step of `vit train`: upload, forward, loss, backward, gradient averaging
+/// over the processes of a data-parallel run, clipping, update. The trainer and `vit-bench
+/// training` both run it, so the benchmark times what training does. In a single process
+/// nothing in it waits for the device: labels are checked on the host before upload, and the
+/// loss and hits accumulate in `statistics`. With several processes the gradient arena goes
+/// through the host once per step, for one blocking allreduce.
 public final class TrainingStep {
     public let model: VisionTransformer
     public let optimizer: Optimizer
@@ -65,11 +74,18 @@ public final class TrainingStep {
     private let labelSmoothing: Float
     private let gradientClipNorm: Float
     private let seed: UInt32
+    /// The processes whose gradients each step averages.
+    public let processes: ProcessGroup
+    /// The host copy of the gradient arena that the allreduce sums (empty in a single process).
+    private var hostGradients: [Float]
 
-    /// A step of `model` with `optimizer`, using the loss and clipping settings of `options`.
-    public init(model: VisionTransformer, optimizer: Optimizer, options: TrainingOptions) throws {
+    /// A step of `model` with `optimizer`, using the loss and clipping settings of `options`,
+    /// averaging the gradients over `processes`.
+    public init(model: VisionTransformer, optimizer: Optimizer, options: TrainingOptions, processes: ProcessGroup = SingleProcess()) throws {
         self.model = model
         self.optimizer = optimizer
+        self.processes = processes
+        hostGradients = [Float](repeating: 0, count: processes.size > 1 ? optimizer.arena.gradients.storage.count : 0)
         statistics = try TrainingStatistics(on: model.backend)
         labelSmoothing = options.labelSmoothing
         gradientClipNorm = options.gradientClipNorm
@@ -86,8 +102,24 @@ public final class TrainingStep {
         let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing)
         try optimizer.zeroGradients()
         try loss.backward()
+        if processes.size > 1 { try averageGradients() }
         if gradientClipNorm > 0 { try clipGradientNorm(optimizer.arena, maximumNorm: gradientClipNorm) }
         try optimizer.step(learningRate: learningRate)
         try statistics.accumulate(logits: logits, labels: labels, loss: loss)
+    }
+
+    /// Replaces the gradients by their mean over the processes: each process's loss is the
+    /// mean over its share of the global batch, so the mean of their gradients is the
+    /// gradient of the global batch's mean loss.
+    private func averageGradients() throws {
+        let storage = optimizer.arena.gradients.storage
+        let backend = optimizer.arena.backend
+        let scale = 1 / Float(processes.size)
+        try hostGradients.withUnsafeMutableBufferPointer { values in
+            try backend.read(storage, into: values)
+            try processes.sum(values)
+            for index in values.indices { values[index] *= scale }
+            try backend.write(UnsafeBufferPointer(values), to: storage)
+        }
     }
 }

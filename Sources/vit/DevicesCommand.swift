@@ -42,6 +42,15 @@ struct DeviceOptions: ParsableArguments {
     func resolveDevice() throws -> Device {
         try DeviceRegistry.shared.resolve(device)
     }
+
+    /// The device of the process with index `localRank` among a data-parallel run's
+    /// processes on this machine: the one the flag or `VIT_DEVICE` names, else that rank's GPU
+    /// (local rank modulo the GPUs), else the CPU backend.
+    func resolveDevice(localRank: Int) throws -> Device {
+        let variable = ProcessInfo.processInfo.environment[DeviceRegistry.environmentVariable] ?? ""
+        guard device == nil && variable.isEmpty else { return try resolveDevice() }
+        return DeviceRegistry.shared.defaultDevice(localRank: localRank)
+    }
 }
 
 /// `1.5 GiB`-style sizes.

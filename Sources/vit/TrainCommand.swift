@@ -34,6 +34,23 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Line by line even into a pipe or a log file, so a run's progress can be followed.
         setvbuf(stdout, nil, _IOLBF, 0)
+        let processes = try MPIProcesses()
+        guard processes.size > 1 else {
+            try train(processes: processes)
+            try processes.finalize()
+            return
+        }
+        // A failing rank ends the whole job, naming its error, instead of leaving the others
+        // waiting in an allreduce.
+        do {
+            try train(processes: processes)
+            try processes.finalize()
+        } catch {
+            processes.abort("\(error)")
+        }
+    }
+
+    private func train(processes: MPIProcesses) throws {
         var options = TrainingOptions()
         experiment.apply(to: &options)
         data.apply(to: &options)
@@ -43,17 +60,24 @@ struct TrainCommand: ParsableCommand {
         options.model = try model.configuration(for: data.source.dataset, resuming: resumePoint?.configuration)
         try attention.apply(to: &options.model.attention)
         try options.validate()
-        let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
+        let device = try deviceOptions.resolveDevice(localRank: processes.localRank)
+        if device == .cpu && processes.localSize > 1 && ProcessInfo.processInfo.environment[DeviceRegistry.cpuThreadLimitVariable] == nil {
+            // Ranks on one machine share its cores (mpirun's binding may have narrowed them already).
+            let share = max(1, ProcessInfo.processInfo.activeProcessorCount / processes.localSize)
+            setenv(DeviceRegistry.cpuThreadLimitVariable, "\(share)", 1)
+        }
+        let backend = try DeviceRegistry.shared.backend(for: device)
         let traceFile = trace ?? Profiler.traceFileFromEnvironment
         if traceFile != nil { Profiler.shared.isTracing = true }
-        let trainer = try Trainer(options: options, backend: backend, resume: resumePoint)
+        let trainer = try Trainer(options: options, backend: backend, resume: resumePoint, processes: processes)
         do {
             try trainer.run()
-        } catch TrainingError.interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint) {
+        } catch TrainingError.interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint) where processes.size == 1 {
             let error = TrainingError.interrupted(signal: signal, epoch: epoch, step: step, of: steps, lastCheckpoint: lastCheckpoint)
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(128 + signal)
         }
+        guard processes.isWriter else { return }
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
         if let traceFile {
             try Profiler.shared.writeTrace(to: URL(fileURLWithPath: traceFile))

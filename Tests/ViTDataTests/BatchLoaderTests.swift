@@ -15,12 +15,37 @@ final class BatchLoaderTests: XCTestCase {
 
     private func makeLoader(
         _ dataset: Dataset, batchSize: Int = 16, shuffle: Bool = true, seed: UInt64 = 1,
-        augmentation: Augmentation = .standard, dropLast: Bool = false, prefetchCount: Int = 2
+        augmentation: Augmentation = .standard, dropLast: Bool = false, prefetchCount: Int = 2, shard: DataShard = .whole
     ) throws -> BatchLoader {
         try BatchLoader(
             dataset: dataset, normalizer: Normalizer(statistics: ChannelStatistics(computedOver: dataset)),
             batchSize: batchSize, shuffle: shuffle, seed: seed, augmentation: augmentation, dropLast: dropLast,
-            prefetchCount: prefetchCount)
+            prefetchCount: prefetchCount, shard: shard)
+    }
+
+    /// DistributedSampler's dealing: three shards of batch 5 take positions r, r + 3, ... of
+    /// the one seeded order, so together they see exactly the batches of one loader of batch
+    /// 15, the last short batch included (where a shard's part may be empty).
+    func testShardsTogetherSeeTheBatchesOfOneLoader() throws {
+        let dataset = try makeDataset(count: 47)
+        for dropLast in [false, true] {
+            let whole = Array(try makeLoader(dataset, batchSize: 15, augmentation: .none, dropLast: dropLast).epoch(2))
+            let shards = try (0..<3).map { index in
+                let loader = try makeLoader(
+                    dataset, batchSize: 5, augmentation: .none, dropLast: dropLast, shard: try DataShard(index: index, count: 3))
+                XCTAssertEqual(loader.globalBatchSize, 15)
+                XCTAssertEqual(loader.batchesPerEpoch, whole.count)
+                return Array(loader.epoch(2))
+            }
+            for (index, batch) in whole.enumerated() {
+                let parts = shards.map { $0[index].sampleIndices }
+                XCTAssertEqual(parts.flatMap { $0 }.sorted(), batch.sampleIndices.sorted(), "batch \(index), dropLast \(dropLast)")
+                for (rank, part) in parts.enumerated() {
+                    XCTAssertEqual(part, stride(from: rank, to: batch.count, by: 3).map { batch.sampleIndices[$0] })
+                }
+            }
+        }
+        XCTAssertThrowsError(try DataShard(index: 3, count: 3))
     }
 
     func testEverySampleExactlyOncePerEpoch() throws {
