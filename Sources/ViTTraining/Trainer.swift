@@ -99,6 +99,7 @@ public final class Trainer {
                     + "\(options.batchSize * processes.size) training images; \(train.name) has \(train.count)")
         }
         let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
+        if processes.size > 1 { try Self.requireSameOptions(options, across: processes) }
         let shard = try DataShard(index: processes.rank, count: processes.size)
         trainLoader = try BatchLoader(
             dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
@@ -109,6 +110,24 @@ public final class Trainer {
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options, processes: processes)
         if let resume { try restore(from: resume) }
+    }
+
+    /// Refuses to train when the processes were given different options (a rank launched
+    /// with other flags would silently train another recipe): each hashes its options as
+    /// config.json encodes them, and the smallest and largest hash over the ranks must agree.
+    static func requireSameOptions(_ options: TrainingOptions, across processes: ProcessGroup) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // FNV-1a, 64 bits, sent as two 32-bit halves (exact in a Double).
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in try encoder.encode(options) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let halves = [Double(hash >> 32), Double(hash & 0xffff_ffff)]
+        let smallest = try processes.minimized(halves)
+        let largest = try processes.minimized(halves.map { -$0 }).map { -$0 }
+        guard smallest == largest else {
+            throw TrainingError.mismatch(
+                "the \(processes.size) processes were given different options (flags or configuration); launch every rank with the same ones")
+        }
     }
 
     /// Reads `url` as a checkpoint to resume from, then builds the trainer.

@@ -48,9 +48,14 @@ final class DataParallelTests: XCTestCase {
 
     /// Runs `mpirun -np PROCESSES vit ARGUMENTS`; returns its status and its output.
     private func launch(processes: Int, _ arguments: [String]) throws -> (status: Int32, log: String) {
+        try launch(["-np", "\(processes)", vitExecutable.path] + arguments)
+    }
+
+    /// Runs `mpirun MPIRUN-ARGUMENTS` (one rank or more per `:`-separated part).
+    private func launch(_ mpirunArguments: [String]) throws -> (status: Int32, log: String) {
         let process = Process()
         process.executableURL = try mpirun()
-        process.arguments = ["-np", "\(processes)", "--oversubscribe", "--allow-run-as-root", vitExecutable.path] + arguments
+        process.arguments = ["--oversubscribe", "--allow-run-as-root"] + mpirunArguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -136,6 +141,21 @@ final class DataParallelTests: XCTestCase {
         let run = try launch(processes: 2, ["train", "--device", "cpu", "--data-dir", missing, "--output-dir", output.path])
         XCTAssertNotEqual(run.status, 0, run.log)
         XCTAssertTrue(run.log.contains("of 2: ") && run.log.contains(missing), run.log)
+    }
+
+    /// Ranks launched with different flags are refused by every rank, before training.
+    func testRanksWithDifferentOptionsAreRefused() throws {
+        let common = ["train", "--device", "cpu", "--train-limit", "256", "--test-limit", "32", "--batch-size", "64", "--output-dir", output.path]
+        let run = try launch(["-np", "1", vitExecutable.path] + common + ["--lr", "0.001", ":", "-np", "1", vitExecutable.path] + common)
+        XCTAssertNotEqual(run.status, 0, run.log)
+        XCTAssertTrue(run.log.contains("the 2 processes were given different options"), run.log)
+    }
+
+    /// A rank whose device is missing ends the job with the device error, naming the rank.
+    func testAMissingDeviceIsAClearError() throws {
+        let run = try launch(processes: 2, ["train", "--device", "opencl:99", "--output-dir", output.path])
+        XCTAssertNotEqual(run.status, 0, run.log)
+        XCTAssertTrue(run.log.contains("of 2: ") && run.log.contains("opencl:99"), run.log)
     }
 
     /// A training set smaller than one global batch would leave a process without images.
