@@ -32,23 +32,7 @@ public final class OpenCLBackend: Backend {
     private var stagedWrites: [(event: cl_event, staging: UnsafeMutableRawPointer)] = []
 
     /// Opens the device described by `entry`.
-    /// The queues of every backend opened, for `finishingAtExit`.
-    nonisolated(unsafe) private static var openQueues: [cl_command_queue] = []
-    private static let openQueuesLock = NSLock()
-
-    /// At exit, while the OpenCL runtime is alive, waits for every queue (an error leaves
-    /// commands enqueued whose buffers the unwinding has given back) and empties CLBlast's
-    /// program cache: left to static destructors, which run after the driver's own teardown,
-    /// both corrupted the heap under Oclgrind after an error exit.
-    private static let finishingAtExit: Void = {
-        atexit {
-            OpenCLBackend.openQueuesLock.withLock { for queue in OpenCLBackend.openQueues { clFinish(queue) } }
-            _ = CLBlastClearCache()
-        }
-    }()
-
     public init(entry: OpenCLDeviceEntry, profiler: Profiler = .shared) throws {
-        _ = Self.finishingAtExit
         self.device = entry.info.device
         self.info = entry.info
         self.deviceID = entry.deviceID
@@ -69,7 +53,6 @@ public final class OpenCLBackend: Backend {
             throw ViTError.openCL(call: "clCreateCommandQueue", code: CLStatus.name(status))
         }
         self.queue = queue
-        Self.openQueuesLock.withLock { Self.openQueues.append(queue) }
         let workGroup: Int = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_MAX_WORK_GROUP_SIZE)) ?? 64
         self.maximumWorkGroupSize = max(1, workGroup)
         // CL_DEVICE_MEM_BASE_ADDR_ALIGN is in bits; sub-buffer origins must be multiples of it.
