@@ -39,6 +39,26 @@ static inline int vit_mpi_sum_doubles(double *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
 
+/// Starts replacing `values` on every process by their element-wise sum over MPI_COMM_WORLD,
+/// without waiting (MPI_Iallreduce); `values` must stay untouched until `request` completes.
+/// Every process starts its non-blocking collectives in the same order.
+static inline int vit_mpi_start_sum_floats(float *values, int count, MPI_Request *request) {
+    return MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, request);
+}
+
+/// Lets MPI progress `request` and sets `done` to 1 once it has completed (the request is
+/// then freed and set to MPI_REQUEST_NULL).
+static inline int vit_mpi_test(MPI_Request *request, int *done) {
+    return MPI_Test(request, done, MPI_STATUS_IGNORE);
+}
+
+/// Waits until `request` has completed.
+static inline int vit_mpi_wait(MPI_Request *request) { return MPI_Wait(request, MPI_STATUS_IGNORE); }
+
+/// A request that refers to no operation, which `vit_mpi_test` and `vit_mpi_wait` find
+/// complete at once.
+static inline MPI_Request vit_mpi_null_request(void) { return MPI_REQUEST_NULL; }
+
 /// Replaces `values` on every process by their element-wise minimum over MPI_COMM_WORLD.
 static inline int vit_mpi_minimum_doubles(double *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);

@@ -61,6 +61,10 @@ public final class CPUBackend: Backend {
         base.update(from: host(storage), count: values.count)
     }
 
+    public func allocatePinnedHost(count: Int) throws -> PinnedHostMemory {
+        CPUHostMemory(count: count, backend: self)
+    }
+
     public func synchronize() throws {}
 
     public func emptyCache() {

@@ -79,8 +79,11 @@ extension Tensor {
     /// Back-propagates from this tensor. Without an argument the tensor must hold one
     /// element (a loss) and its gradient is 1. Leaves that require a gradient accumulate
     /// it in `gradient` (call `zeroGradient()` between steps, as in PyTorch). The graph
-    /// below this tensor is released afterwards.
-    public func backward(_ seed: Tensor? = nil) throws {
+    /// below this tensor is released afterwards. `leafFinished`, when given, is called with
+    /// each leaf as soon as its gradient is final (every rule that contributes to it has run
+    /// and its accumulation is enqueued), in an order that depends only on the graph, so
+    /// data-parallel training can start averaging it while the rest of the pass runs.
+    public func backward(_ seed: Tensor? = nil, leafFinished: ((Tensor) throws -> Void)? = nil) throws {
         guard requiresGradient else {
             throw ViTError.gradient(detail: "backward() on a tensor that does not require a gradient")
         }
@@ -122,9 +125,15 @@ extension Tensor {
                     try accumulate(operation.inputs, try operation.backward(operation.outputGradients))
                     operation.outputGradients = []
                 }
-                guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+                // Reverse topological order visits a leaf after every tensor made from it.
+                guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(tensor)) else {
+                    // A rule may have written this leaf's whole gradient in place (`leafGradient`).
+                    if tensor.gradientNode == nil { try leafFinished?(tensor) }
+                    continue
+                }
                 guard let node = tensor.gradientNode else {
                     try tensor.accumulateGradient(gradient)
+                    try leafFinished?(tensor)
                     continue
                 }
                 switch node.rule {

@@ -109,6 +109,8 @@ public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, Fe
     func write(_ values: UnsafeBufferPointer<Float>, to storage: DeviceStorage) throws
     /// Copies the first `values.count` elements of `storage` to the host.
     func read(_ storage: DeviceStorage, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// Host memory for `count` floats that this device copies to and from directly.
+    func allocatePinnedHost(count: Int) throws -> PinnedHostMemory
     /// Waits for all queued work to finish.
     func synchronize() throws
     /// Returns cached, unused buffers to the system.

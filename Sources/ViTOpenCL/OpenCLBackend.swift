@@ -164,6 +164,10 @@ public final class OpenCLBackend: Backend {
         releaseStagedWrites(all: true)
     }
 
+    public func allocatePinnedHost(count: Int) throws -> PinnedHostMemory {
+        try OpenCLHostMemory(count: count, backend: self)
+    }
+
     public func synchronize() throws {
         try CLStatus.check(clFinish(queue), "clFinish")
         commandCounts.hostWaits += 1

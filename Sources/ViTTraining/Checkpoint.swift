@@ -23,6 +23,9 @@ public enum Checkpoint {
     /// The per-channel mean and deviation that normalised the model's inputs (computed over
     /// its training images), so evaluation prepares images exactly as training did.
     public static let normalizationKey = "normalization"
+    /// The number of processes that trained together (data parallel), whose batches at the
+    /// stored `batch_size` made each global batch.
+    public static let processesKey = "processes"
 
     /// Where the optimizer state of the checkpoint at `url` lives.
     public static func optimizerURL(for url: URL) -> URL {
@@ -31,10 +34,10 @@ public enum Checkpoint {
     }
 
     /// Writes the model (and the optimizer state, when given), each atomically, both with
-    /// the step, `run` and the run's `options` in their metadata.
+    /// the step, `run`, the run's `options` and its number of `processes` in their metadata.
     public static func save(
         model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil,
-        normalization: ChannelStatistics? = nil, to url: URL
+        processes: Int = 1, normalization: ChannelStatistics? = nil, to url: URL
     ) throws {
         var metadata = [
             "format": "pt",
@@ -43,7 +46,10 @@ public enum Checkpoint {
         ]
         if let optimizer { metadata[stepKey] = String(optimizer.stepCount) }
         if let run { metadata[runKey] = run }
-        if let options { metadata[trainingKey] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self) }
+        if let options {
+            metadata[trainingKey] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+            metadata[processesKey] = String(processes)
+        }
         if let normalization {
             let object = ["mean": normalization.mean, "std": normalization.standardDeviation]
             metadata[normalizationKey] = String(decoding: try JSONEncoder().encode(object), as: UTF8.self)

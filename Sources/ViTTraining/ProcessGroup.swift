@@ -12,6 +12,19 @@ public protocol ProcessGroup: AnyObject {
     func sum(_ values: UnsafeMutableBufferPointer<Double>) throws
     /// Replaces `values` on every process by their element-wise minimum over the processes.
     func minimum(_ values: UnsafeMutableBufferPointer<Double>) throws
+    /// Starts replacing `values` by their element-wise sum over the processes and returns
+    /// without waiting; `values` must stay untouched until the collective has completed.
+    /// Every process starts its collectives in the same order.
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective
+}
+
+/// A collective that runs while the process goes on (MPI's non-blocking collectives).
+public protocol PendingCollective: AnyObject {
+    /// Lets the collective progress, without waiting; true once it has completed. MPI moves
+    /// a non-blocking collective on only inside MPI calls, so callers ask often.
+    func test() throws -> Bool
+    /// Waits until the collective has completed.
+    func wait() throws
 }
 
 extension ProcessGroup {
@@ -41,4 +54,11 @@ public final class SingleProcess: ProcessGroup {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func sum(_ values: UnsafeMutableBufferPointer<Double>) throws {}
     public func minimum(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective { CompletedCollective() }
+}
+
+/// The collective of a single process, complete when it starts.
+final class CompletedCollective: PendingCollective {
+    func test() throws -> Bool { true }
+    func wait() throws {}
 }

@@ -21,6 +21,8 @@ public struct ResumePoint {
     public let configuration: ViTConfiguration?
     /// The recipe of the run that wrote it (nil: none stored).
     public let options: TrainingOptions?
+    /// The processes that trained it together (1 when none is stored).
+    public let processes: Int
 
     /// Reads the pair; a missing optimizer file or two files from different saves is an error
     /// naming both.
@@ -49,6 +51,7 @@ public struct ResumePoint {
                     + "are not one checkpoint: a save was interrupted between the two files; resume from an earlier checkpoint")
         }
         runIdentifier = runs.0
+        processes = model.metadata[Checkpoint.processesKey] == nil ? 1 : try integer(Checkpoint.processesKey, in: model, named: modelFile)
         configuration = try Checkpoint.configuration(in: model)
         options = try model.metadata[Checkpoint.trainingKey].map { text in
             do {
@@ -61,8 +64,10 @@ public struct ResumePoint {
 
     /// Checks that `requested` can continue this checkpoint: the same model (a flag or
     /// configuration field that contradicts the stored one is refused, naming it) and epochs
-    /// left to train. Returns the recipe changes against the stored run, for the log.
-    public func check(_ requested: TrainingOptions) throws -> [String] {
+    /// left to train. Returns the recipe changes against the stored run, for the log; a run of
+    /// another number of `processes` with the same global batch reads the same batches, so
+    /// only its process count is a change then.
+    public func check(_ requested: TrainingOptions, processes requestedProcesses: Int = 1) throws -> [String] {
         let name = url.lastPathComponent
         guard requested.epochs > epoch else {
             throw TrainingError.invalidOption(
@@ -77,7 +82,15 @@ public struct ResumePoint {
         guard let options else { return [] }
         var stored = options
         stored.model = requested.model
-        return try fieldDifferences(stored, requested).map { "\($0.key) \($0.old) -> \($0.new)" }
+        var changes: [String] = []
+        if processes != requestedProcesses {
+            let (before, after) = (stored.batchSize * processes, requested.batchSize * requestedProcesses)
+            changes.append(
+                "processes \(processes) -> \(requestedProcesses) (global batch \(before) -> \(after)"
+                    + (before == after ? ", the same batches" : ", other batches") + ")")
+            if before == after { stored.batchSize = requested.batchSize }
+        }
+        return try changes + fieldDifferences(stored, requested).map { "\($0.key) \($0.old) -> \($0.new)" }
     }
 
     /// The top-level JSON fields in which two values differ, with both values as JSON text.

@@ -65,7 +65,7 @@ public final class Trainer {
     ) throws {
         try options.validate()
         if let resume {
-            let changes = try resume.check(options)
+            let changes = try resume.check(options, processes: processes.size)
             if !changes.isEmpty { log("resuming with a changed recipe: " + changes.joined(separator: ", ")) }
         }
         self.options = options
@@ -199,7 +199,7 @@ public final class Trainer {
             for batch in trainLoader.epoch(epoch - 1) {
                 learningRate = schedule.rate(at: optimizer.stepCount)
                 try trainingStep(batch, learningRate: learningRate)
-                if let signal = stopRequest.signal {
+                if let signal = try stopSignal() {
                     progress.finish()
                     throw TrainingError.interrupted(
                         signal: signal, epoch: epoch, step: batch.index + 1, of: stepsPerEpoch, lastCheckpoint: lastCheckpoint)
@@ -243,6 +243,13 @@ public final class Trainer {
                         metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1, metrics.testTop5, trainSeconds,
                         metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
             history.append(metrics)
+            if let communication = trainingStep.communication {
+                log(
+                    String(
+                        format: "allreduce: %.2f MB per step in %d buckets, %.2f ms per step waited after the backward pass (rank 0)",
+                        Double(communication.bytesPerStep) / 1e6, communication.buckets, communication.exposedMillisecondsPerStep))
+                trainingStep.resetCommunication()
+            }
             guard writes else { continue }
             try appendLine(try JSONEncoder().encode(metrics), to: metricsURL)
             if options.saveModelEvery > 0 && epoch % options.saveModelEvery == 0 {
@@ -254,6 +261,15 @@ public final class Trainer {
         try save(epoch: options.epochs, to: folder.appendingPathComponent("model_final.safetensors"))
         if let last = history.last { try writeSummary(last, totalSeconds: totalSeconds) }
         return history
+    }
+
+    /// The signal that asked this process, or with several processes any of them, to stop.
+    /// The processes agree after every step (a one-value allreduce): one leaving alone would
+    /// leave the others waiting in the next step's collectives.
+    private func stopSignal() throws -> Int32? {
+        guard processes.size > 1 else { return stopRequest.signal }
+        let largest = -(try processes.minimized([-Double(stopRequest.signal ?? 0)])[0])
+        return largest > 0 ? Int32(largest) : nil
     }
 
     /// Seconds between reads of the loss that catch a NaN or infinite one: a diverged run
@@ -279,7 +295,7 @@ public final class Trainer {
     /// Writes a checkpoint of the current model and optimizer, which becomes the last one.
     private func save(epoch: Int, to url: URL) throws {
         try Checkpoint.save(
-            model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options,
+            model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options, processes: processes.size,
             normalization: trainLoader.normalizer.statistics, to: url)
         lastCheckpoint = url
     }

@@ -64,8 +64,9 @@ public final class TrainingStatistics {
 /// over the processes of a data-parallel run, clipping, update. The trainer and `vit-bench
 /// training` both run it, so the benchmark times what training does. In a single process
 /// nothing in it waits for the device: labels are checked on the host before upload, and the
-/// loss and hits accumulate in `statistics`. With several processes the gradient arena goes
-/// through the host once per step, for one blocking allreduce.
+/// loss and hits accumulate in `statistics`. With several processes the gradients travel
+/// through pinned host memory in buckets whose allreduce overlaps the backward pass
+/// (`GradientAverager`).
 public final class TrainingStep {
     public let model: VisionTransformer
     public let optimizer: Optimizer
@@ -76,8 +77,8 @@ public final class TrainingStep {
     private let seed: UInt32
     /// The processes whose gradients each step averages.
     public let processes: ProcessGroup
-    /// The host copy of the gradient arena that the allreduce sums (empty in a single process).
-    private var hostGradients: [Float]
+    /// Averages the gradients over the processes (nil in a single process).
+    private let averager: GradientAverager?
 
     /// A step of `model` with `optimizer`, using the loss and clipping settings of `options`,
     /// averaging the gradients over `processes`.
@@ -85,11 +86,20 @@ public final class TrainingStep {
         self.model = model
         self.optimizer = optimizer
         self.processes = processes
-        hostGradients = [Float](repeating: 0, count: processes.size > 1 ? optimizer.arena.gradients.storage.count : 0)
+        averager = processes.size > 1 ? try GradientAverager(arena: optimizer.arena, processes: processes) : nil
         statistics = try TrainingStatistics(on: model.backend)
         labelSmoothing = options.labelSmoothing
         gradientClipNorm = options.gradientClipNorm
         seed = UInt32(truncatingIfNeeded: options.seed)
+    }
+
+    /// What averaging the gradients cost since the last `resetCommunication()`; nil in a
+    /// single process.
+    public var communication: CommunicationFigures? { averager?.figures }
+
+    /// Starts the communication figures from zero.
+    public func resetCommunication() {
+        averager?.resetFigures()
     }
 
     /// Trains on `batch` at `learningRate`.
@@ -101,25 +111,17 @@ public final class TrainingStep {
         let logits = try model(images, context: context)
         let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing)
         try optimizer.zeroGradients()
-        try loss.backward()
-        if processes.size > 1 { try averageGradients() }
+        if let averager {
+            // Each process's loss is the mean over its share of the global batch, so the mean
+            // of their gradients is the gradient of the global batch's mean loss.
+            averager.beginStep()
+            try loss.backward(leafFinished: averager.leafFinished)
+            try averager.finish()
+        } else {
+            try loss.backward()
+        }
         if gradientClipNorm > 0 { try clipGradientNorm(optimizer.arena, maximumNorm: gradientClipNorm) }
         try optimizer.step(learningRate: learningRate)
         try statistics.accumulate(logits: logits, labels: labels, loss: loss)
-    }
-
-    /// Replaces the gradients by their mean over the processes: each process's loss is the
-    /// mean over its share of the global batch, so the mean of their gradients is the
-    /// gradient of the global batch's mean loss.
-    private func averageGradients() throws {
-        let storage = optimizer.arena.gradients.storage
-        let backend = optimizer.arena.backend
-        let scale = 1 / Float(processes.size)
-        try hostGradients.withUnsafeMutableBufferPointer { values in
-            try backend.read(storage, into: values)
-            try processes.sum(values)
-            for index in values.indices { values[index] *= scale }
-            try backend.write(UnsafeBufferPointer(values), to: storage)
-        }
     }
 }

@@ -50,6 +50,12 @@ final class MPIProcesses: ProcessGroup {
             vit_mpi_minimum_doubles(values.baseAddress, try Self.count(values.count)), "MPI_Allreduce (minimum) of \(values.count) doubles")
     }
 
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
+        let collective = MPIRequest(operation: "MPI_Iallreduce (sum) of \(values.count) floats")
+        try Self.check(vit_mpi_start_sum_floats(values.baseAddress, try Self.count(values.count), &collective.request), collective.operation)
+        return collective
+    }
+
     /// Prints `message` as this rank's and ends every process of the job with status 1.
     func abort(_ message: String) -> Never {
         FileHandle.standardError.write(Data("rank \(rank) of \(size): \(message)\n".utf8))
@@ -67,7 +73,27 @@ final class MPIProcesses: ProcessGroup {
         return narrow
     }
 
-    private static func check(_ code: Int32, _ call: String) throws {
+    fileprivate static func check(_ code: Int32, _ call: String) throws {
         guard code == 0 else { throw MPIError.failed(call: call, code: code) }
+    }
+}
+
+/// A non-blocking MPI collective in flight, known by its request.
+private final class MPIRequest: PendingCollective {
+    var request: MPI_Request? = vit_mpi_null_request()
+    let operation: String
+
+    init(operation: String) {
+        self.operation = operation
+    }
+
+    func test() throws -> Bool {
+        var done: Int32 = 0
+        try MPIProcesses.check(vit_mpi_test(&request, &done), "MPI_Test of \(operation)")
+        return done != 0
+    }
+
+    func wait() throws {
+        try MPIProcesses.check(vit_mpi_wait(&request), "MPI_Wait of \(operation)")
     }
 }

@@ -65,24 +65,30 @@ final class DataParallelTests: XCTestCase {
         return (process.terminationStatus, log)
     }
 
-    /// Trains one epoch of `steps` global batches with `processes` ranks; returns the
-    /// metrics line and the final model that rank 0 wrote.
-    private func train(processes: Int, optimizer: String, device: String) throws -> (metrics: EpochMetrics, model: SafeTensorsFile) {
+    /// Trains `epochs` epochs of `steps` global batches in all with `processes` ranks into
+    /// the experiment `name` (`arguments` added to vit train's); returns the last metrics
+    /// line and the final model that rank 0 wrote.
+    private func train(
+        processes: Int, optimizer: String, device: String, epochs: Int = 1, name: String? = nil, _ arguments: [String] = []
+    ) throws -> (metrics: EpochMetrics, model: SafeTensorsFile, log: String) {
         let configurationURL = output.appendingPathComponent("config-input.json")
         try Data(configuration.utf8).write(to: configurationURL)
-        let name = "\(optimizer)-\(device)-\(processes)"
+        let name = name ?? "\(optimizer)-\(device)-\(processes)"
         let run = try launch(
             processes: processes,
-            ["train", "--config", configurationURL.path, "--optimizer", optimizer, "--device", device, "--epochs", "1"]
-                + ["--batch-size", "\(Self.globalBatch / processes)", "--train-limit", "\(Self.globalBatch * Self.steps)", "--test-limit", "100"]
-                + ["--output-dir", output.path, "--exp-name", name])
+            ["train", "--config", configurationURL.path, "--optimizer", optimizer, "--device", device, "--epochs", "\(epochs)"]
+                + ["--batch-size", "\(Self.globalBatch / processes)", "--train-limit", "\(Self.globalBatch * Self.steps / epochs)"]
+                + ["--test-limit", "100", "--output-dir", output.path, "--exp-name", name] + arguments)
         XCTAssertEqual(run.status, 0, run.log)
         let folder = output.appendingPathComponent(name)
         let lines = try String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one epoch, one metrics line from rank 0 only")
-        if processes > 1 { XCTAssertTrue(run.log.contains("global batch \(Self.globalBatch)"), run.log) }
-        let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(try XCTUnwrap(lines.first).utf8))
-        return (metrics, try Checkpoint.read(folder.appendingPathComponent("model_final.safetensors")))
+        XCTAssertEqual(lines.count, epochs, "one metrics line per epoch, from rank 0 only")
+        if processes > 1 {
+            XCTAssertTrue(run.log.contains("global batch \(Self.globalBatch)"), run.log)
+            XCTAssertTrue(run.log.contains("allreduce: "), "no communication figures in the log:\n\(run.log)")
+        }
+        let metrics = try JSONDecoder().decode(EpochMetrics.self, from: Data(try XCTUnwrap(lines.last).utf8))
+        return (metrics, try Checkpoint.read(folder.appendingPathComponent("model_final.safetensors")), run.log)
     }
 
     /// The bound on the difference: a float32 sum of n terms is within (n - 1) u of the exact
@@ -96,6 +102,14 @@ final class DataParallelTests: XCTestCase {
         let two = try train(processes: 2, optimizer: optimizer, device: device)
         XCTAssertEqual(two.metrics.trainLoss, one.metrics.trainLoss, accuracy: Self.tolerance * one.metrics.trainLoss, "train loss")
         XCTAssertEqual(two.metrics.trainTop1, one.metrics.trainTop1, "train top-1")
+        try assertSameEvaluationAndParameters(one, two, "\(optimizer) on \(device)")
+    }
+
+    /// The test figures of two runs agree and their parameters match to `tolerance`.
+    private func assertSameEvaluationAndParameters(
+        _ one: (metrics: EpochMetrics, model: SafeTensorsFile, log: String), _ two: (metrics: EpochMetrics, model: SafeTensorsFile, log: String),
+        _ label: String
+    ) throws {
         XCTAssertEqual(two.metrics.testLoss, one.metrics.testLoss, accuracy: Self.tolerance * one.metrics.testLoss, "test loss")
         XCTAssertEqual(two.metrics.testTop1, one.metrics.testTop1, "test top-1 (the sharded evaluation covers every test image)")
         XCTAssertEqual(one.model.sortedNames, two.model.sortedNames)
@@ -116,7 +130,19 @@ final class DataParallelTests: XCTestCase {
             if relative > worst.relative { worst = (relative, name) }
             XCTAssertLessThanOrEqual(relative, Self.tolerance, "\(name): largest difference \(difference) of largest value \(scale)")
         }
-        print("\(optimizer) on \(device): largest relative parameter difference \(worst.relative) (\(worst.name)), tolerance \(Self.tolerance)")
+        print("\(label): largest relative parameter difference \(worst.relative) (\(worst.name)), tolerance \(Self.tolerance)")
+    }
+
+    /// A one-process run's checkpoint, resumed by two ranks at half the batch (the same
+    /// global batches), ends where the uninterrupted run ends.
+    func testTwoRanksResumeAOneProcessRun() throws {
+        let uninterrupted = try train(processes: 1, optimizer: "adamw", device: "cpu", epochs: 2, ["--save-model-every", "1"])
+        let checkpoint = output.appendingPathComponent("adamw-cpu-1/checkpoint_epoch_1.safetensors")
+        let resumed = try train(processes: 2, optimizer: "adamw", device: "cpu", epochs: 2, name: "resumed", ["--resume", checkpoint.path])
+        XCTAssertTrue(resumed.log.contains("processes 1 -> 2 (global batch 128 -> 128, the same batches)"), resumed.log)
+        XCTAssertFalse(resumed.log.contains("batch_size"), "the per-process batch is not a recipe change here:\n\(resumed.log)")
+        XCTAssertEqual(resumed.metrics.trainLoss, uninterrupted.metrics.trainLoss, accuracy: Self.tolerance * uninterrupted.metrics.trainLoss)
+        try assertSameEvaluationAndParameters(uninterrupted, resumed, "resumed by 2 ranks")
     }
 
     func testTwoRanksMatchOneProcessWithAdamW() throws {
@@ -179,4 +205,8 @@ private final class RankOfTwo: ProcessGroup {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { XCTFail("no collective expected") }
     func sum(_ values: UnsafeMutableBufferPointer<Double>) throws { XCTFail("no collective expected") }
     func minimum(_ values: UnsafeMutableBufferPointer<Double>) throws { XCTFail("no collective expected") }
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
+        XCTFail("no collective expected")
+        return try SingleProcess().startSum(values)
+    }
 }
