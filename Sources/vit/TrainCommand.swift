@@ -36,21 +36,26 @@ struct TrainCommand: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         let processes = try MPIProcesses()
         guard processes.size > 1 else {
-            try train(processes: processes)
+            let stopped = try train(processes: processes)
             try processes.finalize()
+            if let stopped { throw stopped }
             return
         }
         // A failing rank ends the whole job, naming its error, instead of leaving the others
         // waiting in an allreduce.
+        let stopped: ExitCode?
         do {
-            try train(processes: processes)
+            stopped = try train(processes: processes)
             try processes.finalize()
         } catch {
             processes.abort("\(error)")
         }
+        if let stopped { throw stopped }
     }
 
-    private func train(processes: MPIProcesses) throws {
+    /// Trains; returns the exit status of a run stopped by a signal (128 + its number), nil
+    /// for a finished one.
+    private func train(processes: MPIProcesses) throws -> ExitCode? {
         var options = TrainingOptions()
         experiment.apply(to: &options)
         data.apply(to: &options)
@@ -72,17 +77,19 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(options: options, backend: backend, resume: resumePoint, processes: processes)
         do {
             try trainer.run()
-        } catch TrainingError.interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint) where processes.size == 1 {
+        } catch TrainingError.interrupted(let signal, let epoch, let step, let steps, let lastCheckpoint) {
+            // Every process stopped after the same step (they agree on it), so all end MPI.
             let error = TrainingError.interrupted(signal: signal, epoch: epoch, step: step, of: steps, lastCheckpoint: lastCheckpoint)
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(128 + signal)
+            if processes.isWriter { FileHandle.standardError.write(Data("\(error)\n".utf8)) }
+            return ExitCode(128 + signal)
         }
-        guard processes.isWriter else { return }
+        guard processes.isWriter else { return nil }
         if Profiler.shared.isEnabled { print(Profiler.shared.report()) }
         if let traceFile {
             try Profiler.shared.writeTrace(to: URL(fileURLWithPath: traceFile))
             print("trace written to \(traceFile)")
         }
+        return nil
     }
 }
 

@@ -160,6 +160,30 @@ final class DataParallelTests: XCTestCase {
         for optimizer in ["adamw", "muon"] { try assertTwoRanksMatchOne(optimizer: optimizer, device: "opencl") }
     }
 
+    /// SIGTERM to one rank stops every rank after the same step: they agree on it, so none is
+    /// left waiting in a collective, and the job ends with the signal's status and rank 0's
+    /// message.
+    func testASignalToOneRankStopsEveryRank() throws {
+        let folder = output.appendingPathComponent("stopped")
+        let configurationURL = output.appendingPathComponent("config-input.json")
+        try Data(configuration.utf8).write(to: configurationURL)
+        let train = [vitExecutable.path, "train", "--config", configurationURL.path, "--device", "cpu", "--batch-size", "64"]
+            + ["--train-limit", "60000", "--test-limit", "32", "--output-dir", output.path, "--exp-name", "stopped"]
+        // Rank 1 signals itself once training has begun (rank 0 has created the metrics file).
+        let script = """
+            "$@" & pid=$!
+            if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then
+              while [ ! -f '\(folder.path)/metrics.jsonl' ]; do sleep 0.2; done
+              sleep 1; kill -TERM $pid
+            fi
+            wait $pid
+            """
+        let run = try launch(["-np", "2", "/bin/sh", "-c", script, "sh"] + train)
+        XCTAssertEqual(run.status, 128 + SIGTERM, run.log)
+        XCTAssertTrue(run.log.contains("SIGTERM: stopped at epoch 1, step "), run.log)
+        XCTAssertFalse(run.log.contains("MPI_ABORT"), "a stop is not an abort:\n\(run.log)")
+    }
+
     /// A rank that fails ends every rank (MPI_Abort) with its message, instead of leaving the
     /// others waiting in a collective.
     func testAFailingRankEndsTheJobWithItsMessage() throws {
