@@ -167,7 +167,8 @@ final class DataParallelTests: XCTestCase {
         let folder = output.appendingPathComponent("stopped")
         let configurationURL = output.appendingPathComponent("config-input.json")
         try Data(configuration.utf8).write(to: configurationURL)
-        let train = [vitExecutable.path, "train", "--config", configurationURL.path, "--device", "cpu", "--batch-size", "64"]
+        let train =
+            [vitExecutable.path, "train", "--config", configurationURL.path, "--device", "cpu", "--batch-size", "64"]
             + ["--train-limit", "60000", "--test-limit", "32", "--output-dir", output.path, "--exp-name", "stopped"]
         // Rank 1 signals itself once training has begun (rank 0 has created the metrics file).
         let script = """
