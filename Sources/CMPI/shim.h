@@ -52,11 +52,7 @@ static inline int vit_mpi_test(MPI_Request *request, int *done) {
     return MPI_Test(request, done, MPI_STATUS_IGNORE);
 }
 
-/// Waits until `request` has completed.
-static inline int vit_mpi_wait(MPI_Request *request) { return MPI_Wait(request, MPI_STATUS_IGNORE); }
-
-/// A request that refers to no operation, which `vit_mpi_test` and `vit_mpi_wait` find
-/// complete at once.
+/// A request that refers to no operation, which `vit_mpi_test` finds complete at once.
 static inline MPI_Request vit_mpi_null_request(void) { return MPI_REQUEST_NULL; }
 
 /// Replaces `values` on every process by their element-wise minimum over MPI_COMM_WORLD.

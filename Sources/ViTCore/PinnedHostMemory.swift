@@ -18,8 +18,6 @@ public protocol PinnedHostMemory: AnyObject {
 public protocol DeviceTransfer: AnyObject {
     /// Whether the copy has completed, asked without waiting.
     func isComplete() throws -> Bool
-    /// Waits until the copy has completed (a host wait).
-    func wait() throws
 }
 
 /// A transfer that completed before it was returned: the CPU backend's, whose copies are
@@ -27,5 +25,4 @@ public protocol DeviceTransfer: AnyObject {
 public final class CompletedTransfer: DeviceTransfer {
     public init() {}
     public func isComplete() throws -> Bool { true }
-    public func wait() throws {}
 }

@@ -50,7 +50,7 @@ final class OpenCLHostMemory: PinnedHostMemory {
         backend.commandCounts.reads += 1
         backend.commandCounts.bytesRead += bytes
         guard let event else { throw ViTError.openCL(call: "clEnqueueReadBuffer", code: "no event") }
-        return OpenCLTransfer(event: event, backend: backend)
+        return OpenCLTransfer(event: event)
     }
 
     func startWrite(to storage: DeviceStorage, from offset: Int) throws {
@@ -67,11 +67,9 @@ final class OpenCLHostMemory: PinnedHostMemory {
 /// A read in flight on an OpenCL queue, known by its event.
 final class OpenCLTransfer: DeviceTransfer {
     private let event: cl_event
-    private let backend: OpenCLBackend
 
-    init(event: cl_event, backend: OpenCLBackend) {
+    init(event: cl_event) {
         self.event = event
-        self.backend = backend
     }
 
     deinit {
@@ -85,11 +83,5 @@ final class OpenCLTransfer: DeviceTransfer {
         // A negative state is an error code of the command.
         guard state >= 0 else { throw ViTError.openCL(call: "clEnqueueReadBuffer", code: CLStatus.name(state)) }
         return state == CL_COMPLETE
-    }
-
-    func wait() throws {
-        var event: cl_event? = self.event
-        try CLStatus.check(clWaitForEvents(1, &event), "clWaitForEvents")
-        backend.commandCounts.hostWaits += 1
     }
 }

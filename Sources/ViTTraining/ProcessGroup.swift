@@ -23,8 +23,6 @@ public protocol PendingCollective: AnyObject {
     /// Lets the collective progress, without waiting; true once it has completed. MPI moves
     /// a non-blocking collective on only inside MPI calls, so callers ask often.
     func test() throws -> Bool
-    /// Waits until the collective has completed.
-    func wait() throws
 }
 
 extension ProcessGroup {
@@ -60,5 +58,4 @@ public final class SingleProcess: ProcessGroup {
 /// The collective of a single process, complete when it starts.
 final class CompletedCollective: PendingCollective {
     func test() throws -> Bool { true }
-    func wait() throws {}
 }

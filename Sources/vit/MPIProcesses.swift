@@ -92,8 +92,4 @@ private final class MPIRequest: PendingCollective {
         try MPIProcesses.check(vit_mpi_test(&request, &done), "MPI_Test of \(operation)")
         return done != 0
     }
-
-    func wait() throws {
-        try MPIProcesses.check(vit_mpi_wait(&request), "MPI_Wait of \(operation)")
-    }
 }

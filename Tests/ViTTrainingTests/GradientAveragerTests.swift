@@ -81,7 +81,7 @@ private final class MirroredProcesses: ProcessGroup {
     }
 }
 
-/// A sum that completes on its second test (or on a wait).
+/// A sum that completes on its second test.
 private final class DelayedSum: PendingCollective {
     private let values: UnsafeMutableBufferPointer<Float>
     private let group: MirroredProcesses
@@ -95,13 +95,10 @@ private final class DelayedSum: PendingCollective {
 
     func test() throws -> Bool {
         tests += 1
-        if tests >= 2 { try wait() }
+        if tests == 2 {
+            try group.sum(values)
+            done = true
+        }
         return done
-    }
-
-    func wait() throws {
-        guard !done else { return }
-        try group.sum(values)
-        done = true
     }
 }
