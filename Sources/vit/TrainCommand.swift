@@ -51,13 +51,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func train(processes: MPIProcesses) throws {
-        var options = TrainingOptions()
-        experiment.apply(to: &options)
-        data.apply(to: &options)
-        optimization.apply(to: &options)
         // A resumed run starts from the checkpoint's model; flags may only repeat it.
         let resumePoint = try resume.map { try ResumePoint(url: URL(fileURLWithPath: $0)) }
-        options.model = try model.configuration(for: data.source.dataset, resuming: resumePoint?.configuration)
+        var options = try TrainingOptions(
+            experiment: experiment, data: data, optimization: optimization, model: model, resuming: resumePoint?.configuration)
         try attention.apply(to: &options.model.attention)
         try options.validate()
         let device = try deviceOptions.resolveDevice(localRank: processes.localRank)
