@@ -64,14 +64,19 @@ public struct ComparisonStudy {
         "Attention mechanisms compared: \(recipe)"
     }
 
-    /// Writes compare.csv, compare.md and the plots that have points; returns the files written.
-    public func writeReport(entries: [ComparisonEntry], recipe: String, plotter: Gnuplot) throws -> [URL] {
+    /// Writes compare.csv, compare.md and the plots that have points; returns the files
+    /// written and the plots without points (every mechanism diverged), whose older files
+    /// are removed so that none passes for this study's.
+    public func writeReport(entries: [ComparisonEntry], recipe: String, plotter: Gnuplot) throws -> (written: [URL], notDrawn: [String]) {
         let table = ComparisonTable(entries: entries)
         let csv = folder.appendingPathComponent("compare.csv")
         let markdown = folder.appendingPathComponent("compare.md")
         try AtomicFile.write(Data(table.csv.utf8), to: csv)
         try AtomicFile.write(Data(table.markdown(title: Self.title(recipe: recipe)).utf8), to: markdown)
-        return try [csv, markdown] + plotter.render(ComparisonPlots.plots(for: entries, recipe: recipe), into: folder)
+        let plots = ComparisonPlots.plots(for: entries, recipe: recipe)
+        let notDrawn = plots.filter(\.isEmpty).map(\.fileName)
+        for name in notDrawn { try? FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        return (try [csv, markdown] + plotter.render(plots, into: folder), notDrawn)
     }
 
     /// Throws unless the run's config.json holds `options` and `device`.

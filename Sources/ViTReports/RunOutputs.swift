@@ -23,11 +23,14 @@ public struct RunOutputs {
             throw ReportError.unreadableRun("\(folder.path) is not a folder: give the folder of a run, such as outputs/vit")
         }
         name = folder.standardizedFileURL.lastPathComponent
-        epochs = try Self.readMetrics(folder.appendingPathComponent("metrics.jsonl"))
+        let metrics = folder.appendingPathComponent("metrics.jsonl")
+        epochs = try Self.readMetrics(metrics)
+        guard !epochs.isEmpty else { throw ReportError.unreadableRun("\(metrics.path) has no epoch yet: the run ended before its first epoch") }
         options = try Self.readOptions(folder.appendingPathComponent("config.json"))
     }
 
-    /// The epochs of a metrics.jsonl in epoch order; a missing or empty file is an error.
+    /// The epochs of a metrics.jsonl in epoch order (none for an empty file, which a run
+    /// stopped in its first epoch leaves); a missing file is an error.
     static func readMetrics(_ url: URL) throws -> [EpochMetrics] {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw ReportError.unreadableRun("\(url.path) does not exist: vit train writes it in the run's folder after each epoch")
@@ -41,7 +44,6 @@ public struct RunOutputs {
                 throw ReportError.unreadableRun("\(url.path) line \(number + 1) is not one epoch's metrics as vit train writes them")
             }
         }
-        guard !epochs.isEmpty else { throw ReportError.unreadableRun("\(url.path) has no epoch yet: the run ended before its first epoch") }
         return epochs.sorted { $0.epoch < $1.epoch }
     }
 

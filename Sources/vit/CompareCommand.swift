@@ -90,9 +90,12 @@ struct CompareCommand: ParsableCommand {
         }
         // Times and memory depend on the device, so the titles name it with the recipe.
         let description = recipe.recipeDescription + ", device \(device)"
-        let written = try study.writeReport(entries: entries, recipe: description, plotter: plotter)
+        let report = try study.writeReport(entries: entries, recipe: description, plotter: plotter)
         print(ComparisonTable(entries: entries).markdown(title: ComparisonStudy.title(recipe: description)))
-        print("wrote " + written.map(\.path).joined(separator: ", "))
+        print("wrote " + report.written.map(\.path).joined(separator: ", "))
+        if !report.notDrawn.isEmpty {
+            print("not drawn, as no mechanism has those figures (they diverged): " + report.notDrawn.joined(separator: ", "))
+        }
     }
 
     /// Trains one mechanism; a divergence is recorded in its folder (the study goes on), an

@@ -69,6 +69,18 @@ final class ComparisonStudyTests: TemporaryFolderTestCase {
         XCTAssertEqual(entry.epochs.count, 1)
     }
 
+    func testARunThatDivergedInItsFirstEpochIsDoneWithoutEpochs() throws {
+        // The trainer leaves an empty metrics.jsonl when no epoch completed.
+        try writeRun(options(), epochs: 1)
+        try Data().write(to: study.runFolder(for: "standard").appendingPathComponent("metrics.jsonl"))
+        let record = DivergenceRecord(message: "the training loss became NaN at epoch 1, step 2/8", parameters: 10, multiplyAccumulates: 20)
+        try study.recordDivergence(record, mechanism: "standard")
+        guard case .done(let entry) = try study.state(of: options(), device: "cpu") else { return XCTFail("expected done") }
+        XCTAssertEqual(entry.epochs.count, 0)
+        XCTAssertNil(entry.imagesPerSecond)
+        XCTAssertEqual(ComparisonTable(entries: [entry]).csv.split(separator: "\n").last, "standard,diverged,10,20,,,,,,")
+    }
+
     func testAnotherRecipeOrDeviceInTheFolderIsRefusedByName() throws {
         try writeRun(options(epochs: 3), epochs: 3)
         XCTAssertThrowsError(try study.state(of: options(), device: "cpu")) { error in

@@ -17,6 +17,13 @@ final class RunOutputsTests: TemporaryFolderTestCase {
         }
     }
 
+    func testAnEmptyMetricsFileIsNamed() throws {
+        try Data().write(to: folder.appendingPathComponent("metrics.jsonl"))
+        XCTAssertThrowsError(try RunOutputs(folder: folder)) { error in
+            XCTAssertEqual("\(error)", "\(folder.path)/metrics.jsonl has no epoch yet: the run ended before its first epoch")
+        }
+    }
+
     func testABrokenMetricsLineIsNamed() throws {
         let lines = Fixtures.epochLine(1, testTop1: 80, seconds: 10, imagesPerSecond: 100) + "\n{\"epoch\": 2}\n"
         try Data(lines.utf8).write(to: folder.appendingPathComponent("metrics.jsonl"))
