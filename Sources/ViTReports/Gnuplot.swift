@@ -95,8 +95,15 @@ public struct Gnuplot {
                 return
                     "$series\(index) using 1:2 with linespoints linewidth 2 pointtype 7 pointsize 1.5 linecolor \(colour) title \(quoted(series.name))"
             case .labelledPoints:
-                return "$series\(index) using 1:2 with points pointtype 7 pointsize 2.5 linecolor \(colour) title \(quoted(series.name)), "
-                    + "$series\(index) using 1:2:(\(quoted(series.name))) with labels offset character 1.5,1 left textcolor \(colour) notitle"
+                // Series at the same place (standard and naive attention: the same MACs and
+                // accuracy) share one label, and each later marker is smaller, so the earlier
+                // ones show as rings around it.
+                let earlier = plot.series[..<index].filter { $0.points == series.points }.count
+                let size = 2.5 * pow(0.65, Double(earlier))
+                let marker = "$series\(index) using 1:2 with points pointtype 7 pointsize \(size) linecolor \(colour) title \(quoted(series.name))"
+                guard earlier == 0 else { return marker }
+                let label = plot.series.filter { $0.points == series.points }.map(\.name).joined(separator: ", ")
+                return marker + ", $series\(index) using 1:2:(\(quoted(label))) with labels offset character 1.5,1 left textcolor \(colour) notitle"
             }
         }
         lines.append("plot " + clauses.joined(separator: ", \\\n     "))

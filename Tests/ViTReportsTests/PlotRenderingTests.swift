@@ -59,6 +59,21 @@ final class PlotRenderingTests: TemporaryFolderTestCase {
         try checkDrawn(plots)
     }
 
+    func testMechanismsAtTheSamePointShareALabelAndBothShow() throws {
+        let point = [Plot.Point(x: 4.07, y: 20.7)]
+        let plot = Plot(
+            fileName: "same_point.png", title: "Test top-1 accuracy against MACs per image", subtitle: "fashion-mnist",
+            xLabel: "multiply-accumulates per image (millions)", yLabel: "test top-1 accuracy (%)", style: .labelledPoints,
+            series: [
+                Plot.Series(name: "standard", points: point), Plot.Series(name: "linear", points: [Plot.Point(x: 2.77, y: 22.7)]),
+                Plot.Series(name: "naive", points: point),
+            ])
+        let script = Gnuplot.script(for: plot, output: folder.appendingPathComponent("same_point.png"))
+        XCTAssertEqual(script.components(separatedBy: "with labels").count - 1, 2, script)
+        XCTAssertTrue(script.contains("(\"standard, naive\")"), script)
+        try checkDrawn([plot])
+    }
+
     func testAPlotWithoutFinitePointsIsNotDrawn() throws {
         let plot = Plot(
             fileName: "empty.png", title: "t", subtitle: "s", xLabel: "x", yLabel: "y", style: .lines,
