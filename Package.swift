@@ -59,10 +59,12 @@ let package = Package(
         .target(name: "ViTNN", dependencies: ["ViTCore", "COpenBLAS"]),
         .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),
         .target(name: "ViTSerialization"),
+        // Reading finished runs back: the comparison table and the plots (drawn by gnuplot).
+        .target(name: "ViTReports", dependencies: ["ViTTraining", "ViTSerialization"]),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
             name: "vit",
-            dependencies: ["ViTBackends", "ViTTraining", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ViTBackends", "ViTTraining", "ViTReports", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "vit-bench",
@@ -74,6 +76,8 @@ let package = Package(
         .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends", "ViTTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
+        // CZlib inflates the plots' PNG data to look at their pixels.
+        .testTarget(name: "ViTReportsTests", dependencies: ["ViTReports", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -16,6 +16,7 @@ packages=(
   libopenmpi-dev        # Open MPI's headers and libmpi: data-parallel vit train (mpirun -np N)
   openmpi-bin           # mpirun, which the data-parallel test launches
   pkg-config            # finds Open MPI's include and library folders (ompi.pc) for the build
+  gnuplot-nox           # draws the PNG plots of vit compare and vit plot (pngcairo terminal, no X11 needed)
 )
 
 missing=()

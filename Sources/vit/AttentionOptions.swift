@@ -7,11 +7,22 @@ extension SparseAttentionMaskMode: ExpressibleByArgument {}
 extension HybridAttentionSettings.Local: ExpressibleByArgument {}
 extension HybridAttentionSettings.Global: ExpressibleByArgument {}
 
-/// `--attention` and every mechanism's options, one group per mechanism. An option left out
-/// keeps the configuration's value (the configuration file's, or the default the help names).
+/// `--attention` and every mechanism's options. An option left out keeps the
+/// configuration's value (the configuration file's, or the default the help names).
 struct AttentionOptions: OptionGroupApplying {
     @Option(name: .long, help: "Attention mechanism (config attention_type; default \(AttentionSettings().kind.rawValue)).")
     var attention: AttentionKind?
+    @OptionGroup var mechanisms: MechanismOptions
+
+    func apply(to settings: inout AttentionSettings) throws {
+        if let attention { settings.kind = attention }
+        try mechanisms.apply(to: &settings)
+    }
+}
+
+/// Every mechanism's options, one group per mechanism, without the choice of mechanism
+/// (`vit train` takes one, `vit compare` a list).
+struct MechanismOptions: OptionGroupApplying {
     @OptionGroup var fibottention: FibottentionOptions
     @OptionGroup var dilated: DilatedAttentionOptions
     @OptionGroup var performer: PerformerOptions
@@ -20,7 +31,6 @@ struct AttentionOptions: OptionGroupApplying {
     @OptionGroup var hybrid: HybridAttentionOptions
 
     func apply(to settings: inout AttentionSettings) throws {
-        if let attention { settings.kind = attention }
         fibottention.apply(to: &settings.fibottention)
         try dilated.apply(to: &settings.dilated)
         performer.apply(to: &settings.performer)

@@ -56,13 +56,10 @@ struct TrainCommand: ParsableCommand {
     /// Trains; returns the exit status of a run stopped by a signal (128 + its number), nil
     /// for a finished one.
     private func train(processes: MPIProcesses) throws -> ExitCode? {
-        var options = TrainingOptions()
-        experiment.apply(to: &options)
-        data.apply(to: &options)
-        optimization.apply(to: &options)
         // A resumed run starts from the checkpoint's model; flags may only repeat it.
         let resumePoint = try resume.map { try ResumePoint(url: URL(fileURLWithPath: $0)) }
-        options.model = try model.configuration(for: data.source.dataset, resuming: resumePoint?.configuration)
+        var options = try TrainingOptions(
+            experiment: experiment, data: data, optimization: optimization, model: model, resuming: resumePoint?.configuration)
         try attention.apply(to: &options.model.attention)
         try options.validate()
         let device = try deviceOptions.resolveDevice(localRank: processes.localRank)

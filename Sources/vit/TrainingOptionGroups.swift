@@ -160,3 +160,19 @@ struct ModelOptions: OptionGroupApplying {
         if let imageFit { configuration.imageFit = imageFit }
     }
 }
+
+extension TrainingOptions {
+    /// The recipe the option groups of `vit train` and `vit compare` give (attention aside):
+    /// the model is the configuration file's, else the `resumed` checkpoint's, else the
+    /// training default for the data set.
+    init(
+        experiment: ExperimentOptions, data: DataOptions, optimization: OptimizationOptions, model: ModelOptions,
+        resuming resumed: ViTConfiguration? = nil
+    ) throws {
+        self.init()
+        experiment.apply(to: &self)
+        data.apply(to: &self)
+        optimization.apply(to: &self)
+        self.model = try model.configuration(for: data.source.dataset, resuming: resumed)
+    }
+}

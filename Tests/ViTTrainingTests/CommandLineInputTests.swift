@@ -157,6 +157,28 @@ final class CommandLineInputTests: XCTestCase {
             ])
     }
 
+    func testCompareAndPlotInputs() throws {
+        let quick = ["compare", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64", "--test-limit", "32"]
+        let empty = folder.appendingPathComponent("empty-run")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try expectCleanErrors(
+            "vit",
+            [
+                (
+                    quick + ["--attention", "standard,foo"],
+                    "--attention 'standard,foo': unknown mechanism 'foo'; give comma-separated names from standard,"
+                ),
+                (quick + ["--attention", "linear,,standard"], "unknown mechanism ''"),
+                (quick + ["--attention", "linear,linear"], "--attention 'linear,linear' names linear twice"),
+                (quick + ["--epochs", "0"], "--epochs must be in 1...100000, got 0"),
+                (quick + ["--attention", "standard,linformer", "--linformer-k", "999"], "--linformer-k"),
+                (quick + ["--exp-name", "x/y"], "--exp-name must be a folder name"),
+                (["plot"], "Missing expected argument '<run> ...'"),
+                (["plot", folder.appendingPathComponent("absent").path], "absent is not a folder"),
+                (["plot", empty.path], "empty-run/metrics.jsonl does not exist"),
+            ])
+    }
+
     func testConfigurationFieldsOutOfRange() throws {
         let quick = ["train", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64"]
         let huge = try write(#"{"hidden_size": 4000000000, "num_channels": 1}"#, to: "huge.json")
