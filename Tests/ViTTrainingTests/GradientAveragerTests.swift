@@ -11,18 +11,10 @@ import XCTest
 /// once, and buckets must start while the backward pass still runs.
 final class GradientAveragerTests: XCTestCase {
     func testBucketsCoverTheArenaOnceStartDuringBackwardAndAverageExactly() throws {
-        let backends =
-            [try DeviceRegistry.shared.backend(for: .cpu)]
-            + (DeviceRegistry.shared.openCLDevices.isEmpty
-                ? [] : [try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))])
-        for backend in backends {
-            var configuration = ViTConfiguration()
-            configuration.numHiddenLayers = 2
-            configuration.numChannels = 1
-            let model = try VisionTransformer(configuration: configuration, on: backend, seed: 5)
+        for backend in try SmallModelFixture.backends() {
+            let model = try VisionTransformer(configuration: SmallModelFixture.configuration, on: backend, seed: 5)
             let optimizer = try Muon(parameters: model.optimizedParameters)
-            let images = try Tensor(KernelCheckCatalog.values(4 * 32 * 32, seed: 8, scale: 2), shape: [4, 1, 32, 32], on: backend)
-            let labels = try Tensor([0, 3, 5, 9], shape: [4], on: backend)
+            let (images, labels) = try SmallModelFixture.batch(on: backend)
             func backward(_ leafFinished: ((Tensor) throws -> Void)?) throws {
                 try optimizer.zeroGradients()
                 let logits = try model(images, context: ForwardContext(training: true, seed: 3, step: 0))

@@ -14,17 +14,10 @@ final class ParameterArenaTests: XCTestCase {
     }
 
     func testArenaGradientsEqualPlainGradients() throws {
-        let backends =
-            [try DeviceRegistry.shared.backend(for: .cpu)]
-            + (DeviceRegistry.shared.openCLDevices.isEmpty
-                ? [] : [try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))])
-        for backend in backends {
-            var configuration = ViTConfiguration()
-            configuration.numHiddenLayers = 2
-            configuration.numChannels = 1
+        for backend in try SmallModelFixture.backends() {
+            var configuration = SmallModelFixture.configuration
             configuration.hiddenDropoutProb = 0.1
-            let images = try Tensor(KernelCheckCatalog.values(4 * 32 * 32, seed: 8, scale: 2), shape: [4, 1, 32, 32], on: backend)
-            let labels = try Tensor([0, 3, 5, 9], shape: [4], on: backend)
+            let (images, labels) = try SmallModelFixture.batch(on: backend)
             let plain = try VisionTransformer(configuration: configuration, on: backend, seed: 5)
             let arenaModel = try VisionTransformer(configuration: configuration, on: backend, seed: 5)
             let optimizer = try Muon(parameters: arenaModel.optimizedParameters)
