@@ -8,27 +8,33 @@
 // The per-matrix launches run work-items over (element, matrix). CPU counterpart:
 // CPUBackend+Muon.swift.
 
-inline int slot_index(const int e, const int rows, const int columns) {
-    if (rows >= columns) return e;
+// The table entry of matrix m when its element e exists, else 0: work-items past the
+// matrix (launches run over the largest one) or past the table return.
+inline __global const int *matrix_entry(__global const int *table, const int matrices, const int e, const int m) {
+    if (m >= matrices) return 0;
+    __global const int *entry = table + 6 * m;
+    return e < entry[1] * entry[2] ? entry : 0;
+}
+
+// Where element e of an entry's matrix lies in the work buffer (its tall slot).
+inline size_t slot_index(__global const int *entry, const int e) {
+    const int rows = entry[1];
+    const int columns = entry[2];
     const int r = e / columns;
-    return (e - r * columns) * rows + r;
+    return (size_t)entry[3] + (rows >= columns ? e : (e - r * columns) * rows + r);
 }
 
 // buffer = momentum buffer + g; slot = g + momentum buffer (torch's Nesterov form).
 __kernel void muon_momentum(__global const float *gradient, __global float *buffer, __global float *work,
                             __global const int *table, const int matrices, const float momentum) {
     const int e = get_global_id(0);
-    const int m = get_global_id(1);
-    if (m >= matrices) return;
-    __global const int *entry = table + 6 * m;
-    const int rows = entry[1];
-    const int columns = entry[2];
-    if (e >= rows * columns) return;
+    __global const int *entry = matrix_entry(table, matrices, e, get_global_id(1));
+    if (!entry) return;
     const size_t i = (size_t)entry[0] + e;
     const float g = gradient[i];
     const float updated = momentum * buffer[i] + g;
     buffer[i] = updated;
-    work[(size_t)entry[3] + slot_index(e, rows, columns)] = g + momentum * updated;
+    work[slot_index(entry, e)] = g + momentum * updated;
 }
 
 // polynomial = f (a I + b H + c H H), H = f^2 G, f = 1 / (sqrt(trace G) + epsilon) when
@@ -59,14 +65,10 @@ __kernel void newton_schulz_polynomial(__global const float *gram, __global floa
 __kernel void muon_update(__global float *parameter, __global const float *work, __global const int *table,
                           const int matrices, const float learning_rate, const float weight_decay) {
     const int e = get_global_id(0);
-    const int m = get_global_id(1);
-    if (m >= matrices) return;
-    __global const int *entry = table + 6 * m;
-    const int rows = entry[1];
-    const int columns = entry[2];
-    if (e >= rows * columns) return;
+    __global const int *entry = matrix_entry(table, matrices, e, get_global_id(1));
+    if (!entry) return;
     const size_t i = (size_t)entry[0] + e;
     const float decay = entry[5] ? 1.0f - learning_rate * weight_decay : 1.0f;
     const float step = learning_rate * as_float(entry[4]);
-    parameter[i] = parameter[i] * decay - step * work[(size_t)entry[3] + slot_index(e, rows, columns)];
+    parameter[i] = parameter[i] * decay - step * work[slot_index(entry, e)];
 }
