@@ -9,8 +9,7 @@ import XCTest
 /// two ranks read disjoint halves of every global batch and average their gradients, so 20
 /// steps end at the same loss and parameters up to float32 rounding, with the default recipe's
 /// label smoothing and gradient clipping and without dropout (the model's default).
-final class DataParallelTests: XCTestCase {
-    private var output: URL!
+final class DataParallelTests: TrainingOutputTestCase {
 
     /// The `vit` executable that `swift test` built beside the test bundle.
     private var vitExecutable: URL {
@@ -19,15 +18,8 @@ final class DataParallelTests: XCTestCase {
     }
 
     override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
-            throw XCTSkip("Fashion-MNIST is not installed (Tools/setup.sh installs dataset-fashion-mnist)")
-        }
-        output = FileManager.default.temporaryDirectory.appendingPathComponent("vit-data-parallel-\(UUID().uuidString)")
+        try super.setUpWithError()
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        if let output { try? FileManager.default.removeItem(at: output) }
     }
 
     private func mpirun() throws -> URL {

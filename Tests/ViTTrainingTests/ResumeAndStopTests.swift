@@ -10,20 +10,8 @@ import XCTest
 /// What an interrupted, resumed, diverging or stopped run does to its files and figures
 /// (issue 18): resume refuses what it cannot continue, never duplicates epochs and joins an
 /// uninterrupted run exactly; a NaN loss or a signal stops training without a checkpoint.
-final class ResumeAndStopTests: XCTestCase {
-    private var output: URL!
+final class ResumeAndStopTests: TrainingOutputTestCase {
     private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
-
-    override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
-            throw XCTSkip("Fashion-MNIST is not installed (Tools/setup.sh installs dataset-fashion-mnist)")
-        }
-        output = FileManager.default.temporaryDirectory.appendingPathComponent("vit-resume-\(UUID().uuidString)")
-    }
-
-    override func tearDownWithError() throws {
-        if let output { try? FileManager.default.removeItem(at: output) }
-    }
 
     private func options(epochs: Int, name: String = "run") -> TrainingOptions {
         var options = TrainingOptions()

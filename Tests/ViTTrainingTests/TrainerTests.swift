@@ -9,20 +9,8 @@ import XCTest
 
 /// A short run on a slice of Fashion-MNIST: every output file, resuming, and the errors a
 /// user meets first.
-final class TrainerTests: XCTestCase {
-    private var output: URL!
+final class TrainerTests: TrainingOutputTestCase {
     private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
-
-    override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else {
-            throw XCTSkip("Fashion-MNIST is not installed (Tools/setup.sh installs dataset-fashion-mnist)")
-        }
-        output = FileManager.default.temporaryDirectory.appendingPathComponent("vit-trainer-\(UUID().uuidString)")
-    }
-
-    override func tearDownWithError() throws {
-        if let output { try? FileManager.default.removeItem(at: output) }
-    }
 
     private func smallOptions(epochs: Int = 1) -> TrainingOptions {
         var options = TrainingOptions()
