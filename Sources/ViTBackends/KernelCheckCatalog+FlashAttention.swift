@@ -1,5 +1,6 @@
 import Foundation
 import ViTCore
+import ViTOpenCL
 
 extension KernelCheckCatalog {
     /// Flash attention forward and backward (Kernels/flash_attention.cl) at (B, H, N, D), with
@@ -11,15 +12,22 @@ extension KernelCheckCatalog {
     /// softmax, in another order on each backend; rounding grows like sqrt(N) u |terms|, and
     /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
     /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
+    /// Each check runs once per forward kernel of the OpenCL backend (the tiled version 2 and
+    /// its reference, version 1).
     static func flashAttention(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
         let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
         for (batch, heads, tokens, headSize) in shapes {
-            for masked in [false, true] {
+            for (masked, forwardKernel) in [false, true].flatMap({ masked in FlashForwardKernel.allCases.map { (masked, $0) } }) {
                 let tolerance = 8e-6 * Float(tokens).squareRoot()
                 let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
+                let kernel = forwardKernel == .tiled ? "flash_attention v2" : "flash_attention v1"
                 checks.append(
-                    KernelCheck(kernel: "flash_attention", size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
+                    KernelCheck(kernel: kernel, size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
+                        let openCL = backend as? OpenCLBackend
+                        let previous = openCL?.flashForwardKernel
+                        openCL?.flashForwardKernel = forwardKernel
+                        defer { if let previous { openCL?.flashForwardKernel = previous } }
                         let count = batch * heads * tokens * headSize
                         let rows = batch * heads * tokens
                         let (query, key, value) = (

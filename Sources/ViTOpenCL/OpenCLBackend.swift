@@ -19,6 +19,8 @@ public final class OpenCLBackend: Backend {
     let maximumWorkGroupSize: Int
     public let viewAlignment: Int
     public internal(set) var commandCounts = CommandCounts()
+    /// The flash family's forward kernel (the tiled one unless a check asks for version 1).
+    public var flashForwardKernel = FlashForwardKernel.tiled
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     let maximumAllocationBytes: Int
     /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.
