@@ -91,6 +91,13 @@ public final class DeviceRegistry {
         return defaultDevice
     }
 
+    /// Releases what device libraries keep for the whole process (CLBlast's compiled
+    /// programs) while the OpenCL runtime is still whole. An executable calls it last, before
+    /// it exits with or without an error; backends stay usable.
+    public static func prepareForExit() {
+        OpenCLBackend.releaseCLBlastPrograms()
+    }
+
     /// The backend of `device`, opened on first use and shared afterwards.
     public func backend(for device: Device) throws -> Backend {
         try lock.withLock {

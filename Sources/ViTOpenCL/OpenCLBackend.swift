@@ -75,6 +75,16 @@ public final class OpenCLBackend: Backend {
         clReleaseContext(context)
     }
 
+    /// Releases the programs CLBlast has compiled and cached for every context (a later GEMM
+    /// compiles them again). A process calls it before it exits: left to CLBlast's static
+    /// destructor, the release runs after `exit` has destroyed the main thread's thread-local
+    /// objects, and every API call of Oclgrind 21.10 pushes its name onto one of them, so
+    /// that `clReleaseProgram` writes into freed heap (see BENCHMARKS.md). An `atexit`
+    /// handler is too late for the same reason: `exit` destroys thread-locals first.
+    public static func releaseCLBlastPrograms() {
+        _ = CLBlastClearCache()
+    }
+
     public func allocate(count: Int) throws -> DeviceStorage {
         if let buffer = pool.take(count: count) {
             return OpenCLStorage(count: count, buffer: buffer, pool: pool, memory: memory)

@@ -9,4 +9,15 @@ struct VitCommand: ParsableCommand {
         abstract: "Train and measure Vision Transformers with efficient attention on OpenCL devices or the CPU.",
         subcommands: [TrainCommand.self, CompareCommand.self, PlotCommand.self, EvaluateCommand.self, DevicesCommand.self, CheckCommand.self]
     )
+
+    /// ArgumentParser's `main`, with `DeviceRegistry.prepareForExit()` before the process
+    /// ends, whether the command succeeded or threw.
+    static func main() {
+        let outcome = Result<Void, Error> {
+            var command = try parseAsRoot()
+            try command.run()
+        }
+        DeviceRegistry.prepareForExit()
+        if case .failure(let error) = outcome { exit(withError: error) }
+    }
 }

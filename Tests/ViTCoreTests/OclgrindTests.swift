@@ -80,14 +80,7 @@ final class OclgrindTests: XCTestCase {
         let run = try runUnderOclgrind(
             ["--global-mem-size", "8000000"], ["training", "--device", "opencl", "--steps", "1", "--batch-size", "256"],
             executable: "vit-bench", logging: false)
-        #if DEBUG
-            // An open bug: a debug build exiting on this error under Oclgrind aborts after the
-            // message, in CLBlast's static destructors ("corrupted double-linked list"); a
-            // release build exits with status 1. Its cause is not found yet (see BENCHMARKS.md).
-            XCTAssertTrue([1, 6].contains(run.status), "status \(run.status):\n\(run.output)")
-        #else
-            XCTAssertEqual(run.status, 1, run.output)
-        #endif
+        XCTAssertEqual(run.status, 1, run.output)
         XCTAssertTrue(
             run.output.contains("out of memory on opencl:0 (Oclgrind Simulator, at most 8000000 bytes per allocation) allocating 9584640 bytes"),
             run.output)

@@ -13,6 +13,17 @@ struct Benchmarks: ParsableCommand {
         subcommands: [KernelBenchmark.self, TrainingBenchmark.self, AttentionBenchmark.self],
         defaultSubcommand: KernelBenchmark.self
     )
+
+    /// ArgumentParser's `main`, with `DeviceRegistry.prepareForExit()` before the process
+    /// ends, whether the command succeeded or threw.
+    static func main() {
+        let outcome = Result<Void, Error> {
+            var command = try parseAsRoot()
+            try command.run()
+        }
+        DeviceRegistry.prepareForExit()
+        if case .failure(let error) = outcome { exit(withError: error) }
+    }
 }
 
 /// Checks a `--seconds` value: a finite, positive duration of at most an hour (an infinite
