@@ -70,6 +70,8 @@ public final class OpenCLBackend: Backend {
     deinit {
         clFinish(queue)
         releaseStagedWrites(all: true)
+        // The GEMM buffer goes back to the pool when released, so before the pool is emptied.
+        gemmTemporary = nil
         pool.drain { clReleaseMemObject($0) }
         clReleaseCommandQueue(queue)
         clReleaseContext(context)
