@@ -64,22 +64,49 @@ public struct AttentionMapFigure: Equatable, Sendable {
     /// Pixels per column and row: room for a readable image and its heading.
     static let cellWidth = 190
     static let cellHeight = 200
-    /// Pixels above the grid for the title lines.
+    /// Pixels per title line.
     static let lineHeight = 22
+
+    /// Pixels of the first row's headings, between the title and the images.
+    static let headingHeight = 40
+    /// About the width of a title character in pixels (DejaVu Sans at 13 points), a little
+    /// generous so that lines of wide letters fit too.
+    static let characterWidth = 10
 
     /// The image size in pixels (at least gnuplot's default).
     public var size: (width: Int, height: Int) {
-        let titleHeight = Self.lineHeight * (title.count + 1)
-        return (max(Gnuplot.width, Self.cellWidth * (rows[0].maps.count + 1)), max(Gnuplot.height, Self.cellHeight * rows.count + titleHeight))
+        let width = max(Gnuplot.width, Self.cellWidth * (rows[0].maps.count + 1))
+        return (width, max(Gnuplot.height, Self.cellHeight * rows.count + titleHeight(width: width)))
+    }
+
+    /// The title's lines broken at spaces to fit `width` pixels.
+    func titleLines(width: Int) -> [String] {
+        let limit = width / Self.characterWidth
+        return title.flatMap { line -> [String] in
+            var broken: [String] = []
+            for word in line.split(separator: " ") {
+                if let last = broken.last, last.count + 1 + word.count <= limit {
+                    broken[broken.count - 1] = last + " " + word
+                } else {
+                    broken.append(String(word))
+                }
+            }
+            return broken
+        }
+    }
+
+    /// Pixels above the images: the title's lines and the first row's headings.
+    func titleHeight(width: Int) -> Int {
+        Self.lineHeight * titleLines(width: width).count + Self.headingHeight
     }
 
     /// The gnuplot script that draws the figure into `output`.
     public func script(output: URL) -> String {
         let (width, height) = size
-        let top = 1 - Double(Self.lineHeight * (title.count + 1)) / Double(height)
+        let top = 1 - Double(titleHeight(width: width)) / Double(height)
         var lines = Gnuplot.header(output: output, width: width, height: height)
         lines += [
-            "set multiplot layout \(rows.count),\(rows[0].maps.count + 1) title \(Gnuplot.quoted(title.joined(separator: "\n")))"
+            "set multiplot layout \(rows.count),\(rows[0].maps.count + 1) title \(Gnuplot.quoted(titleLines(width: width).joined(separator: "\n")))"
                 + " margins 0.01,0.99,0.01,\(top) spacing 0.01,0.06",
             "unset key", "unset tics", "unset border", "set size ratio -1",
         ]

@@ -67,7 +67,8 @@ struct AttentionMapsCommand: ParsableCommand {
             let attention = try ClassTokenAttention(maps: stored.model.attentionMaps(image))
             let picture = AttentionMapFigure.Image(
                 channels: shown.channels, height: shown.height, width: shown.width, pixels: shown.image(at: index).map { Double($0) / 255 })
-            let label = "test image \(index): \(shown.classNames[Int(shown.labels[index])])"
+            // Short enough for the column's width: the title says these are test images.
+            let label = "#\(index) \(shown.classNames[Int(shown.labels[index])])"
             return AttentionMapFigure.Row(label: label, image: picture, maps: attention.maps(layer: layer.map { $0 - 1 }))
         }
         let figure = AttentionMapFigure(title: title(settings: settings, dataset: test.name), rows: rows)
@@ -83,7 +84,8 @@ struct AttentionMapsCommand: ParsableCommand {
         let columns = layer.map { "each head of layer \($0) and their mean" } ?? "each layer's mean over its \(settings.numAttentionHeads) heads"
         let kind = settings.attention.kind
         return [
-            "Class token attention over the \(grid) x \(grid) patches: \(columns), and the attention rollout",
+            "Class token attention over the \(grid) x \(grid) patches of the first \(images) test images (#index, true class): \(columns), "
+                + "and the attention rollout",
             "\(dataset), checkpoint \(checkpoint.checkpoint), \(kind.rawValue) attention (\(settings.numHiddenLayers) layers, "
                 + "\(settings.numAttentionHeads) heads): \(Self.weights(of: kind))",
             "Rollout (Abnar and Zuidema 2020): per layer the heads' mean over all tokens, class token included, plus the identity, rows "
@@ -95,10 +97,10 @@ struct AttentionMapsCommand: ParsableCommand {
     /// What the maps of `kind` are.
     static func weights(of kind: AttentionKind) -> String {
         switch kind {
-        case .standard, .standardSeparate, .naive: return "softmax(q k / sqrt(d)) probabilities"
+        case .standard, .standardSeparate, .naive: return "softmax(q k^T / sqrt(d)) probabilities"
         case .fibottention, .dilated: return "softmax probabilities over the kept (query, key) pairs"
         case .axial: return "the row pass's softmax probabilities, then the column pass's, multiplied"
-        case .linear, .performer: return "the implied weights phi(q) phi(k) / (sum over the keys + epsilon) of its feature map"
+        case .linear, .performer: return "the implied weights phi(q) phi(k)^T / (their sum over the keys + epsilon) of its feature map phi"
         case .nystromformer: return "the product of its three softmax matrices through the pseudo-inverse (small negative weights drawn as none)"
         case .hybrid: return "the local heads' sparse softmax probabilities and the global heads' implied linear-attention weights"
         case .linformer: return "none (its weights are no probabilities)"

@@ -11,22 +11,6 @@ import XCTest
 final class AttentionFigureTests: TemporaryFolderTestCase {
     private let backend = try! DeviceRegistry.shared.backend(for: .cpu)
 
-    private func plotter() throws -> Gnuplot {
-        do {
-            return try Gnuplot()
-        } catch ReportError.plotterMissing(let message) {
-            throw XCTSkip("plots are not drawn: \(message)")
-        }
-    }
-
-    private func checkImage(_ url: URL, minimumWidth: Int = 1000, minimumHeight: Int = 700) throws -> PNGImage {
-        let image = try PNGImage(contentsOf: url)
-        XCTAssertGreaterThanOrEqual(image.width, minimumWidth, url.lastPathComponent)
-        XCTAssertGreaterThanOrEqual(image.height, minimumHeight, url.lastPathComponent)
-        XCTAssertGreaterThan(Set(image.pixels).count, 2, "\(url.lastPathComponent) is blank")
-        return image
-    }
-
     /// Two layers on two tokens, in binary fractions so every value is exact: A1 + I has rows
     /// (1.5, 0.5) and (0, 2), renormalised (0.75, 0.25) and (0, 1); A2 + I is all halves; the
     /// rollout is Â2 Â1, and the other order gives another matrix.
@@ -84,7 +68,7 @@ final class AttentionFigureTests: TemporaryFolderTestCase {
         XCTAssertEqual(rows[0].maps.count, 4)
         let url = folder.appendingPathComponent("attention_maps.png")
         try plotter().render(figure, to: url)
-        let image = try checkImage(url)
+        let image = try drawnImage(url)
         XCTAssertEqual([image.width, image.height], [figure.size.width, figure.size.height])
         // The overlay: pixels much redder than blue, which the grey images alone never give.
         let overlaid = image.pixels.filter { ($0 >> 16) & 0xff >= 150 && $0 & 0xff <= 80 }.count
@@ -116,7 +100,7 @@ final class AttentionFigureTests: TemporaryFolderTestCase {
         XCTAssertEqual(twoDevices.panels[0].series.map(\.name), ["linear (cpu)", "linear (opencl:0)"])
         let url = folder.appendingPathComponent(grid.fileName)
         try plotter().render(grid, to: url)
-        let image = try checkImage(url)
+        let image = try drawnImage(url)
         for index in 0..<3 {
             XCTAssertGreaterThan(image.count(ofColour: Plot.colour(ofSeries: index)), 20, "series \(index) is not drawn")
         }
