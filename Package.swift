@@ -69,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "vit-bench",
             dependencies: [
-                "ViTBackends", "ViTTraining", "ViTData", "ViTReports", "COpenBLAS",
+                "ViTBackends", "ViTTraining", "ViTData", "ViTReports", "ViTSerialization", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/vit-bench"

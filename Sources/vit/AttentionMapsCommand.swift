@@ -58,6 +58,7 @@ struct AttentionMapsCommand: ParsableCommand {
             throw ValidationError("--layer must be in 1...\(settings.numHiddenLayers) (the checkpoint's layers), got \(layer)")
         }
         let url = output.map { URL(fileURLWithPath: $0) } ?? stored.url.deletingLastPathComponent().appendingPathComponent("attention_maps.png")
+        try FileSystem.checkWritable(url)
         let (test, normalizer) = try stored.testSplit(data.dataset, directory: data.dataDir)
         let shown = try test.prefix(images)
         let inputs = normalizer.normalize(shown)
@@ -72,9 +73,10 @@ struct AttentionMapsCommand: ParsableCommand {
             return AttentionMapFigure.Row(label: label, image: picture, maps: attention.maps(layer: layer.map { $0 - 1 }))
         }
         let figure = AttentionMapFigure(title: title(settings: settings, dataset: test.name), rows: rows)
-        try FileSystem.createFolder(url.deletingLastPathComponent())
         try plotter.render(figure, to: url)
-        print("wrote \(url.path): \(rows.count) test images x \(rows[0].maps.count) maps (\(figure.size.width) x \(figure.size.height) pixels)")
+        print(
+            "wrote \(url.path): \(rows.count) test image\(rows.count == 1 ? "" : "s") x \(rows[0].maps.count) maps (\(figure.size.width) x \(figure.size.height) pixels)"
+        )
     }
 
     /// The figure's title lines: what is shown; data set, checkpoint and mechanism; how the

@@ -222,7 +222,12 @@ final class CommandLineInputTests: XCTestCase {
                 (maps + ["--output", "maps.jpg"], "--output 'maps.jpg' must name a .png file"),
                 (maps, "no checkpoint at \(absent)"),
             ])
-        try expectCleanErrors("vit-bench", [(["attention", "--plot", "scaling.svg"], "--plot 'scaling.svg' must name a .png file")])
+        try expectCleanErrors(
+            "vit-bench",
+            [
+                (["attention", "--plot", "scaling.svg"], "--plot 'scaling.svg' must name a .png file"),
+                (["attention", "--plot", "/proc/scaling.png"], "'/proc/scaling.png': creating the file failed"),
+            ])
     }
 
     /// The checkpoints of one short epoch: a standard one's maps are written (as a PNG at least
@@ -259,6 +264,7 @@ final class CommandLineInputTests: XCTestCase {
             "vit",
             [
                 (["attention-maps", "--checkpoint", standard, "--layer", "5"], "--layer must be in 1...4 (the checkpoint's layers), got 5"),
+                (["attention-maps", "--checkpoint", standard, "--output", "/proc/maps.png"], "'/proc/maps.png': creating the file failed"),
                 (["attention-maps", "--checkpoint", try train("linformer")], "linformer mixes the values with softmax(Q (E K)^T / sqrt(d)) F"),
             ])
     }

@@ -4,6 +4,7 @@ import ViTBackends
 import ViTCore
 import ViTNN
 import ViTReports
+import ViTSerialization
 
 /// Attention cores on given Q, K, V [batch, heads, tokens, headSize]: forward and
 /// forward+backward time, achieved GFLOP/s and peak device memory, per mechanism, token
@@ -69,8 +70,11 @@ struct AttentionBenchmark: ParsableCommand {
     }
 
     func run() throws {
-        // A missing gnuplot is reported before minutes of measuring.
-        let plotter = try plot.map { _ in try Gnuplot() }
+        // A missing gnuplot or an unwritable PNG is reported before minutes of measuring.
+        let plotter = try plot.map { file in
+            try FileSystem.checkWritable(URL(fileURLWithPath: file))
+            return try Gnuplot()
+        }
         let registry = DeviceRegistry.shared
         let devices = device == "all" ? registry.devices.map(\.device) : [try registry.device(for: device)]
         let kinds =
