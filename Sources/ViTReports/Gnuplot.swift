@@ -37,7 +37,7 @@ public struct Gnuplot {
 
     /// Runs `script`, which draws into `url` (it starts with `header(output: url)`), and
     /// checks that gnuplot succeeded and wrote the file.
-    public func render(script: String, to url: URL) throws {
+    func render(script: String, to url: URL) throws {
         // An older plot of that name must not pass for this one if gnuplot fails.
         try? FileManager.default.removeItem(at: url)
         let process = Process()
@@ -87,7 +87,7 @@ public struct Gnuplot {
     static func panel(_ plot: Plot, title: String, key: String, data: String) -> [String] {
         var lines = [
             // A graph drawn before this one in a multiplot must leave none of its settings here.
-            "unset logscale", "unset offsets", "set autoscale",
+            "unset logscale", "unset offsets", "set autoscale", "set xtics autofreq",
             "set title \(quoted(title))",
             "set xlabel \(quoted(plot.xLabel))",
             "set ylabel \(quoted(plot.yLabel))",
