@@ -25,9 +25,9 @@ final class AttentionMapTests: XCTestCase {
         return configuration
     }
 
-    private func random(seed: UInt32) throws -> Tensor {
+    private func random(seed: UInt32, on target: Backend? = nil) throws -> Tensor {
         let shape: Shape = [batch, heads, tokens, headSize]
-        return try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: seed), shape: shape, on: backend)
+        return try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: seed), shape: shape, on: target ?? backend)
     }
 
     /// The flash core's weights, read off through the identity, are softmax(Q K^T / sqrt(d)) as
@@ -56,7 +56,19 @@ final class AttentionMapTests: XCTestCase {
     /// For every mechanism with maps, the weights are rows over the tokens that sum to 1 (and are
     /// non-negative, but for Nystromformer's pseudo-inverse), and weights x V is the core's output.
     func testEveryMechanismsWeightsAreTheProbabilitiesItMixesTheValuesWith() throws {
-        let (query, key, value) = (try random(seed: 3), try random(seed: 4), try random(seed: 5))
+        try checkEveryMechanismsWeights(on: backend)
+    }
+
+    /// The same on the OpenCL backend (PoCL in CI), whose kernels compute the cores there.
+    func testEveryMechanismsWeightsOnOpenCL() throws {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else {
+            throw XCTSkip("no OpenCL platform found: OpenCL attention-map checks skipped (install pocl-opencl-icd to run them on the CPU)")
+        }
+        try checkEveryMechanismsWeights(on: DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
+    }
+
+    private func checkEveryMechanismsWeights(on backend: Backend) throws {
+        let (query, key, value) = (try random(seed: 3, on: backend), try random(seed: 4, on: backend), try random(seed: 5, on: backend))
         for kind in [AttentionKind.naive, .fibottention, .dilated, .axial, .performer, .linear, .nystromformer, .hybrid] {
             var settings = configuration(kind)
             settings.attention.nystromformer.landmarks = 5
