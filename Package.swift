@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),
         .target(name: "ViTSerialization"),
         // Reading finished runs back: the comparison table and the plots (drawn by gnuplot).
-        .target(name: "ViTReports", dependencies: ["ViTTraining", "ViTSerialization"]),
+        .target(name: "ViTReports", dependencies: ["ViTTraining", "ViTNN", "ViTCore", "ViTSerialization"]),
         .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
         .executableTarget(
             name: "vit",
@@ -68,7 +68,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "vit-bench",
-            dependencies: ["ViTBackends", "ViTTraining", "ViTData", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "ViTBackends", "ViTTraining", "ViTData", "ViTReports", "ViTSerialization", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Tools/vit-bench"
         ),
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels"]),
@@ -77,7 +80,8 @@ let package = Package(
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),
         // CZlib inflates the plots' PNG data to look at their pixels.
-        .testTarget(name: "ViTReportsTests", dependencies: ["ViTReports", "CZlib"]),
+        // ViTBackends gives the attention-map tests a model on the CPU backend.
+        .testTarget(name: "ViTReportsTests", dependencies: ["ViTReports", "ViTBackends", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,8 +7,10 @@ public protocol AttentionMechanism: Layer {
     /// Multiply-accumulates per image for `tokens` tokens, projections included.
     func multiplyAccumulates(tokens: Int) -> Int
     /// The attention probabilities [batch, heads, tokens, tokens] of `input`, for
-    /// visualisation, or nil when the mechanism never forms them.
-    func attentionProbabilities(_ input: Tensor) throws -> Tensor?
+    /// visualisation; an error when `attentionMapsUnavailableReason` gives one.
+    func attentionProbabilities(_ input: Tensor) throws -> Tensor
+    /// Why the mechanism has no attention probabilities (one sentence), or nil when it has them.
+    var attentionMapsUnavailableReason: String? { get }
 }
 
 /// The part of multi-head attention that mixes tokens: per-head query, key and value
@@ -20,13 +22,23 @@ public protocol AttentionCore: Layer {
     /// Multiply-accumulates per image (all heads) for `tokens` tokens of `width` = heads x headSize.
     func multiplyAccumulates(tokens: Int, width: Int) -> Int
     /// The probabilities [batch, heads, tokens, tokens] the core mixes the values with, for
-    /// visualisation: the exact softmax cores have them; nil for a core that never forms
-    /// them (the default).
-    func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor?
+    /// visualisation. By default the weights the core applies (`impliedAttentionWeights`):
+    /// for linear attention and Performer phi(q) . phi(k) over its sum over the keys (plus
+    /// their epsilon), for the sparse cores the softmax over the kept pairs (chained passes
+    /// multiplied), for Nystromformer the product of its three matrices. The exact softmax
+    /// cores compute softmax(Q K^T / sqrt(d)) directly.
+    func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor
+    /// Why the weights the core mixes the values with are no probabilities over the tokens
+    /// (one sentence naming the mechanism), or nil when they are (the default).
+    var attentionMapsUnavailableReason: String? { get }
 }
 
 extension AttentionCore {
-    public func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor? { nil }
+    public func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor {
+        try impliedAttentionWeights(of: self, query: query, key: key)
+    }
+
+    public var attentionMapsUnavailableReason: String? { nil }
 }
 
 /// A core that computes exact softmax attention: 2 N^2 D multiply-accumulates, its
@@ -38,7 +50,7 @@ extension ExactAttentionCore {
         2 * tokens * tokens * width
     }
 
-    public func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor? {
+    public func attentionProbabilities(query: Tensor, key: Tensor) throws -> Tensor {
         try softmaxProbabilities(query: query, key: key)
     }
 
@@ -122,12 +134,17 @@ public final class MultiHeadAttention: AttentionMechanism {
     }
 
     /// The core's probabilities for `input`, computed only when asked for, without gradients.
-    public func attentionProbabilities(_ input: Tensor) throws -> Tensor? {
-        try GradientMode.withoutGradient {
+    public func attentionProbabilities(_ input: Tensor) throws -> Tensor {
+        if let reason = core.attentionMapsUnavailableReason {
+            throw ViTError.invalidArgument(operation: "attention maps", detail: reason)
+        }
+        return try GradientMode.withoutGradient {
             let (query, key, _) = try projections.queryKeyValue(input, heads: heads)
             return try core.attentionProbabilities(query: query, key: key)
         }
     }
+
+    public var attentionMapsUnavailableReason: String? { core.attentionMapsUnavailableReason }
 
     public func multiplyAccumulates(tokens: Int) -> Int {
         let width = projection.weight.shape[0]

@@ -107,6 +107,11 @@ public final class HybridAttentionCore: AttentionCore {
         (local?.tensors(prefixed: "local") ?? []) + (global?.tensors(prefixed: "global") ?? [])
     }
 
+    /// The first group's reason, if either has one (the weights are the groups' side by side).
+    public var attentionMapsUnavailableReason: String? {
+        [local, global].lazy.compactMap { $0?.attentionMapsUnavailableReason }.first
+    }
+
     public func multiplyAccumulates(tokens: Int, width: Int) -> Int {
         let headSize = width / heads
         return (local?.multiplyAccumulates(tokens: tokens, width: localHeads * headSize) ?? 0)

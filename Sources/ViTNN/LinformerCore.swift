@@ -76,4 +76,12 @@ public final class LinformerCore: AttentionCore {
     public var stateTensors: [(name: String, tensor: Tensor)] {
         [("key_projection", keyProjection), ("value_projection", valueProjection)]
     }
+
+    /// Its weights over the N values are softmax(Q (E K)^T / sqrt(D)) F: probabilities over K
+    /// projected positions taken through the learned F, which is signed and unnormalised.
+    public var attentionMapsUnavailableReason: String? {
+        "linformer mixes the values with softmax(Q (E K)^T / sqrt(d)) F, probabilities over its \(keyProjection.shape[0]) projected "
+            + "positions taken through the learned, signed projection F, so its weights over the tokens are neither non-negative nor "
+            + "sum to 1 and it has no attention probabilities over the patches"
+    }
 }

@@ -143,4 +143,15 @@ public final class NystromCore: AttentionCore {
     public var stateTensors: [(name: String, tensor: Tensor)] {
         convolutionWeight.map { [("conv.weight", $0)] } ?? []
     }
+
+    /// Without the residual convolution the weights are the product of the three softmax
+    /// matrices through the pseudo-inverse: rows sum to 1 as far as the 6 iterations invert the
+    /// landmark kernel (within about 1%), and entries may be slightly negative. The convolution adds learned,
+    /// signed weights of its own.
+    public var attentionMapsUnavailableReason: String? {
+        guard convolutionWeight != nil else { return nil }
+        return "nystromformer with nystrom_conv adds a learned depthwise convolution of V to its attention, so the weights it mixes "
+            + "the values with are signed and their rows do not sum to 1: it has no attention probabilities over the patches "
+            + "(a model without nystrom_conv has)"
+    }
 }

@@ -135,21 +135,37 @@ public final class VisionTransformer: Layer {
         return try context.dropout(tokens, probability: c.hiddenDropoutProb)
     }
 
-    /// The softmax attention maps [batch, heads, tokens, tokens] of every block for `images`,
-    /// for visualisation (exact softmax probabilities of the block's Q and K projections).
-    /// Computed on request only; training never materialises them with the flash core.
+    /// The most tokens attention maps are computed for: each is [batch, heads, N, N], so the
+    /// bound keeps them near 4 MiB per head and image (a 32 x 32 patch grid and the class token).
+    public static let maximumAttentionMapTokens = 1025
+
+    /// Throws, naming the mechanism and why, when this model has no attention maps: its
+    /// mechanism's weights are no probabilities over the tokens, or it has more tokens than
+    /// `maximumAttentionMapTokens`.
+    public func checkAttentionMapsAvailable() throws {
+        let c = configuration
+        if let reason = blocks.lazy.compactMap(\.attention.attentionMapsUnavailableReason).first {
+            throw ViTError.invalidArgument(operation: "attention maps", detail: reason)
+        }
+        guard c.tokenCount <= Self.maximumAttentionMapTokens else {
+            throw ViTError.invalidArgument(
+                operation: "attention maps",
+                detail: "the model has \(c.tokenCount) tokens; attention maps are \(c.tokenCount) x \(c.tokenCount) per head and are computed "
+                    + "for at most \(Self.maximumAttentionMapTokens) tokens")
+        }
+    }
+
+    /// The attention probabilities [batch, heads, tokens, tokens] of every block for `images`,
+    /// for visualisation: what each block's core mixes its values with, from the block's Q
+    /// and K projections (see `AttentionCore.attentionProbabilities`). Computed on request
+    /// only; training never materialises them with the flash core.
     public func attentionMaps(_ images: Tensor) throws -> [Tensor] {
-        try GradientMode.withoutGradient {
-            let c = configuration
+        try checkAttentionMapsAvailable()
+        return try GradientMode.withoutGradient {
             var tokens = try embed(images, context: ForwardContext(training: false))
             var maps: [Tensor] = []
             for block in blocks {
-                guard let map = try block.attention.attentionProbabilities(block.norm1(tokens)) else {
-                    throw ViTError.invalidArgument(
-                        operation: "attentionMaps",
-                        detail: "attention maps exist for exact softmax attention (standard, naive), not \(c.attention.kind.rawValue)")
-                }
-                maps.append(map)
+                maps.append(try block.attention.attentionProbabilities(block.norm1(tokens)))
                 tokens = try block(tokens, context: ForwardContext(training: false))
             }
             return maps

@@ -32,6 +32,12 @@ public struct Gnuplot {
     /// Writes `plot`, which must have something to draw, to `url` as a PNG.
     public func render(_ plot: Plot, to url: URL) throws {
         precondition(!plot.isEmpty, "a plot without points (the caller skips those)")
+        try render(script: Self.script(for: plot, output: url), to: url)
+    }
+
+    /// Runs `script`, which draws into `url` (it starts with `header(output: url)`), and
+    /// checks that gnuplot succeeded and wrote the file.
+    func render(script: String, to url: URL) throws {
         // An older plot of that name must not pass for this one if gnuplot fails.
         try? FileManager.default.removeItem(at: url)
         let process = Process()
@@ -49,7 +55,7 @@ public struct Gnuplot {
         // A gnuplot that exits early closes the pipe: the write then fails (and the messages
         // below say why) instead of SIGPIPE ending this process.
         signal(SIGPIPE, SIG_IGN)
-        try? input.fileHandleForWriting.write(contentsOf: Data(Self.script(for: plot, output: url).utf8))
+        try? input.fileHandleForWriting.write(contentsOf: Data(script.utf8))
         try? input.fileHandleForWriting.close()
         let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
@@ -61,17 +67,34 @@ public struct Gnuplot {
         }
     }
 
+    /// The lines that start every script: the PNG terminal at `width` x `height` pixels (at
+    /// least the default size) writing to `output`.
+    static func header(output: URL, width: Int = width, height: Int = height) -> [String] {
+        [
+            "set terminal pngcairo size \(max(width, Self.width)),\(max(height, Self.height)) noenhanced font 'DejaVu Sans,13' linewidth 1.5",
+            "set output \(quoted(output.path))",
+        ]
+    }
+
     /// The gnuplot script that draws `plot` into `output`.
     public static func script(for plot: Plot, output: URL) -> String {
+        let lines = header(output: output) + panel(plot, title: plot.title + "\n" + plot.subtitle, key: "outside right top box", data: "series")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The lines that draw `plot` as one graph under `title`, its legend placed by `key` and
+    /// its points in data blocks named from `data` (unique within a script).
+    static func panel(_ plot: Plot, title: String, key: String, data: String) -> [String] {
         var lines = [
-            "set terminal pngcairo size \(width),\(height) noenhanced font 'DejaVu Sans,13' linewidth 1.5",
-            "set output \(quoted(output.path))",
-            "set title \(quoted(plot.title + "\n" + plot.subtitle))",
+            // A graph drawn before this one in a multiplot must leave none of its settings here.
+            "unset logscale", "unset offsets", "set autoscale", "set xtics autofreq",
+            "set title \(quoted(title))",
             "set xlabel \(quoted(plot.xLabel))",
             "set ylabel \(quoted(plot.yLabel))",
             "set grid",
-            "set key outside right top box",
+            "set key \(key)",
         ]
+        if plot.logarithmic { lines.append("set logscale xy") }
         if plot.style == .labelledPoints {
             // A margin around the data, so single points and their labels are not on the border.
             lines.append("set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08")
@@ -84,7 +107,7 @@ public struct Gnuplot {
             lines += ["set xrange [\(first - 0.5):\(last + 0.5)]", "set xtics \(step)"]
         }
         for (index, series) in plot.series.enumerated() {
-            lines.append("$series\(index) << EOD")
+            lines.append("$\(data)\(index) << EOD")
             lines += series.points.map { "\($0.x) \($0.y)" }
             lines.append("EOD")
         }
@@ -93,21 +116,21 @@ public struct Gnuplot {
             switch plot.style {
             case .lines:
                 return
-                    "$series\(index) using 1:2 with linespoints linewidth 2 pointtype 7 pointsize 1.5 linecolor \(colour) title \(quoted(series.name))"
+                    "$\(data)\(index) using 1:2 with linespoints linewidth 2 pointtype 7 pointsize 1.5 linecolor \(colour) title \(quoted(series.name))"
             case .labelledPoints:
                 // Series at the same place (standard and naive attention: the same MACs and
                 // accuracy) share one label, and each later marker is smaller, so the earlier
                 // ones show as rings around it.
                 let earlier = plot.series[..<index].filter { $0.points == series.points }.count
                 let size = 2.5 * pow(0.65, Double(earlier))
-                let marker = "$series\(index) using 1:2 with points pointtype 7 pointsize \(size) linecolor \(colour) title \(quoted(series.name))"
+                let marker = "$\(data)\(index) using 1:2 with points pointtype 7 pointsize \(size) linecolor \(colour) title \(quoted(series.name))"
                 guard earlier == 0 else { return marker }
                 let label = plot.series.filter { $0.points == series.points }.map(\.name).joined(separator: ", ")
-                return marker + ", $series\(index) using 1:2:(\(quoted(label))) with labels offset character 1.5,1 left textcolor \(colour) notitle"
+                return marker + ", $\(data)\(index) using 1:2:(\(quoted(label))) with labels offset character 1.5,1 left textcolor \(colour) notitle"
             }
         }
         lines.append("plot " + clauses.joined(separator: ", \\\n     "))
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     /// A gnuplot string literal: double quotes, so "\n" breaks a title's lines.

@@ -43,9 +43,12 @@ public struct Plot: Equatable, Sendable {
     public var series: [Series]
     /// Whether the x axis counts whole steps (epochs), so its tics are integers.
     public var integerX = false
+    /// Whether both axes are logarithmic (quantities that grow as powers of the x value).
+    public var logarithmic = false
 
     public init(
-        fileName: String, title: String, subtitle: String, xLabel: String, yLabel: String, style: Style, series: [Series], integerX: Bool = false
+        fileName: String, title: String, subtitle: String, xLabel: String, yLabel: String, style: Style, series: [Series], integerX: Bool = false,
+        logarithmic: Bool = false
     ) {
         self.fileName = fileName
         self.title = title
@@ -53,11 +56,12 @@ public struct Plot: Equatable, Sendable {
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.style = style
-        // Points that are not finite (a diverged run's) have no place on an axis; a series
-        // left without points has no place in the legend.
-        self.series = series.map { Series(name: $0.name, points: $0.points.filter { $0.x.isFinite && $0.y.isFinite }) }
-            .filter { !$0.points.isEmpty }
+        // Points that are not finite (a diverged run's), or not positive on logarithmic axes,
+        // have no place on an axis; a series left without points has no place in the legend.
+        let drawable = { (point: Point) in point.x.isFinite && point.y.isFinite && (!logarithmic || (point.x > 0 && point.y > 0)) }
+        self.series = series.map { Series(name: $0.name, points: $0.points.filter(drawable)) }.filter { !$0.points.isEmpty }
         self.integerX = integerX
+        self.logarithmic = logarithmic
     }
 
     /// Whether there is nothing to draw.

@@ -222,6 +222,19 @@ public enum FileSystem {
         }
     }
 
+    /// Checks that a file can be written at `url`, creating its folder, before a long
+    /// computation that ends in writing it: the file is created and removed again (so an older
+    /// file of that name is gone too).
+    public static func checkWritable(_ url: URL) throws {
+        try createFolder(url.deletingLastPathComponent())
+        let descriptor = open(url.path, O_WRONLY | O_CREAT, 0o644)
+        guard descriptor >= 0 else {
+            throw SerializationError.io(file: url.path, operation: "creating the file", detail: String(cString: strerror(errno)))
+        }
+        close(descriptor)
+        unlink(url.path)
+    }
+
     /// The contents of a UTF-8 text file.
     public static func readText(_ url: URL) throws -> String {
         let source = try FileByteSource(path: url.path)

@@ -97,53 +97,27 @@ struct EvaluateCommand: ParsableCommand {
         abstract: "Evaluate a checkpoint (from vit train, or a timm VisionTransformer saved as safetensors) on the test split."
     )
 
-    @Option(name: .long, help: "The .safetensors checkpoint.")
-    var checkpoint: String
+    @OptionGroup var checkpoint: CheckpointOptions
     @OptionGroup var data: DatasetOptions
     @Option(name: .long, help: "Images per forward pass.")
     var batchSize = 256
-    @Option(name: .long, help: "Attention heads, for a checkpoint without a stored configuration (timm's).")
-    var heads = ViTConfiguration().numAttentionHeads
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
         guard (1...TrainingOptions.maximumBatchSize).contains(batchSize) else {
             throw ValidationError("--batch-size must be in 1...\(TrainingOptions.maximumBatchSize), got \(batchSize)")
         }
-        guard heads > 0 else { throw ValidationError("--heads must be positive, got \(heads)") }
     }
 
     func run() throws {
-        let kind = data.dataset
-        let dataDir = data.dataDir
-        let url = URL(fileURLWithPath: checkpoint)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ValidationError("no checkpoint at \(checkpoint)")
-        }
-        let file = try Checkpoint.read(url)
-        let configuration = try Checkpoint.configuration(in: file) ?? Checkpoint.inferConfiguration(from: file, heads: heads)
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
-        let model = try VisionTransformer(configuration: configuration, on: backend)
-        try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
-        var test = try kind.load(split: .test, directory: dataDir)
-        guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
-            throw ValidationError(
-                "the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)"
-            )
-        }
-        test = try test.fitted(to: configuration)
-        // The checkpoint's own normalisation; a timm file has none, so it is computed over the training split.
-        let statistics =
-            try Checkpoint.normalization(in: file)
-            ?? ChannelStatistics(computedOver: kind.load(split: .train, directory: dataDir).fitted(to: configuration))
-        guard statistics.channels == test.channels else {
-            throw ValidationError("the checkpoint's normalization has \(statistics.channels) channels; \(test.name) has \(test.channels)")
-        }
-        let loader = try BatchLoader(dataset: test, normalizer: Normalizer(statistics: statistics), batchSize: batchSize)
-        let result = try model.evaluate(on: loader)
+        let stored = try checkpoint.read(on: backend)
+        let (test, normalizer) = try stored.testSplit(data.dataset, directory: data.dataDir)
+        let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
+        let result = try stored.model.evaluate(on: loader)
         print(
             String(
-                format: "%@ on %@ (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%", url.lastPathComponent, test.name, result.count,
+                format: "%@ on %@ (%d images): loss %.4f, top-1 %.2f%%, top-5 %.2f%%", stored.url.lastPathComponent, test.name, result.count,
                 result.loss, result.top1, result.top5))
     }
 }

@@ -7,7 +7,10 @@ struct VitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vit",
         abstract: "Train and measure Vision Transformers with efficient attention on OpenCL devices or the CPU.",
-        subcommands: [TrainCommand.self, CompareCommand.self, PlotCommand.self, EvaluateCommand.self, DevicesCommand.self, CheckCommand.self]
+        subcommands: [
+            TrainCommand.self, CompareCommand.self, PlotCommand.self, EvaluateCommand.self, AttentionMapsCommand.self, DevicesCommand.self,
+            CheckCommand.self,
+        ]
     )
 
     /// ArgumentParser's `main`, with `DeviceRegistry.prepareForExit()` before the process

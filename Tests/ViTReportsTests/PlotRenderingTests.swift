@@ -6,23 +6,12 @@ import XCTest
 /// 1000 x 700 pixels, is not blank, and holds every series' colour.
 final class PlotRenderingTests: TemporaryFolderTestCase {
 
-    private func plotter() throws -> Gnuplot {
-        do {
-            return try Gnuplot()
-        } catch ReportError.plotterMissing(let message) {
-            throw XCTSkip("plots are not drawn: \(message)")
-        }
-    }
-
     /// Draws `plots` and checks each image against its series.
     private func checkDrawn(_ plots: [Plot], file: StaticString = #filePath, line: UInt = #line) throws {
         let written = try plotter().render(plots, into: folder)
         XCTAssertEqual(written.map(\.lastPathComponent), plots.map(\.fileName), file: file, line: line)
         for (plot, url) in zip(plots, written) {
-            let image = try PNGImage(contentsOf: url)
-            XCTAssertGreaterThanOrEqual(image.width, 1000, plot.fileName, file: file, line: line)
-            XCTAssertGreaterThanOrEqual(image.height, 700, plot.fileName, file: file, line: line)
-            XCTAssertGreaterThan(Set(image.pixels).count, 2, "\(plot.fileName) is blank", file: file, line: line)
+            let image = try drawnImage(url, file: file, line: line)
             for index in plot.series.indices {
                 // A marker's inside is its series' colour exactly (edges are blended).
                 XCTAssertGreaterThan(

@@ -1,7 +1,8 @@
 import Foundation
+import ViTReports
 import XCTest
 
-/// A test case with a fresh folder for the files it writes, removed afterwards.
+/// A test case with a fresh folder for the files it writes, removed afterwards, and gnuplot to draw them.
 class TemporaryFolderTestCase: XCTestCase {
     private(set) var folder: URL!
 
@@ -12,5 +13,23 @@ class TemporaryFolderTestCase: XCTestCase {
 
     override func tearDownWithError() throws {
         if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// gnuplot, or a skip that says why the plots are not drawn.
+    func plotter() throws -> Gnuplot {
+        do {
+            return try Gnuplot()
+        } catch ReportError.plotterMissing(let message) {
+            throw XCTSkip("plots are not drawn: \(message)")
+        }
+    }
+
+    /// The PNG at `url`, checked to be at least 1000 x 700 pixels and not blank.
+    func drawnImage(_ url: URL, file: StaticString = #filePath, line: UInt = #line) throws -> PNGImage {
+        let image = try PNGImage(contentsOf: url)
+        XCTAssertGreaterThanOrEqual(image.width, 1000, url.lastPathComponent, file: file, line: line)
+        XCTAssertGreaterThanOrEqual(image.height, 700, url.lastPathComponent, file: file, line: line)
+        XCTAssertGreaterThan(Set(image.pixels).count, 2, "\(url.lastPathComponent) is blank", file: file, line: line)
+        return image
     }
 }

@@ -210,6 +210,65 @@ final class CommandLineInputTests: XCTestCase {
             ])
     }
 
+    func testAttentionMapsAndScalingPlotInputs() throws {
+        let absent = folder.appendingPathComponent("absent.safetensors").path
+        let maps = ["attention-maps", "--checkpoint", absent]
+        try expectCleanErrors(
+            "vit",
+            [
+                (maps + ["--images", "0"], "--images must be in 1...16, got 0"),
+                (maps + ["--images", "99999999999"], "--images must be in 1...16, got 99999999999"),
+                (maps + ["--layer", "0"], "--layer must be at least 1 (the first layer), got 0"),
+                (maps + ["--output", "maps.jpg"], "--output 'maps.jpg' must name a .png file"),
+                (maps, "no checkpoint at \(absent)"),
+            ])
+        try expectCleanErrors(
+            "vit-bench",
+            [
+                (["attention", "--plot", "scaling.svg"], "--plot 'scaling.svg' must name a .png file"),
+                (["attention", "--plot", "/proc/scaling.png"], "'/proc/scaling.png': creating the file failed"),
+            ])
+    }
+
+    /// The checkpoints of one short epoch: a standard one's maps are written (as a PNG at least
+    /// gnuplot's 1200 x 800, from its header), a layer it lacks is refused, and a linformer
+    /// checkpoint is refused with the reason.
+    func testAttentionMapsOfQuickCheckpoints() throws {
+        guard FileManager.default.fileExists(atPath: FashionMNIST.defaultDirectory) else { throw XCTSkip("Fashion-MNIST is not installed") }
+        guard
+            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains(where: {
+                FileManager.default.isExecutableFile(atPath: "\($0)/gnuplot")
+            })
+        else { throw XCTSkip("gnuplot is not installed") }
+        func train(_ attention: String) throws -> String {
+            let arguments = [
+                "train", "--device", "cpu", "--output-dir", folder.path, "--exp-name", attention, "--attention", attention, "--linformer-k", "16",
+                "--epochs", "1", "--train-limit", "64", "--test-limit", "32", "--batch-size", "32",
+            ]
+            let (status, output) = try run("vit", arguments, timeout: 300)
+            XCTAssertEqual(status, 0, output)
+            return folder.appendingPathComponent("\(attention)/model_final.safetensors").path
+        }
+        let standard = try train("standard")
+        let (status, output) = try run("vit", ["attention-maps", "--checkpoint", standard, "--images", "2"], timeout: 300)
+        XCTAssertEqual(status, 0, output)
+        let png = folder.appendingPathComponent("standard/attention_maps.png")
+        XCTAssertTrue(output.contains("wrote \(png.path): 2 test images x 5 maps"), output)
+        // The PNG signature, then IHDR's width and height (big-endian).
+        let bytes = [UInt8](try Data(contentsOf: png).prefix(24))
+        XCTAssertEqual(Array(bytes.prefix(4)), [137, 80, 78, 71])
+        let (width, height) = (bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, bytes[20..<24].reduce(0) { $0 << 8 | Int($1) })
+        XCTAssertGreaterThanOrEqual(width, 1200)
+        XCTAssertGreaterThanOrEqual(height, 800)
+        try expectCleanErrors(
+            "vit",
+            [
+                (["attention-maps", "--checkpoint", standard, "--layer", "5"], "--layer must be in 1...4 (the checkpoint's layers), got 5"),
+                (["attention-maps", "--checkpoint", standard, "--output", "/proc/maps.png"], "'/proc/maps.png': creating the file failed"),
+                (["attention-maps", "--checkpoint", try train("linformer")], "linformer mixes the values with softmax(Q (E K)^T / sqrt(d)) F"),
+            ])
+    }
+
     /// SIGINT during `vit train`: the run stops after its step with status 130, names the
     /// checkpoint to resume from and leaves no temporary file.
     func testInterruptStopsAfterTheStepAndNamesTheCheckpoint() throws {

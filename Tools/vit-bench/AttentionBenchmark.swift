@@ -3,6 +3,8 @@ import Foundation
 import ViTBackends
 import ViTCore
 import ViTNN
+import ViTReports
+import ViTSerialization
 
 /// Attention cores on given Q, K, V [batch, heads, tokens, headSize]: forward and
 /// forward+backward time, achieved GFLOP/s and peak device memory, per mechanism, token
@@ -28,12 +30,19 @@ struct AttentionBenchmark: ParsableCommand {
     var seconds = 1.0
     @Option(name: .long, help: "Also write the rows to this CSV file.")
     var csv: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also draw time and peak memory against the token count (log-log, forward and forward+backward) into this PNG (needs gnuplot).",
+            valueName: "file.png"))
+    var plot: String?
 
     func validate() throws {
         try requireDuration(seconds, flag: "--seconds")
         for (flag, value, limit) in [("--batch", batch, 4096), ("--heads", heads, 1024), ("--head-size", headSize, 4096)] {
             guard (1...limit).contains(value) else { throw ValidationError("\(flag) must be in 1...\(limit), got \(value)") }
         }
+        if let plot, !plot.hasSuffix(".png") { throw ValidationError("--plot '\(plot)' must name a .png file") }
         guard quadraticLimit >= 1 else { throw ValidationError("--quadratic-limit must be at least 1, got \(quadraticLimit)") }
         // The largest tensors of a run: N x N probabilities for quadratic cores (up to the
         // limit), else a few N x D activations; both must fit in memory.
@@ -61,6 +70,11 @@ struct AttentionBenchmark: ParsableCommand {
     }
 
     func run() throws {
+        // A missing gnuplot or an unwritable PNG is reported before minutes of measuring.
+        let plotter = try plot.map { file in
+            try FileSystem.checkWritable(URL(fileURLWithPath: file))
+            return try Gnuplot()
+        }
         let registry = DeviceRegistry.shared
         let devices = device == "all" ? registry.devices.map(\.device) : [try registry.device(for: device)]
         let kinds =
@@ -74,14 +88,17 @@ struct AttentionBenchmark: ParsableCommand {
                 }
             } ?? AttentionKind.allCases.filter { $0 != .standardSeparate }
         let counts = try tokenCounts()
-        var rows = ["device,attention,batch,heads,tokens,head_size,forward_ms,forward_backward_ms,forward_gflops,peak_memory_bytes"]
+        var rows = [
+            "device,attention,batch,heads,tokens,head_size,forward_ms,forward_backward_ms,forward_gflops,peak_memory_bytes,forward_peak_memory_bytes"
+        ]
+        var measurements: [AttentionMeasurement] = []
         print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
         for target in devices {
             let backend = try registry.backend(for: target)
             for kind in kinds {
                 for count in counts {
                     if Self.isQuadratic(kind) && count > quadraticLimit { continue }
-                    let figures: (forward: Double, both: Double, peak: Int)
+                    let figures: Figures
                     do {
                         figures = try measure(kind, tokens: count, on: backend)
                     } catch let error as ViTError {
@@ -98,19 +115,36 @@ struct AttentionBenchmark: ParsableCommand {
                     fflush(stdout)
                     rows.append(
                         "\(target),\(kind.rawValue),\(batch),\(heads),\(count),\(headSize),\(figures.forward * 1e3),\(figures.both * 1e3),"
-                            + "\(flops / figures.forward * 1e-9),\(figures.peak)")
+                            + "\(flops / figures.forward * 1e-9),\(figures.peak),\(figures.forwardPeak)")
+                    measurements.append(
+                        AttentionMeasurement(
+                            device: "\(target)", mechanism: kind.rawValue, tokens: count, forwardMilliseconds: figures.forward * 1e3,
+                            forwardBackwardMilliseconds: figures.both * 1e3, forwardPeakBytes: figures.forwardPeak,
+                            forwardBackwardPeakBytes: figures.peak))
                 }
             }
         }
         if let csv { try (rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8) }
+        if let plot, let plotter {
+            let setup =
+                "random Q, K, V [batch \(batch), \(heads) heads, N tokens, head size \(headSize)] on "
+                + devices.map { "\($0)" }.joined(separator: ", ") + ", mean over at least \(seconds) s per point"
+            let grid = AttentionScalingPlot.grid(for: measurements, setup: setup, fileName: plot)
+            guard !grid.isEmpty else { throw ValidationError("--plot \(plot): no mechanism ran at these token counts, so there is nothing to draw") }
+            try plotter.render(grid, to: URL(fileURLWithPath: plot))
+            print("wrote \(plot)")
+        }
     }
+
+    /// One core's seconds per forward and forward+backward call, and their peak device memory in bytes.
+    private typealias Figures = (forward: Double, both: Double, peak: Int, forwardPeak: Int)
 
     /// Cores that hold an N x N matrix per head.
     static func isQuadratic(_ kind: AttentionKind) -> Bool {
         kind == .naive
     }
 
-    private func measure(_ kind: AttentionKind, tokens: Int, on backend: Backend) throws -> (forward: Double, both: Double, peak: Int) {
+    private func measure(_ kind: AttentionKind, tokens: Int, on backend: Backend) throws -> Figures {
         var configuration = ViTConfiguration()
         configuration.numAttentionHeads = heads
         configuration.hiddenSize = heads * headSize
@@ -129,17 +163,20 @@ struct AttentionBenchmark: ParsableCommand {
         }
         let seed = try Tensor.full(shape, value: 1, on: backend)
         let context = ForwardContext(training: false)
+        let forwardBaseline = backend.memory.live
+        backend.memory.resetPeak()
         let forward = try time(on: backend) {
             _ = try GradientMode.withoutGradient { try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context) }
         }
         try backend.synchronize()
+        let forwardPeak = backend.memory.peak - forwardBaseline
         let baseline = backend.memory.live
         backend.memory.resetPeak()
         let both = try time(on: backend) {
             for input in inputs { input.zeroGradient() }
             try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context).backward(seed)
         }
-        return (forward, both, backend.memory.peak - baseline)
+        return (forward, both, backend.memory.peak - baseline, forwardPeak)
     }
 
     /// Mean seconds of `body` over runs lasting at least `seconds`, after one warm-up run.
