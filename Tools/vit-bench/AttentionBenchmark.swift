@@ -3,6 +3,7 @@ import Foundation
 import ViTBackends
 import ViTCore
 import ViTNN
+import ViTOpenCL
 import ViTReports
 import ViTSerialization
 
@@ -36,6 +37,10 @@ struct AttentionBenchmark: ParsableCommand {
             "Also draw time and peak memory against the token count (log-log, forward and forward+backward) into this PNG (needs gnuplot).",
             valueName: "file.png"))
     var plot: String?
+    @Option(
+        name: .long,
+        help: "The OpenCL forward kernel of flash attention (standard): tiled (version 2) or row-per-item (version 1, its reference).")
+    var flashForward = FlashForwardKernel.tiled
 
     func validate() throws {
         try requireDuration(seconds, flag: "--seconds")
@@ -95,6 +100,7 @@ struct AttentionBenchmark: ParsableCommand {
         print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
         for target in devices {
             let backend = try registry.backend(for: target)
+            (backend as? OpenCLBackend)?.flashForwardKernel = flashForward
             for kind in kinds {
                 for count in counts {
                     if Self.isQuadratic(kind) && count > quadraticLimit { continue }
@@ -195,3 +201,5 @@ struct AttentionBenchmark: ParsableCommand {
         return elapsed / Double(runs)
     }
 }
+
+extension FlashForwardKernel: ExpressibleByArgument {}
