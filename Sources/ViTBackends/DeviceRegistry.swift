@@ -98,6 +98,18 @@ public final class DeviceRegistry {
         OpenCLBackend.releaseCLBlastPrograms()
     }
 
+    /// Runs an executable's `command`, then `prepareForExit()` whether it succeeded or threw;
+    /// returns its error.
+    public static func runThenPrepareForExit(_ command: () throws -> Void) -> Error? {
+        defer { prepareForExit() }
+        do {
+            try command()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// The backend of `device`, opened on first use and shared afterwards.
     public func backend(for device: Device) throws -> Backend {
         try lock.withLock {

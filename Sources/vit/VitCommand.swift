@@ -16,11 +16,10 @@ struct VitCommand: ParsableCommand {
     /// ArgumentParser's `main`, with `DeviceRegistry.prepareForExit()` before the process
     /// ends, whether the command succeeded or threw.
     static func main() {
-        let outcome = Result<Void, Error> {
+        let error = DeviceRegistry.runThenPrepareForExit {
             var command = try parseAsRoot()
             try command.run()
         }
-        DeviceRegistry.prepareForExit()
-        if case .failure(let error) = outcome { exit(withError: error) }
+        if let error { exit(withError: error) }
     }
 }

@@ -17,12 +17,11 @@ struct Benchmarks: ParsableCommand {
     /// ArgumentParser's `main`, with `DeviceRegistry.prepareForExit()` before the process
     /// ends, whether the command succeeded or threw.
     static func main() {
-        let outcome = Result<Void, Error> {
+        let error = DeviceRegistry.runThenPrepareForExit {
             var command = try parseAsRoot()
             try command.run()
         }
-        DeviceRegistry.prepareForExit()
-        if case .failure(let error) = outcome { exit(withError: error) }
+        if let error { exit(withError: error) }
     }
 }
 
