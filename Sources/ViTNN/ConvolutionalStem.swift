@@ -55,10 +55,22 @@ public final class ConvolutionalStem: PatchEmbedding {
             inputs: inputs, outputs: configuration.hiddenSize, kernelSize: 1, bias: true, on: backend, generator: &generator)
     }
 
-    /// The output channels of each stride-2 stage: doubling up to the width.
+    /// The output channels of each stride-2 stage: doubling up to the width. One stage per
+    /// factor 2 of the patch size, which `validate()` requires to be a power of two.
     static func channelWidths(_ configuration: ViTConfiguration) -> [Int] {
         let count = configuration.patchSize.trailingZeroBitCount
         return (0..<count).map { max(1, configuration.hiddenSize >> (count - 1 - $0)) }
+    }
+
+    /// The stem's parameters but the 1 x 1's bias, in floating point (for the configuration's
+    /// size estimate, before any size is known to fit an Int).
+    static func weightCount(_ configuration: ViTConfiguration) -> Double {
+        var (total, inputs) = (0.0, Double(configuration.numChannels))
+        for outputs in channelWidths(configuration).map(Double.init) {
+            total += 9 * inputs * outputs + 2 * outputs
+            inputs = outputs
+        }
+        return total + inputs * Double(configuration.hiddenSize)
     }
 
     public func callAsFunction(_ images: Tensor) throws -> Tensor {

@@ -129,7 +129,9 @@ public struct ViTConfiguration: ConfigurationSection {
         let patchInputs = Double(numChannels) * Double(patchSize) * Double(patchSize)
         let tokens = (Double(imageSize) / Double(patchSize)) * (Double(imageSize) / Double(patchSize)) + 1
         let block = 4 * width * width + 2 * width * hidden + 9 * width + hidden
-        return (patchInputs + tokens + 4) * width + Double(numHiddenLayers) * block + (width + 1) * Double(numClasses)
+        // The patchify projection's weight, or the stem's convolutions and norms and its 1 x 1's weight.
+        let embeddingWeights = patchEmbedding == .patch ? patchInputs * width : ConvolutionalStem.weightCount(self)
+        return embeddingWeights + (tokens + 4) * width + Double(numHiddenLayers) * block + (width + 1) * Double(numClasses)
     }
 
     /// Throws a clear error for a configuration that cannot build a model, before any work:

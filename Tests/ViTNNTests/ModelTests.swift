@@ -27,7 +27,7 @@ final class ModelTests: XCTestCase {
     /// The stem's MACs per image: 16 x 16 x 24 x 27 and 8 x 8 x 48 x 216 for the two 3 x 3
     /// convolutions of the seed model (3 channels), 64 x 48 x 48 for the 1 x 1, in place of the
     /// patchify projection's 64 x 48 x 48.
-    func testConvolutionalStemChangesOnlyTheEmbeddingsMultiplyAccumulates() throws {
+    func testConvolutionalStemsMultiplyAccumulatesAndSizeEstimate() throws {
         var configuration = ViTConfiguration()
         let patch = try VisionTransformer(configuration: configuration, on: backend)
         configuration.patchEmbedding = .convolutionalStem
@@ -36,6 +36,9 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(stem.patchEmbedding.multiplyAccumulates, 256 * 24 * 27 + 64 * 48 * 216 + 64 * 48 * 48)
         XCTAssertEqual(
             stem.multiplyAccumulates - patch.multiplyAccumulates, stem.patchEmbedding.multiplyAccumulates - patch.patchEmbedding.multiplyAccumulates)
+        // The size estimate that guards memory before a model is built counts the stem.
+        XCTAssertEqual(stem.configuration.estimatedParameterCount, Double(stem.parameterCount))
+        XCTAssertEqual(patch.configuration.estimatedParameterCount, Double(patch.parameterCount))
     }
 
     func testAttentionMapsOnRequest() throws {
