@@ -74,7 +74,8 @@ let package = Package(
             ],
             path: "Tools/vit-bench"
         ),
-        .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels"]),
+        // ViTNN for the finite-difference checks of composite layers (the convolutional stem).
+        .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels", "ViTNN"]),
         .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
         .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends", "ViTTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),

@@ -67,6 +67,7 @@ public struct KernelFamily {
             KernelFamily("reduce", checks: KernelCheckCatalog.reduce),
             KernelFamily("permute", checks: KernelCheckCatalog.permute),
             KernelFamily("patchify", checks: KernelCheckCatalog.patchify),
+            KernelFamily("im2col", checks: KernelCheckCatalog.convolution),
             KernelFamily("dropout", checks: KernelCheckCatalog.dropout),
             KernelFamily("adamw", checks: KernelCheckCatalog.adamW),
             KernelFamily("sgd", checks: KernelCheckCatalog.sgd),

@@ -87,7 +87,7 @@ public struct AdamWStep: Sendable {
 /// Every kernel family named here has a CPU implementation (the reference) and an OpenCL
 /// one; the tests compare the two.
 public protocol Backend: AnyObject, AttentionKernels, SparseAttentionKernels, FeatureMapKernels, LinearAttentionKernels, PseudoInverseKernels,
-    SequenceConvolutionKernels, MuonKernels
+    SequenceConvolutionKernels, ConvolutionKernels, MuonKernels
 {
     /// The device this backend computes on.
     var device: Device { get }

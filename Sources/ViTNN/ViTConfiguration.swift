@@ -31,6 +31,9 @@ public struct ViTConfiguration: ConfigurationSection {
     public var imageFit = ImageFit.pad
     /// What the head sees, as timm's `global_pool`: the class token by default.
     public var globalPool = GlobalPool.token
+    /// How images become patch tokens (`patch_embedding`): timm's patchify projection by
+    /// default, or a convolutional stem.
+    public var patchEmbedding = PatchEmbeddingKind.patch
 
     public init() {}
 
@@ -42,7 +45,7 @@ public struct ViTConfiguration: ConfigurationSection {
             .value("initializer_range", \.initializerRange), .value("image_size", \.imageSize), .value("num_classes", \.numClasses),
             .value("num_channels", \.numChannels), .value("qkv_bias", \.qkvBias), .section(\.attention),
             .choice("position_embedding", \.positionEmbedding), .choice("global_pool", \.globalPool), .choice("weight_init", \.weightInit),
-            .choice("image_fit", \.imageFit),
+            .choice("image_fit", \.imageFit), .choice("patch_embedding", \.patchEmbedding, flag: "--patch-embedding"),
         ]
     }
 
@@ -126,7 +129,9 @@ public struct ViTConfiguration: ConfigurationSection {
         let patchInputs = Double(numChannels) * Double(patchSize) * Double(patchSize)
         let tokens = (Double(imageSize) / Double(patchSize)) * (Double(imageSize) / Double(patchSize)) + 1
         let block = 4 * width * width + 2 * width * hidden + 9 * width + hidden
-        return (patchInputs + tokens + 4) * width + Double(numHiddenLayers) * block + (width + 1) * Double(numClasses)
+        // The patchify projection's weight, or the stem's convolutions and norms and its 1 x 1's weight.
+        let embeddingWeights = patchEmbedding == .patch ? patchInputs * width : ConvolutionalStem.weightCount(self)
+        return embeddingWeights + (tokens + 4) * width + Double(numHiddenLayers) * block + (width + 1) * Double(numClasses)
     }
 
     /// Throws a clear error for a configuration that cannot build a model, before any work:
@@ -167,6 +172,13 @@ public struct ViTConfiguration: ConfigurationSection {
         }
         guard imageSize % patchSize == 0 else {
             throw fail("image_size \(imageSize) is not divisible by patch_size \(patchSize)")
+        }
+        // Each stride-2 convolution of the stem halves the grid, so only a power of two can
+        // end on the patch grid; patch 1 would leave a stem of no convolutions.
+        if patchEmbedding == .convolutionalStem && (patchSize < 2 || patchSize.nonzeroBitCount != 1) {
+            throw fail(
+                "patch_embedding (--patch-embedding) 'conv-stem' halves the image once per stride-2 convolution, so it needs a patch_size that is a power of two of at least 2, got \(patchSize)"
+            )
         }
         for (name, value) in [("hidden_dropout_prob", hiddenDropoutProb), ("attention_probs_dropout_prob", attentionProbsDropoutProb)]
         where !(0..<1).contains(value) {

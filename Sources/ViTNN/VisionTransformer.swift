@@ -32,10 +32,9 @@ public final class TransformerBlock: Layer {
 public final class VisionTransformer: Layer {
     public let configuration: ViTConfiguration
     public let backend: Backend
-    /// Patch embedding: a convolution weight [width, channels, patch, patch] and its bias,
-    /// applied as patchify + one GEMM.
-    public let patchWeight: Tensor
-    public let patchBias: Tensor
+    /// Images to patch tokens: timm's patchify projection or a convolutional stem
+    /// (`patch_embedding`).
+    public let patchEmbedding: PatchEmbedding
     public let classToken: Tensor
     public let positionEmbedding: Tensor
     public let blocks: [TransformerBlock]
@@ -50,15 +49,8 @@ public final class VisionTransformer: Layer {
         self.configuration = configuration
         self.backend = backend
         var generator = SeededRandomGenerator(seed: seed)
-        let (width, channels, patch) = (configuration.hiddenSize, configuration.numChannels, configuration.patchSize)
-        let fanIn = channels * patch * patch
-        // PyTorch's Conv2d default (kaiming uniform, a = sqrt(5)): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-        let bound = 1 / Float(fanIn).squareRoot()
-        patchWeight = try Tensor(
-            Initialization.uniform(count: width * fanIn, bound: bound, generator: &generator),
-            shape: [width, channels, patch, patch], on: backend, requiresGradient: true)
-        patchBias = try Tensor(
-            Initialization.uniform(count: width, bound: bound, generator: &generator), shape: [width], on: backend, requiresGradient: true)
+        let (width, patch) = (configuration.hiddenSize, configuration.patchSize)
+        patchEmbedding = try configuration.patchEmbedding.make(configuration: configuration, on: backend, generator: &generator)
         // timm: cls_token normal(std 1e-6), pos_embed trunc_normal(std 0.02).
         classToken = try Tensor(
             Initialization.truncatedNormal(count: width, standardDeviation: 1e-6, generator: &generator),
@@ -126,8 +118,7 @@ public final class VisionTransformer: Layer {
         }
         let batch = images.shape[0]
         let width = c.hiddenSize
-        let patches = try images.patchified(patch: c.patchSize)
-        let embedded = try linear(patches, weight: patchWeight.reshaped([width, c.numChannels * c.patchSize * c.patchSize]), bias: patchBias)
+        let embedded = try patchEmbedding(images)
         let classTokens = try classToken.reshaped([1, width]).expanded(axis: 0, count: batch)
         var tokens = try concatenate([classTokens, embedded], axis: 1)
         tokens = try tokens.reshaped([batch, c.tokenCount * width]).addingBias(positionEmbedding.reshaped([c.tokenCount * width]))
@@ -175,10 +166,8 @@ public final class VisionTransformer: Layer {
     /// Every tensor with its timm name, in timm's order: the parameters and, when fixed, the
     /// position embedding.
     public var stateTensors: [(name: String, tensor: Tensor)] {
-        var result: [(name: String, tensor: Tensor)] = [
-            ("cls_token", classToken), ("pos_embed", positionEmbedding),
-            ("patch_embed.proj.weight", patchWeight), ("patch_embed.proj.bias", patchBias),
-        ]
+        var result: [(name: String, tensor: Tensor)] = [("cls_token", classToken), ("pos_embed", positionEmbedding)]
+        result += patchEmbedding.tensors(prefixed: "patch_embed")
         for (index, block) in blocks.enumerated() { result += block.tensors(prefixed: "blocks.\(index)") }
         let normName = configuration.globalPool == .avg ? "fc_norm" : "norm"
         return result + norm.tensors(prefixed: normName) + head.tensors(prefixed: "head")
@@ -191,15 +180,15 @@ public final class VisionTransformer: Layer {
     public var multiplyAccumulates: Int {
         let c = configuration
         let tokens = c.tokenCount
-        let patchEmbedding = c.patchCount * c.hiddenSize * c.numChannels * c.patchSize * c.patchSize
         let perBlock =
             blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0
             + 2 * tokens * c.hiddenSize * c.intermediateSize
-        return patchEmbedding + c.numHiddenLayers * perBlock + c.hiddenSize * c.numClasses
+        return patchEmbedding.multiplyAccumulates + c.numHiddenLayers * perBlock + c.hiddenSize * c.numClasses
     }
 
     /// Whether a parameter is decayed by AdamW: weights of linear maps and the patch
-    /// embedding are; biases, norms, the position embedding and the class token are not.
+    /// embedding's convolutions are; biases, norms, the position embedding and the class
+    /// token are not.
     public static func isDecayed(_ name: String, _ tensor: Tensor) -> Bool {
         tensor.shape.rank >= 2 && name != "pos_embed" && name != "cls_token"
     }

@@ -110,6 +110,7 @@ extension GlobalPool: ExpressibleByArgument {}
 extension WeightInitialization: ExpressibleByArgument {}
 extension PositionEmbeddingKind: ExpressibleByArgument {}
 extension ImageFit: ExpressibleByArgument {}
+extension PatchEmbeddingKind: ExpressibleByArgument {}
 
 /// The model: a configuration file or the training default, and the fields a flag overrides.
 struct ModelOptions: OptionGroupApplying {
@@ -143,6 +144,12 @@ struct ModelOptions: OptionGroupApplying {
             "Images smaller than the model's (config image_fit; default \(withoutFile.imageFit.rawValue); with --config, the file's value or \(withFile.imageFit.rawValue))."
     )
     var imageFit: ImageFit?
+    @Option(
+        name: .long,
+        help:
+            "How images become patch tokens: timm's patchify projection, or log2(patch) stride-2 3x3 convolutions with channel norm and GELU, then a 1x1 to the width (config patch_embedding; default \(withFile.patchEmbedding.rawValue))."
+    )
+    var patchEmbedding: PatchEmbeddingKind?
 
     /// The configuration file's model, else the `resumed` checkpoint's, else the training
     /// default for `dataset`, with the flags applied.
@@ -158,6 +165,7 @@ struct ModelOptions: OptionGroupApplying {
         if let weightInit { configuration.weightInit = weightInit }
         if let positionEmbedding { configuration.positionEmbedding = positionEmbedding }
         if let imageFit { configuration.imageFit = imageFit }
+        if let patchEmbedding { configuration.patchEmbedding = patchEmbedding }
     }
 }
 

@@ -19,7 +19,7 @@ final class ConfigurationTests: XCTestCase {
              "global_pool": "avg", "weight_init": "mimetic", "image_fit": "resize", "fib_wmin": 3, "fib_wmax": 9, "fib_modified": true,
              "fib_mask_mode": "neg-inf", "dilated_window": 5, "dilation_rates": [1, 3], "performer_features": 40, "performer_redraw": 100,
              "linformer_k": 16, "nystrom_landmarks": 8, "nystrom_conv": 33, "hybrid_local_heads": 2, "hybrid_local": "fibottention",
-             "hybrid_global": "performer"}
+             "hybrid_global": "performer", "patch_embedding": "conv-stem"}
             """
         let configuration = try decodeConfiguration(json)
         XCTAssertEqual(
@@ -36,6 +36,7 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.globalPool, .avg)
         XCTAssertEqual(configuration.weightInit, .mimetic)
         XCTAssertEqual(configuration.imageFit, .resize)
+        XCTAssertEqual(configuration.patchEmbedding, .convolutionalStem)
         let fibottention = configuration.attention.fibottention
         XCTAssertEqual(fibottention.minimumWindow, 3)
         XCTAssertEqual(fibottention.maximumWindow, 9)
@@ -80,6 +81,31 @@ final class ConfigurationTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: url) }
         XCTAssertThrowsError(try ViTConfiguration.load(from: url)) {
             XCTAssertTrue("\($0)".contains("\(url.path): unknown attention_type 'magic'; choose one of standard, standard-separate"), "\($0)")
+        }
+    }
+
+    /// A config file from before `patch_embedding` existed keeps timm's patchify projection.
+    func testAConfigurationWithoutPatchEmbeddingKeepsThePatchProjection() throws {
+        XCTAssertEqual(try decodeConfiguration(#"{"patch_size": 8, "hidden_size": 64}"#).patchEmbedding, .patch)
+        XCTAssertThrowsError(try decodeConfiguration(#"{"patch_embedding": "conv"}"#)) {
+            XCTAssertTrue("\($0)".contains("unknown patch_embedding (--patch-embedding) 'conv'; choose one of patch, conv-stem"), "\($0)")
+        }
+    }
+
+    /// The stem halves the grid per convolution, so only a power of two of at least 2 ends on
+    /// the patch grid; the error names the field, the value and what is allowed.
+    func testTheConvolutionalStemNeedsAPowerOfTwoPatchSize() throws {
+        for patch in [1, 3, 6] {
+            var configuration = ViTConfiguration()
+            configuration.patchEmbedding = .convolutionalStem
+            (configuration.patchSize, configuration.imageSize) = (patch, 12 * patch)
+            XCTAssertThrowsError(try configuration.validate()) {
+                XCTAssertTrue(
+                    "\($0)".contains("patch_embedding (--patch-embedding) 'conv-stem'")
+                        && "\($0)".contains("needs a patch_size that is a power of two of at least 2, got \(patch)"), "\($0)")
+            }
+            configuration.patchEmbedding = .patch
+            XCTAssertNoThrow(try configuration.validate())
         }
     }
 

@@ -24,6 +24,23 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    /// The stem's MACs per image: 16 x 16 x 24 x 27 and 8 x 8 x 48 x 216 for the two 3 x 3
+    /// convolutions of the seed model (3 channels), 64 x 48 x 48 for the 1 x 1, in place of the
+    /// patchify projection's 64 x 48 x 48.
+    func testConvolutionalStemsMultiplyAccumulatesAndSizeEstimate() throws {
+        var configuration = ViTConfiguration()
+        let patch = try VisionTransformer(configuration: configuration, on: backend)
+        configuration.patchEmbedding = .convolutionalStem
+        let stem = try VisionTransformer(configuration: configuration, on: backend)
+        XCTAssertEqual(patch.patchEmbedding.multiplyAccumulates, 64 * 48 * 48)
+        XCTAssertEqual(stem.patchEmbedding.multiplyAccumulates, 256 * 24 * 27 + 64 * 48 * 216 + 64 * 48 * 48)
+        XCTAssertEqual(
+            stem.multiplyAccumulates - patch.multiplyAccumulates, stem.patchEmbedding.multiplyAccumulates - patch.patchEmbedding.multiplyAccumulates)
+        // The size estimate that guards memory before a model is built counts the stem.
+        XCTAssertEqual(stem.configuration.estimatedParameterCount, Double(stem.parameterCount))
+        XCTAssertEqual(patch.configuration.estimatedParameterCount, Double(patch.parameterCount))
+    }
+
     func testAttentionMapsOnRequest() throws {
         var configuration = ViTConfiguration()
         configuration.numHiddenLayers = 2
@@ -57,15 +74,19 @@ final class ModelTests: XCTestCase {
     /// Each layer names its tensors once; the optimizer's list and the checkpoint derive from
     /// that. Whatever the mechanism, every trainable tensor the model holds (found by
     /// reflection through its layers) is among the named parameters, each name is unique,
-    /// and the checkpoint holds exactly the named parameters plus a fixed position embedding.
+    /// and the checkpoint holds exactly the named parameters plus a fixed position embedding;
+    /// with either patch embedding (the convolutional stem's stages included).
     func testEveryTrainableTensorTheModelHoldsIsNamed() throws {
         for kind in AttentionKind.allCases {
-            for positionEmbedding in [PositionEmbeddingKind.learned, .sinusoidal2D] {
+            for (positionEmbedding, patchEmbedding) in [
+                (PositionEmbeddingKind.learned, PatchEmbeddingKind.patch), (.sinusoidal2D, .patch), (.learned, .convolutionalStem),
+            ] {
                 var configuration = ViTConfiguration()
                 configuration.numHiddenLayers = 1
                 configuration.attention.kind = kind
                 configuration.attention.nystromformer.convolutionTaps = 3
                 configuration.positionEmbedding = positionEmbedding
+                configuration.patchEmbedding = patchEmbedding
                 let model = try VisionTransformer(configuration: configuration, on: backend)
                 let named = Set(model.namedParameters.map { ObjectIdentifier($0.tensor) })
                 let held = Set(Self.trainableTensors(in: model).map(ObjectIdentifier.init))

@@ -10,15 +10,17 @@ final class BackendParityTests: XCTestCase {
     /// Losses of `steps` steps of a two-block ViT on a fixed batch: AdamW (or `optimizer`)
     /// from timm's start, or `vit train`'s default recipe (Muon, mimetic start, its label
     /// smoothing and decay).
-    private func losses(on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer name: String = "adamw")
-        throws -> [Float]
-    {
+    private func losses(
+        on backend: Backend, steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer name: String = "adamw",
+        patchEmbedding: PatchEmbeddingKind = .patch
+    ) throws -> [Float] {
         var recipe = TrainingOptions()
         var configuration = defaultRecipe ? ViTConfiguration.trainingDefault(for: .fashionMNIST) : ViTConfiguration()
         configuration.numHiddenLayers = 2
         configuration.numChannels = 1
         configuration.hiddenDropoutProb = 0.1
         configuration.attentionProbsDropoutProb = attentionDropout
+        configuration.patchEmbedding = patchEmbedding
         let model = try VisionTransformer(configuration: configuration, on: backend, seed: 3)
         if !defaultRecipe { recipe.optimizer = name }
         let optimizer =
@@ -62,12 +64,21 @@ final class BackendParityTests: XCTestCase {
         try compare(steps: 20, attentionDropout: 0.1, optimizer: "sgd")
     }
 
-    private func compare(steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer: String = "adamw") throws {
+    /// The convolutional stem: im2col, col2im and their GEMMs on the device, with the default recipe.
+    func testTwentyStepsWithTheConvolutionalStemMatchTheCPU() throws {
+        try compare(steps: 20, attentionDropout: 0, defaultRecipe: true, patchEmbedding: .convolutionalStem)
+    }
+
+    private func compare(
+        steps: Int, attentionDropout: Float, defaultRecipe: Bool = false, optimizer: String = "adamw", patchEmbedding: PatchEmbeddingKind = .patch
+    ) throws {
         let device = try openCLDevice()
         let reference = try losses(
             on: DeviceRegistry.shared.backend(for: .cpu), steps: steps, attentionDropout: attentionDropout,
-            defaultRecipe: defaultRecipe, optimizer: optimizer)
-        let measured = try losses(on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe, optimizer: optimizer)
+            defaultRecipe: defaultRecipe, optimizer: optimizer, patchEmbedding: patchEmbedding)
+        let measured = try losses(
+            on: device, steps: steps, attentionDropout: attentionDropout, defaultRecipe: defaultRecipe, optimizer: optimizer,
+            patchEmbedding: patchEmbedding)
         print("CPU losses:    \(reference)")
         print("OpenCL losses: \(measured)")
         XCTAssertLessThan(reference.last!, reference.first!, "the model does not learn on the CPU")

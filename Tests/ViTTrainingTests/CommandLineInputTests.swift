@@ -193,7 +193,24 @@ final class CommandLineInputTests: XCTestCase {
                 (quick + ["--config", initializer], "initializer_range must be finite and not negative, got -1.0"),
                 (quick + ["--config", wrongType], "field 'hidden_size': expected a value of type Int"),
                 (quick + ["--config", try fifo()], "is not a regular file"),
+                (
+                    quick + [
+                        "--config", try write(#"{"patch_size": 3, "image_size": 30, "num_channels": 1}"#, to: "stem.json"), "--patch-embedding",
+                        "conv-stem",
+                    ],
+                    "patch_embedding (--patch-embedding) 'conv-stem' halves the image once per stride-2 convolution, so it needs a patch_size that is a power of two of at least 2, got 3"
+                ),
+                (quick + ["--patch-embedding", "conv"], "The value 'conv' is invalid for '--patch-embedding <patch-embedding>'"),
             ])
+    }
+
+    /// `vit train --help` lists the patch embeddings with the default.
+    func testPatchEmbeddingFlagIsDocumentedWithItsDefault() throws {
+        let (status, output) = try run("vit", ["train", "--help"])
+        XCTAssertEqual(status, 0, output)
+        // Words joined by single spaces, whatever the help's line breaks.
+        let help = output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        XCTAssertTrue(help.contains("(config patch_embedding; default patch). (values: patch, conv-stem)"), help)
     }
 
     func testFilesThatAreNotCheckpoints() throws {

@@ -97,7 +97,7 @@ every_key = {
     "global_pool": "avg", "weight_init": "mimetic", "image_fit": "resize", "fib_wmin": 3, "fib_wmax": 9, "fib_modified": True,
     "fib_mask_mode": "neg-inf", "dilated_window": 5, "dilation_rates": [1, 3], "performer_features": 40, "performer_redraw": 100,
     "linformer_k": 16, "nystrom_landmarks": 8, "nystrom_conv": 33, "hybrid_local_heads": 2, "hybrid_local": "fibottention",
-    "hybrid_global": "performer"}
+    "hybrid_global": "performer", "patch_embedding": "conv-stem"}
 put("config", "every-key.json", json.dumps(every_key, indent=1).encode())
 put("config", "empty.json", b"{}")
 put("config", "small.json", b'{"patch_size": 4, "hidden_size": 48, "attention_type": "linformer", "linformer_k": 8}')
