@@ -61,7 +61,10 @@ let package = Package(
         .target(name: "ViTSerialization"),
         // Reading finished runs back: the comparison table and the plots (drawn by gnuplot).
         .target(name: "ViTReports", dependencies: ["ViTTraining", "ViTNN", "ViTCore", "ViTSerialization"]),
-        .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"]),
+        // Each kernel family is one file of Sources/ViTBackends/Families; the plugin lists them.
+        .target(name: "ViTBackends", dependencies: ["ViTCore", "ViTCPU", "ViTOpenCL"], plugins: ["KernelFamilyRegistry"]),
+        .executableTarget(name: "kernel-family-registry", path: "Tools/kernel-family-registry"),
+        .plugin(name: "KernelFamilyRegistry", capability: .buildTool(), dependencies: ["kernel-family-registry"]),
         .executableTarget(
             name: "vit",
             dependencies: ["ViTBackends", "ViTTraining", "ViTReports", "CMPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]

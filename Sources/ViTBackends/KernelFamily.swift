@@ -15,12 +15,34 @@ public enum CheckScope: String, CaseIterable, Sendable {
     }
 }
 
-/// One kernel family: the OpenCL C file `Kernels/<name>.cl` (or a library, for GEMM), its
-/// CPU reference in ViTCPU, and the checks that compare them on a device.
+/// A kernel family in one declaration (in the spirit of candle's `CustomOp`): its name (its
+/// `Kernels/<name>.cl` file, the CPU function names and the tests), where its device code
+/// lives, the checks that compare a device against the CPU reference and its benchmark
+/// rows. The same file conforms `OpenCLBackend` to the family's kernel protocol (declared
+/// beside its tensor operation in ViTCore); the CPU reference conforms `CPUBackend` in ViTCPU.
 ///
-/// `vit check`, `KernelCheckTests` and the Oclgrind run in CI enumerate `KernelFamily.all`;
-/// a family registered here is checked everywhere, and a `.cl` file without a family fails
-/// `KernelCheckTests.testEveryKernelFileHasAFamily`.
+/// Declarations are nested in `KernelFamilies`, one file each under `Families/` named after
+/// the type; the build (the KernelFamilyRegistry plugin) lists those files in
+/// `KernelFamilies.declarations`, so no second list names them.
+public protocol KernelFamilyDeclaration {
+    /// The family's name: `Kernels/<name>.cl`.
+    static var name: String { get }
+    /// Where its OpenCL code lives (`Kernels/<name>.cl` unless stated).
+    static var deviceCode: KernelFamily.DeviceCode { get }
+    /// Its checks in `scope`.
+    static func checks(_ scope: CheckScope) -> [KernelCheck]
+    /// Its rows in `vit-bench kernels` (none unless stated).
+    static var benchmarks: [BenchmarkRow] { get }
+}
+
+extension KernelFamilyDeclaration {
+    public static var deviceCode: KernelFamily.DeviceCode { .kernelFile }
+    public static var benchmarks: [BenchmarkRow] { [] }
+}
+
+/// One kernel family, as `vit check`, `vit-bench kernels`, `KernelCheckTests` and the
+/// Oclgrind run in CI see it: every `KernelFamilyDeclaration`, and a `.cl` file without one
+/// fails `KernelCheckTests.testEveryKernelFileHasAFamily`.
 public struct KernelFamily {
     /// Where the device code of a family comes from.
     public enum DeviceCode: Equatable, Sendable {
@@ -30,17 +52,13 @@ public struct KernelFamily {
         case library(String)
     }
 
-    /// The family's name: its `Kernels/<name>.cl` file, the CPU function names and the tests.
-    public let name: String
-    /// Where its OpenCL code lives.
-    public let deviceCode: DeviceCode
-    private let makeChecks: (CheckScope) -> [KernelCheck]
+    /// The family's declaration.
+    public let declaration: any KernelFamilyDeclaration.Type
 
-    init(_ name: String, deviceCode: DeviceCode = .kernelFile, checks: @escaping (CheckScope) -> [KernelCheck]) {
-        self.name = name
-        self.deviceCode = deviceCode
-        self.makeChecks = checks
-    }
+    /// The family's name: its `Kernels/<name>.cl` file, the CPU function names and the tests.
+    public var name: String { declaration.name }
+    /// Where its OpenCL code lives.
+    public var deviceCode: DeviceCode { declaration.deviceCode }
 
     /// Where its device code lives, for reports: `Kernels/<name>.cl` or the library's name.
     public var origin: String {
@@ -52,33 +70,17 @@ public struct KernelFamily {
 
     /// The family's checks in `scope`, each labelled with the family's name.
     public func checks(_ scope: CheckScope) -> [KernelCheck] {
-        makeChecks(scope).map { $0.inFamily(name) }
+        declaration.checks(scope).map { $0.inFamily(name) }
     }
 
-    /// Every family, in the order `vit check` runs them.
+    /// The family's benchmark rows.
+    public var benchmarks: [BenchmarkRow] { declaration.benchmarks }
+
+    /// Every family: those of libraries (GEMM) first, then by name.
     public static var all: [KernelFamily] {
-        [
-            KernelFamily("gemm", deviceCode: .library("CLBlast"), checks: KernelCheckCatalog.gemm),
-            KernelFamily("elementwise", checks: KernelCheckCatalog.elementwise),
-            KernelFamily("gelu", checks: KernelCheckCatalog.gelu),
-            KernelFamily("layernorm", checks: KernelCheckCatalog.layerNorm),
-            KernelFamily("softmax", checks: KernelCheckCatalog.softmax),
-            KernelFamily("crossentropy", checks: KernelCheckCatalog.crossEntropy),
-            KernelFamily("reduce", checks: KernelCheckCatalog.reduce),
-            KernelFamily("permute", checks: KernelCheckCatalog.permute),
-            KernelFamily("patchify", checks: KernelCheckCatalog.patchify),
-            KernelFamily("im2col", checks: KernelCheckCatalog.convolution),
-            KernelFamily("dropout", checks: KernelCheckCatalog.dropout),
-            KernelFamily("adamw", checks: KernelCheckCatalog.adamW),
-            KernelFamily("sgd", checks: KernelCheckCatalog.sgd),
-            KernelFamily("muon", checks: KernelCheckCatalog.muon),
-            KernelFamily("flash_attention", checks: KernelCheckCatalog.flashAttention),
-            KernelFamily("sparse_attention", checks: KernelCheckCatalog.sparseAttention),
-            KernelFamily("feature_map", checks: KernelCheckCatalog.featureMaps),
-            KernelFamily("linear_attention", checks: KernelCheckCatalog.linearAttention),
-            KernelFamily("pseudo_inverse", checks: KernelCheckCatalog.pseudoInverse),
-            KernelFamily("sequence_convolution", checks: KernelCheckCatalog.sequenceConvolution),
-        ]
+        KernelFamilies.declarations.map(KernelFamily.init).sorted { first, second in
+            (first.deviceCode == .kernelFile ? 1 : 0, first.name) < (second.deviceCode == .kernelFile ? 1 : 0, second.name)
+        }
     }
 
     /// The checks of every family in `scope`, or of those whose family or kernel name

@@ -16,7 +16,10 @@ extension CPUBackend {
             }
         }
     }
+}
 
+/// The patch layout of patch embedding (Kernels/patchify.cl).
+extension CPUBackend: PatchifyKernels {
     public func patchify(_ images: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws {
         let (x, y) = (host(images), host(output))
         profiler.measure("patchify_forward") {

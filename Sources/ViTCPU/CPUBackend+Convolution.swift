@@ -4,7 +4,7 @@ import ViTCore
 /// per output pixel; the adjoint scatters each image's columns back into that image, adding
 /// where receptive fields overlap, so the chunks (whole images) never write the same pixel.
 /// The OpenCL kernel gathers instead; both add the same terms.
-extension CPUBackend {
+extension CPUBackend: ConvolutionKernels {
     public func im2col(_ input: DeviceStorage, output: DeviceStorage, geometry: ConvolutionGeometry) throws {
         let (x, columns) = (host(input), host(output))
         let g = geometry

@@ -5,20 +5,36 @@ extension CPUBackend {
     /// Elements per chunk below which a loop stays on one thread.
     static let elementGrain = 1 << 15
 
-    public func binary(_ operation: BinaryOperation, _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int) throws {
+    public func pointwise(_ operation: PointwiseOperation, _ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
+        switch operation {
+        case .add(let other): binary(input, other, output: output, count: count, name: "add") { $0 + $1 }
+        case .subtract(let other): binary(input, other, output: output, count: count, name: "subtract") { $0 - $1 }
+        case .multiply(let other): binary(input, other, output: output, count: count, name: "multiply") { $0 * $1 }
+        case .scale(let alpha): scale(input, by: alpha, output: output, count: count)
+        case .addBias(let bias, let columns): addBias(input, bias: bias, output: output, rows: count / max(columns, 1), columns: columns)
+        case .scaleByNorm(let squaredNorms, let block, let numerator, let epsilon, let atMostOne):
+            scaleByNorm(
+                input, output: output, count: count, squaredNorms: squaredNorms, block: block, numerator: numerator, epsilon: epsilon,
+                atMostOne: atMostOne)
+        case .gelu: gelu(input, output: output, count: count)
+        case .geluGradient(let outputGradient): geluGradient(input, outputGradient: outputGradient, inputGradient: output, count: count)
+        }
+    }
+
+    /// `output[i] = combine(a[i], b[i])`; inlined, so each operation's loop vectorises.
+    @inline(__always)
+    private func binary(
+        _ a: DeviceStorage, _ b: DeviceStorage, output: DeviceStorage, count: Int, name: String, _ combine: (Float, Float) -> Float
+    ) {
         let (x, y, z) = (host(a), host(b), host(output))
-        profiler.measure(operation.rawValue) {
+        profiler.measure(name) {
             Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
-                switch operation {
-                case .add: for i in range { z[i] = x[i] + y[i] }
-                case .subtract: for i in range { z[i] = x[i] - y[i] }
-                case .multiply: for i in range { z[i] = x[i] * y[i] }
-                }
+                for i in range { z[i] = combine(x[i], y[i]) }
             }
         }
     }
 
-    public func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) throws {
+    private func scale(_ input: DeviceStorage, by alpha: Float, output: DeviceStorage, count: Int) {
         let (x, z) = (host(input), host(output))
         profiler.measure("scale") {
             Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
@@ -27,10 +43,10 @@ extension CPUBackend {
         }
     }
 
-    public func scaleByNorm(
+    private func scaleByNorm(
         _ input: DeviceStorage, output: DeviceStorage, count: Int, squaredNorms: DeviceStorage, block: Int, numerator: Float,
         epsilon: Float, atMostOne: Bool
-    ) throws {
+    ) {
         let (x, norms, z) = (host(input), host(squaredNorms), host(output))
         let block = max(block, 1)
         profiler.measure("scale_by_norm") {
@@ -45,7 +61,7 @@ extension CPUBackend {
         }
     }
 
-    public func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws {
+    private func addBias(_ input: DeviceStorage, bias: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) {
         let (x, b, z) = (host(input), host(bias), host(output))
         profiler.measure("add_bias") {
             Parallel.forEachChunk(rows, grain: max(1, Self.elementGrain / max(columns, 1))) { range in
@@ -61,7 +77,7 @@ extension CPUBackend {
     /// GELU, exact erf form: y = x/2 (1 + erf(x / sqrt 2)). Blocks whose inputs all have
     /// |x / sqrt 2| < `erfSeriesBound` (|x| < 1.3: most of them while weights are small)
     /// take erf's series branch alone and skip the exponential; the results are the same.
-    public func geluForward(_ input: DeviceStorage, output: DeviceStorage, count: Int) throws {
+    private func gelu(_ input: DeviceStorage, output: DeviceStorage, count: Int) {
         let (x, z) = (host(input), host(output))
         let rootHalf = Float(0.5).squareRoot()
         profiler.measure("gelu_forward") {
@@ -84,7 +100,7 @@ extension CPUBackend {
 
     /// dx = dy (Phi(x) + x phi(x)), Phi the normal CDF and phi its density; one exponential
     /// serves both.
-    public func geluBackward(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) throws {
+    private func geluGradient(_ input: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, count: Int) {
         let (x, dy, dx) = (host(input), host(outputGradient), host(inputGradient))
         let (rootHalf, inverseRootTwoPi) = (Float(0.5).squareRoot(), 1 / Float(2 * Double.pi).squareRoot())
         profiler.measure("gelu_backward") {
@@ -99,7 +115,10 @@ extension CPUBackend {
             }
         }
     }
+}
 
+/// Dropout from the counter-based stream (Kernels/dropout.cl).
+extension CPUBackend: DropoutKernels {
     public func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws {
         let (x, z) = (host(input), host(output))
         let key = CounterRandom.key(seed: seed, offset: offset)
@@ -109,30 +128,6 @@ extension CPUBackend {
                 for i in range {
                     let keep = CounterRandom.uniform(key: key, index: UInt32(truncatingIfNeeded: i)) >= probability
                     z[i] = keep ? x[i] * keepScale : 0
-                }
-            }
-        }
-    }
-
-    public func adamW(
-        parameter: DeviceStorage, gradient: DeviceStorage, firstMoment: DeviceStorage, secondMoment: DeviceStorage, count: Int, step: AdamWStep
-    ) throws {
-        let (p, g, m, v) = (host(parameter), host(gradient), host(firstMoment), host(secondMoment))
-        // PyTorch's AdamW arithmetic, in its order, so the two agree to rounding.
-        let decay = 1 - step.learningRate * step.weightDecay
-        let stepSize = step.learningRate / step.firstCorrection
-        let secondCorrectionRoot = step.secondCorrection.squareRoot()
-        let (beta1, beta2, epsilon) = (step.beta1, step.beta2, step.epsilon)
-        profiler.measure("adamw") {
-            Parallel.forEachChunk(count, grain: Self.elementGrain) { range in
-                for i in range {
-                    let grad = g[i]
-                    let first = beta1 * m[i] + (1 - beta1) * grad
-                    let second = beta2 * v[i] + (1 - beta2) * grad * grad
-                    m[i] = first
-                    v[i] = second
-                    let denominator = second.squareRoot() / secondCorrectionRoot + epsilon
-                    p[i] = p[i] * decay - stepSize * first / denominator
                 }
             }
         }

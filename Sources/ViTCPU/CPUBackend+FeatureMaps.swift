@@ -3,7 +3,7 @@ import ViTCore
 
 /// The feature maps of linear attention (see `FeatureMapKernels`); the projections onto the
 /// random directions are GEMMs done by the caller.
-extension CPUBackend {
+extension CPUBackend: FeatureMapKernels {
     public func favorFeaturesForward(
         projection: DeviceStorage, input: DeviceStorage, output: DeviceStorage, rows: Int, features: Int, inputSize: Int,
         scale: Float, blockRows: Int

@@ -10,7 +10,7 @@ import ViTCore
 /// which packs both operands on every call, ran the depth-32 score tiles at about 60% of
 /// the kernel's speed. Tasks are spread over the cores; the only score memory is one tile
 /// (two in the backward) per thread, whatever N is.
-extension CPUBackend {
+extension CPUBackend: FlashAttentionKernels {
     /// Query rows per tile: a multiple of `SmallProduct`'s 6-row block.
     static let flashQueryBlock = 96
     /// Key rows per tile: 96 x 256 scores (96 KiB) stay in the L2 cache.
@@ -19,11 +19,9 @@ extension CPUBackend {
     /// another process slows (at N 1025: 78-84 ms forward against 89-93 with one chunk per core).
     static let flashChunksPerCore = 16
 
-    public func flashAttentionForward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
-        logSumExp: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
-    ) throws {
-        let (q, k, v, o, lse) = (host(query), host(key), host(value), host(output), host(logSumExp))
+    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws {
+        let (q, k, v, o, lse) = (host(operands.query), host(operands.key), host(operands.value), host(operands.output), host(operands.logSumExp))
+        let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         // Tiles no larger than the sequence needs: 65 tokens get 65 x 72 tiles, not 96 x 256.
@@ -82,13 +80,11 @@ extension CPUBackend {
         }
     }
 
-    public func flashAttentionBackward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
-        logSumExp: DeviceStorage, outputGradient: DeviceStorage, queryGradient: DeviceStorage, keyGradient: DeviceStorage,
-        valueGradient: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
-    ) throws {
-        let (q, k, v, o, lse, dO) = (host(query), host(key), host(value), host(output), host(logSumExp), host(outputGradient))
-        let (dQ, dK, dV) = (host(queryGradient), host(keyGradient), host(valueGradient))
+    public func flashAttentionBackward(_ operands: AttentionOperands, bias: DeviceStorage?, gradients: AttentionGradients, size: AttentionSize) throws
+    {
+        let (q, k, v, o, lse) = (host(operands.query), host(operands.key), host(operands.value), host(operands.output), host(operands.logSumExp))
+        let (dO, dQ, dK, dV) = (host(gradients.output), host(gradients.query), host(gradients.key), host(gradients.value))
+        let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let biasPointer = bias.map(host)
         let (rowsPerBlock, columnsPerBlock, d) = (Self.flashQueryBlock, Self.flashKeyBlock, headSize)
         // Tiles no larger than the sequence needs: 65 tokens get 65 x 72 tiles, not 96 x 256.

@@ -2,7 +2,7 @@ import Foundation
 import ViTCore
 
 /// Kernels that move or reduce along axes: sum, its adjoint broadcast, and permute.
-extension CPUBackend {
+extension CPUBackend: ReductionKernels, PermuteKernels {
     public func sum(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws {
         let (x, y) = (host(input), host(output))
         profiler.measure("sum") {

@@ -3,7 +3,7 @@ import ViTCore
 
 /// The element-wise parts of linear attention (see `LinearAttentionKernels`); its products
 /// are GEMMs through OpenBLAS, composed in `Backend.linearAttentionForward`.
-extension CPUBackend {
+extension CPUBackend: LinearAttentionKernels {
     public func linearAttentionAppendOnes(_ value: DeviceStorage, output: DeviceStorage, rows: Int, headSize: Int) throws {
         let (v, augmented) = (host(value), host(output))
         profiler.measure("linear_attention_append_ones") {

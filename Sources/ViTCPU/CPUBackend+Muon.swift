@@ -3,7 +3,7 @@ import Foundation
 import ViTCore
 
 /// Muon's momentum, Newton-Schulz polynomial and update: the reference of Kernels/muon.cl.
-extension CPUBackend {
+extension CPUBackend: MuonKernels {
     public func muonMomentum(gradient: DeviceStorage, buffer: DeviceStorage, work: DeviceStorage, table: MuonMatrixTable, momentum: Float) throws {
         let (g, b, w) = (host(gradient), host(buffer), host(work))
         profiler.measure("muon_momentum") {

@@ -2,7 +2,7 @@ import Foundation
 import ViTCore
 
 /// The starting point of the iterative pseudo-inverse (see `PseudoInverseKernels`).
-extension CPUBackend {
+extension CPUBackend: PseudoInverseKernels {
     public func pseudoInverseStartForward(_ matrices: DeviceStorage, output: DeviceStorage, scales: DeviceStorage, batch: Int, size: Int) throws {
         let (k, z, scale) = (host(matrices), host(output), host(scales))
         profiler.measure("pinv_start_forward") {

@@ -2,7 +2,7 @@ import Foundation
 import ViTCore
 
 /// Kernels that work row by row: layer norm, softmax, cross-entropy.
-extension CPUBackend {
+extension CPUBackend: LayerNormKernels, SoftmaxKernels, CrossEntropyKernels {
     private func rowGrain(_ columns: Int) -> Int { max(1, Self.elementGrain / 4 / max(columns, 1)) }
 
     public func layerNormForward(

@@ -4,7 +4,7 @@ import ViTCore
 /// one (image, head) are contiguous, so tap t pairs one contiguous block of output rows with
 /// one contiguous block of input rows, shifted by t - taps / 2: each tap is one long
 /// vectorised loop (forward) or dot product (weight gradient).
-extension CPUBackend {
+extension CPUBackend: SequenceConvolutionKernels {
     public func sequenceConvolutionForward(
         _ input: DeviceStorage, weight: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int,
         tokens: Int, width: Int, taps: Int, reversed: Bool

@@ -4,15 +4,15 @@ import ViTCore
 /// Sparse masked attention (see `SparseAttentionKernels`): one query row (forward, dQ) or
 /// one key column (dK, dV) per loop iteration, rows spread over the cores; work and
 /// memory follow the pattern's kept pairs. OpenCL counterpart: Kernels/sparse_attention.cl.
-extension CPUBackend {
+extension CPUBackend: SparseAttentionKernels {
     /// Rows per chunk: each row costs a few dot products of D floats per kept pair.
     private static let sparseRowGrain = 64
 
-    public func sparseAttentionForward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, output: DeviceStorage, logSumExp: DeviceStorage,
-        index: SparseAttentionIndex, batch: Int, headSize d: Int, scale: Float, mode: SparseAttentionMaskMode
-    ) throws {
-        let (tokens, heads) = (index.tokens, index.heads)
+    public func sparseAttentionForward(_ operands: AttentionOperands, index: SparseAttentionIndex, size: AttentionSize, mode: SparseAttentionMaskMode)
+        throws
+    {
+        let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
+        let (batch, d, scale, tokens, heads) = (size.batch, size.headSize, size.scale, index.tokens, index.heads)
         let complemented = mode == .zero
         // Zero mode: every masked key adds exp(0) v_j; their sum is V_all minus the kept keys' values.
         let valueTotals = try allocate(count: batch * heads * d)
@@ -72,11 +72,12 @@ extension CPUBackend {
     }
 
     public func sparseAttentionBackward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, output: DeviceStorage, logSumExp: DeviceStorage,
-        outputGradient: DeviceStorage, queryGradient: DeviceStorage, keyGradient: DeviceStorage, valueGradient: DeviceStorage,
-        index: SparseAttentionIndex, batch: Int, headSize d: Int, scale: Float, mode: SparseAttentionMaskMode
+        _ operands: AttentionOperands, gradients: AttentionGradients, index: SparseAttentionIndex, size: AttentionSize,
+        mode: SparseAttentionMaskMode
     ) throws {
-        let (tokens, heads) = (index.tokens, index.heads)
+        let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
+        let (outputGradient, queryGradient, keyGradient, valueGradient) = (gradients.output, gradients.query, gradients.key, gradients.value)
+        let (batch, d, scale, tokens, heads) = (size.batch, size.headSize, size.scale, index.tokens, index.heads)
         let rows = batch * heads * tokens
         let complemented = mode == .zero
         let (deltaStorage, maskedStorage, totalStorage) = (

@@ -193,7 +193,7 @@ extension Tensor {
             self.gradient = copy
             return
         }
-        try backend.binary(.add, gradient.storage, incoming.storage, output: gradient.storage, count: elementCount)
+        try backend.pointwise(.add(incoming.storage), gradient.storage, output: gradient.storage, count: elementCount)
     }
 
     /// Every tensor this one depends on, inputs before the tensors made from them.

@@ -19,6 +19,8 @@ public enum ViTError: Error, CustomStringConvertible, Equatable {
     case backend(any BackendFailure)
     /// A device could not provide the memory asked for.
     case outOfMemory(device: String, bytes: Int)
+    /// A device without an implementation of a kernel family (see `Backend.kernels(_:)`).
+    case unsupported(family: String, device: String)
     /// An autograd call that cannot be honoured (backward of a non-scalar, ...).
     case gradient(detail: String)
 
@@ -37,6 +39,8 @@ public enum ViTError: Error, CustomStringConvertible, Equatable {
             return failure.description
         case .outOfMemory(let device, let bytes):
             return "out of memory on \(device) allocating \(bytes) bytes; try a smaller batch size"
+        case .unsupported(let family, let device):
+            return "\(family) are unsupported on \(device); run on a device that has them (the CPU backend has every kernel family)"
         case .gradient(let detail):
             return "autograd: \(detail)"
         }

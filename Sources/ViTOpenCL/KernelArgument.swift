@@ -2,7 +2,7 @@ import COpenCL
 import ViTCore
 
 /// One argument of a kernel launch.
-enum KernelArgument {
+package enum KernelArgument {
     case buffer(DeviceStorage)
     case int(Int)
     case uint(UInt32)
@@ -39,7 +39,9 @@ extension OpenCLBackend {
     /// kernel needs one (work-group reductions, tiles), else chosen from the kernel's limits on
     /// this device (`CompiledKernel.defaultLocalSize`); it never exceeds them. Nothing is
     /// launched for an empty range.
-    func launch(_ family: String, _ name: String, global: [Int], local: [Int]? = nil, options: String = "", _ arguments: [KernelArgument]) throws {
+    package func launch(_ family: String, _ name: String, global: [Int], local: [Int]? = nil, options: String = "", _ arguments: [KernelArgument])
+        throws
+    {
         guard global.allSatisfy({ $0 > 0 }) else { return }
         let compiled = try library.kernel(family: family, name: name, options: options)
         var localSizes = local ?? compiled.defaultLocalSize(for: global)
@@ -63,7 +65,7 @@ extension OpenCLBackend {
 
     /// The local size of a one-work-group-per-row kernel: a power of two from 32 to 256,
     /// near the row length and within the device's limit.
-    func rowGroupSize(columns: Int) -> Int {
+    package func rowGroupSize(columns: Int) -> Int {
         var size = 32
         while size < columns && size < 256 { size *= 2 }
         while size > maximumWorkGroupSize { size /= 2 }

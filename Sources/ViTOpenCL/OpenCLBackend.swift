@@ -16,7 +16,7 @@ public final class OpenCLBackend: Backend {
     let pool = BufferPool<cl_mem>()
     let profiler: Profiler
     /// Largest work-group the device runs; row kernels use a power of two up to 256 within it.
-    let maximumWorkGroupSize: Int
+    package let maximumWorkGroupSize: Int
     public let viewAlignment: Int
     public internal(set) var commandCounts = CommandCounts()
     /// The flash family's forward kernel (the tiled one unless a check asks for version 1).
@@ -24,7 +24,7 @@ public final class OpenCLBackend: Backend {
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     let maximumAllocationBytes: Int
     /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.
-    let localMemoryBytes: Int
+    package let localMemoryBytes: Int
     /// CLBlast's temporary buffer for GEMM, reused by every call (grown when a call needs more).
     private var gemmTemporary: OpenCLStorage?
     /// The temporary bytes each GEMM shape needs, asked of CLBlast once per shape.
@@ -282,4 +282,13 @@ public final class OpenCLBackend: Backend {
             return Profiler.Interval(start: Double(start) * 1e-9, end: Double(end) * 1e-9)
         }
     }
+}
+
+/// Which forward kernel of the flash family runs.
+public enum FlashForwardKernel: String, CaseIterable, Sendable {
+    /// Version 2: register tiles of scores and outputs (`flash_attention_forward_tiled`).
+    case tiled
+    /// Version 1: one query row per work-item (`flash_attention_forward`), the reference of
+    /// version 2 until the backward pass has a tiled version too.
+    case rowPerItem = "row-per-item"
 }

@@ -187,7 +187,7 @@ public final class AdamW: Optimizer {
             let settings = AdamWStep(
                 learningRate: learningRate, beta1: betas.0, beta2: betas.1, epsilon: epsilon,
                 weightDecay: decayed ? weightDecay : 0, step: stepCount)
-            try arena.backend.adamW(
+            try arena.backend.kernels(AdamWKernels.self).adamW(
                 parameter: values, gradient: gradients, firstMoment: firstMoments.spanViews[position],
                 secondMoment: secondMoments.spanViews[position], count: count, step: settings)
         }
@@ -221,7 +221,7 @@ public final class SGD: Optimizer {
         for (position, span) in arena.spans.enumerated() {
             let (values, gradients, count) = try arena.views(of: span)
             let decayed = arena.parameters[span.lowerBound].decayed
-            try arena.backend.sgd(
+            try arena.backend.kernels(SGDKernels.self).sgd(
                 parameter: values, gradient: gradients, velocity: velocities.spanViews[position], count: count,
                 learningRate: learningRate, momentum: momentum, weightDecay: decayed ? weightDecay : 0)
         }
@@ -243,9 +243,9 @@ public func clipGradientNorm(_ arena: ParameterArena, maximumNorm: Float) throws
     let storage = arena.gradients.storage
     let gradients = Tensor(shape: [storage.count], storage: storage, backend: arena.backend)
     let squares = try GradientMode.withoutGradient { try (gradients * gradients).sum() }
-    try arena.backend.scaleByNorm(
-        storage, output: storage, count: storage.count, squaredNorms: squares.storage, block: storage.count,
-        numerator: maximumNorm, epsilon: 1e-6, atMostOne: true)
+    try arena.backend.pointwise(
+        .scaleByNorm(squaredNorms: squares.storage, block: storage.count, numerator: maximumNorm, epsilon: 1e-6, atMostOne: true), storage,
+        output: storage, count: storage.count)
     return squares
 }
 
@@ -370,10 +370,11 @@ public final class Muon: Optimizer {
         try adamW.step(learningRate: learningRate)
         guard let table, let work else { return }
         let backend = arena.backend
-        try backend.muonMomentum(
+        try backend.kernels(MuonKernels.self).muonMomentum(
             gradient: arena.gradients.storage, buffer: buffers.storage.storage, work: work, table: table, momentum: momentum)
         for batch in batches { try batch.orthogonalize() }
-        try backend.muonUpdate(parameter: arena.values.storage, work: work, table: table, learningRate: learningRate, weightDecay: weightDecay)
+        try backend.kernels(MuonKernels.self).muonUpdate(
+            parameter: arena.values.storage, work: work, table: table, learningRate: learningRate, weightDecay: weightDecay)
     }
 
     /// The approximate orthogonal factor U V^T of a [rows, columns] matrix U S V^T (see
@@ -439,7 +440,7 @@ struct NewtonSchulzWork {
                 GemmDescriptor(
                     transposeA: true, transposeB: false, m: side, n: side, k: long, batchCount: matrices,
                     strideA: stride, strideB: stride, strideC: gramStride), a: current, b: current, c: gram)
-            try backend.newtonSchulzPolynomial(
+            try backend.kernels(MuonKernels.self).newtonSchulzPolynomial(
                 gram: gram, polynomial: polynomial, matrices: matrices, side: side, coefficients: Muon.newtonSchulzCoefficients,
                 normalize: step == 0, epsilon: Muon.normalizationEpsilon)
             try backend.gemm(

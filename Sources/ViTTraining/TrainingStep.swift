@@ -31,7 +31,7 @@ public final class TrainingStatistics {
     /// Adds a batch: its mean `loss` (a device scalar) and its logits' top-1 hits.
     func accumulate(logits: Tensor, labels: ClassLabels, loss: Tensor) throws {
         let (rows, classes) = (logits.shape[0], logits.shape[1])
-        try logits.backend.accumulateClassificationStatistics(
+        try logits.backend.kernels(CrossEntropyKernels.self).accumulateClassificationStatistics(
             logits: logits.storage, labels: labels.tensor.storage, loss: loss.storage,
             statistics: totals.storage, rows: rows, classes: classes)
         seen += rows

@@ -26,9 +26,9 @@ extension GradientCheckTests {
     /// layout matches the weight [out, in, k, k] and the padding reads zeros.
     func testConvolution2DMatchesADirectConvolution() throws {
         let (batch, height, width, inputs, outputs, k, stride, padding) = (2, 7, 6, 3, 4, 3, 2, 1)
-        let x = KernelCheckCatalog.values(batch * height * width * inputs, seed: 45)
-        let w = KernelCheckCatalog.values(outputs * inputs * k * k, seed: 46)
-        let b = KernelCheckCatalog.values(outputs, seed: 47)
+        let x = KernelFamilies.values(batch * height * width * inputs, seed: 45)
+        let w = KernelFamilies.values(outputs * inputs * k * k, seed: 46)
+        let b = KernelFamilies.values(outputs, seed: 47)
         let result = try convolution2D(
             Tensor(x, shape: [batch, height, width, inputs], on: backend), weight: Tensor(w, shape: [outputs, inputs, k, k], on: backend),
             bias: Tensor(b, shape: [outputs], on: backend), stride: stride, padding: padding)
@@ -74,7 +74,7 @@ extension GradientCheckTests {
         let images = try tensor([2, 2, 8, 8], seed: 48)
         // Norm parameters away from their start (1 and 0), so their gradients are not special.
         for (name, parameter) in stem.stateTensors where name.contains("norm") {
-            let values = KernelCheckCatalog.values(parameter.elementCount, seed: 49, scale: 0.5, shift: name.hasSuffix("weight") ? 1 : 0)
+            let values = KernelFamilies.values(parameter.elementCount, seed: 49, scale: 0.5, shift: name.hasSuffix("weight") ? 1 : 0)
             try values.withUnsafeBufferPointer { try backend.write($0, to: parameter.storage) }
         }
         let output = try stem(images)

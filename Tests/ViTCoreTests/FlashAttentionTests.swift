@@ -17,10 +17,10 @@ final class FlashAttentionTests: XCTestCase {
     /// bias with every other key of some rows and all keys of the last row masked.
     private func inputs(batch: Int, heads: Int, tokens: Int, headSize: Int, masked: Bool) -> (qkv: [[Float]], gradient: [Float], bias: [Float]?) {
         let count = batch * heads * tokens * headSize
-        let qkv = (0..<3).map { KernelCheckCatalog.values(count, seed: UInt32(40 + $0), scale: 1.5) }
+        let qkv = (0..<3).map { KernelFamilies.values(count, seed: UInt32(40 + $0), scale: 1.5) }
         var bias: [Float]?
         if masked {
-            var values = KernelCheckCatalog.values(heads * tokens * tokens, seed: 43, scale: 0.5)
+            var values = KernelFamilies.values(heads * tokens * tokens, seed: 43, scale: 0.5)
             for head in 0..<heads {
                 for row in 0..<tokens where row % 3 == 1 {
                     for column in stride(from: 0, to: tokens, by: 2) { values[(head * tokens + row) * tokens + column] = -.infinity }
@@ -29,7 +29,7 @@ final class FlashAttentionTests: XCTestCase {
             }
             bias = values
         }
-        return (qkv, KernelCheckCatalog.values(count, seed: 44), bias)
+        return (qkv, KernelFamilies.values(count, seed: 44), bias)
     }
 
     private func run(flash: Bool, on backend: Backend, batch: Int, heads: Int, tokens: Int, headSize: Int, masked: Bool) throws -> Result {

@@ -13,7 +13,7 @@ final class GradientCheckTests: XCTestCase {
 
     func tensor(_ shape: Shape, seed: UInt32, scale: Float = 1, shift: Float = 0) throws -> Tensor {
         try Tensor(
-            KernelCheckCatalog.values(shape.elementCount, seed: seed, scale: scale, shift: shift), shape: shape, on: backend, requiresGradient: true)
+            KernelFamilies.values(shape.elementCount, seed: seed, scale: scale, shift: shift), shape: shape, on: backend, requiresGradient: true)
     }
 
     func checkGradients(
@@ -21,7 +21,7 @@ final class GradientCheckTests: XCTestCase {
     ) throws {
         for input in inputs { input.zeroGradient() }
         let output = try function(inputs)
-        let weights = KernelCheckCatalog.values(output.elementCount, seed: 99)
+        let weights = KernelFamilies.values(output.elementCount, seed: 99)
         try output.backward(Tensor(weights, shape: output.shape, on: backend))
         let loss = { () throws -> Double in
             let values = try GradientMode.withoutGradient { try function(inputs).toArray() }

@@ -16,7 +16,7 @@ extension GradientCheckTests {
 
     func testEluFeatures() throws {
         // Away from 0, where elu's second derivative jumps and central differences straddle it.
-        let values = KernelCheckCatalog.values(40, seed: 33, scale: 2).map { $0 + ($0 < 0 ? -0.05 : 0.05) }
+        let values = KernelFamilies.values(40, seed: 33, scale: 2).map { $0 + ($0 < 0 ? -0.05 : 0.05) }
         try checkGradients([try Tensor(values, shape: [4, 10], on: TestDevices.cpu, requiresGradient: true)]) { try $0[0].eluFeatures() }
     }
 
@@ -38,7 +38,7 @@ extension GradientCheckTests {
     /// On well-conditioned matrices the iteration converges, so its result (and gradient) no
     /// longer depends on the starting scale that the backward rule holds constant.
     func testPseudoInverseOfWellConditionedMatrices() throws {
-        let noise = KernelCheckCatalog.values(2 * 16, seed: 38, scale: 0.15)
+        let noise = KernelFamilies.values(2 * 16, seed: 38, scale: 0.15)
         let values = noise.enumerated().map { index, value in value + (index % 16 % 5 == 0 ? 1 : 0) }
         let matrices = try Tensor(values, shape: [2, 4, 4], on: TestDevices.cpu, requiresGradient: true)
         let product = try matmul(matrices, try matrices.pseudoInverse(iterations: 6)).toArray()

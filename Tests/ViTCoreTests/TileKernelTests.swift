@@ -11,9 +11,9 @@ final class TileKernelTests: XCTestCase {
         for (rows, columns, depth) in [(1, 8, 1), (5, 16, 12), (6, 24, 32), (7, 40, 65), (13, 72, 3)] {
             for transposed in [false, true] {
                 for accumulate in [false, true] {
-                    let a = KernelCheckCatalog.values(rows * depth, seed: 7)
-                    let b = KernelCheckCatalog.values(depth * columns, seed: 8)
-                    let start = KernelCheckCatalog.values(rows * columns, seed: 9)
+                    let a = KernelFamilies.values(rows * depth, seed: 7)
+                    let b = KernelFamilies.values(depth * columns, seed: 8)
+                    let start = KernelFamilies.values(rows * columns, seed: 9)
                     var c = start
                     // A(i, l) at a[i rowStride + l depthStride]: row-major, or stored as A^T.
                     let (rowStride, depthStride) = transposed ? (1, rows) : (depth, 1)
@@ -43,7 +43,7 @@ final class TileKernelTests: XCTestCase {
 
     func testExponentiateTailAndLimits() {
         for count in [1, 7, 8, 13, 16, 37] {
-            let source = KernelCheckCatalog.values(count, seed: 11, scale: 4)
+            let source = KernelFamilies.values(count, seed: 11, scale: 4)
             var values = source + [42]  // One float past the end that must stay untouched.
             let shift: Float = 3
             let sum = vit_exponentiate(&values, count, shift)

@@ -27,7 +27,7 @@ final class AttentionMapTests: XCTestCase {
 
     private func random(seed: UInt32, on target: Backend? = nil) throws -> Tensor {
         let shape: Shape = [batch, heads, tokens, headSize]
-        return try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: seed), shape: shape, on: target ?? backend)
+        return try Tensor(KernelFamilies.values(shape.elementCount, seed: seed), shape: shape, on: target ?? backend)
     }
 
     /// The flash core's weights, read off through the identity, are softmax(Q K^T / sqrt(d)) as
@@ -95,7 +95,7 @@ final class AttentionMapTests: XCTestCase {
 
     func testAModelsMapsAreItsBlocksProbabilities() throws {
         let model = try VisionTransformer(configuration: configuration(.linear), on: backend)
-        let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 16 * 16, seed: 9), shape: [2, 3, 16, 16], on: backend)
+        let images = try Tensor(KernelFamilies.values(2 * 3 * 16 * 16, seed: 9), shape: [2, 3, 16, 16], on: backend)
         let maps = try model.attentionMaps(images)
         XCTAssertEqual(maps.map(\.shape), [[2, heads, tokens, tokens], [2, heads, tokens, tokens]])
         for sum in try maps[1].sum(axis: 3).toArray() { XCTAssertEqual(sum, 1, accuracy: 1e-5) }

@@ -81,11 +81,11 @@ final class EfficientAttentionTests: XCTestCase {
             let inputs =
                 try (0..<3).map {
                     try Tensor(
-                        KernelCheckCatalog.values(shape.elementCount, seed: UInt32(60 + $0)), shape: shape, on: backend, requiresGradient: true)
+                        KernelFamilies.values(shape.elementCount, seed: UInt32(60 + $0)), shape: shape, on: backend, requiresGradient: true)
                 } + core.namedParameters.map(\.tensor)
             for input in inputs { input.zeroGradient() }
             let output = try core(query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false))
-            let weights = KernelCheckCatalog.values(output.elementCount, seed: 70)
+            let weights = KernelFamilies.values(output.elementCount, seed: 70)
             try output.backward(Tensor(weights, shape: output.shape, on: backend))
 
             let values = try inputs.map { try $0.toArray().map(Double.init) }
@@ -101,7 +101,7 @@ final class EfficientAttentionTests: XCTestCase {
             let loss = { (inputs: [[Double]]) in zip(reference(inputs), weights).reduce(0) { $0 + $1.0 * Double($1.1) } }
             for (number, input) in inputs.enumerated() {
                 let gradient = try XCTUnwrap(input.gradient, "\(label): input \(number) got no gradient", file: file, line: line).toArray()
-                let direction = KernelCheckCatalog.values(input.elementCount, seed: UInt32(80 + number)).map(Double.init)
+                let direction = KernelFamilies.values(input.elementCount, seed: UInt32(80 + number)).map(Double.init)
                 let step = 1e-3
                 var (plus, minus) = (values, values)
                 plus[number] = zip(values[number], direction).map { $0 + step * $1 }
@@ -132,7 +132,7 @@ final class EfficientAttentionTests: XCTestCase {
         let backend = Self.cpu
         let (tokens, headSize) = (65, 16)
         let shape: Shape = [2, 4, tokens, headSize]
-        let inputs = try (0..<3).map { try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(90 + $0)), shape: shape, on: backend) }
+        let inputs = try (0..<3).map { try Tensor(KernelFamilies.values(shape.elementCount, seed: UInt32(90 + $0)), shape: shape, on: backend) }
         let exact = try MaterializedAttentionCore(dropout: 0)(
             query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false)
         ).toArray()
@@ -150,7 +150,7 @@ final class EfficientAttentionTests: XCTestCase {
     func testNystromformerWithEnoughLandmarksIsExactAttention() throws {
         let backend = Self.cpu
         let shape: Shape = [2, 3, 9, 8]
-        let inputs = try (0..<3).map { try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(95 + $0)), shape: shape, on: backend) }
+        let inputs = try (0..<3).map { try Tensor(KernelFamilies.values(shape.elementCount, seed: UInt32(95 + $0)), shape: shape, on: backend) }
         let context = ForwardContext(training: false)
         let exact = try MaterializedAttentionCore(dropout: 0)(query: inputs[0], key: inputs[1], value: inputs[2], context: context).toArray()
         for landmarks in [9, 12] {
@@ -252,7 +252,7 @@ final class EfficientAttentionTests: XCTestCase {
             configuration.attention.kind = kind
             configuration.attention.nystromformer.convolutionTaps = convolution
             let model = try VisionTransformer(configuration: configuration, on: backend)
-            let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 1), shape: [2, 3, 32, 32], on: backend)
+            let images = try Tensor(KernelFamilies.values(2 * 3 * 32 * 32, seed: 1), shape: [2, 3, 32, 32], on: backend)
             try crossEntropy(logits: model(images, context: ForwardContext(training: true)), labels: Tensor([1, 7], shape: [2], on: backend))
                 .backward()
             for (name, parameter) in model.namedParameters {

@@ -41,10 +41,10 @@ final class SparseAttentionTests: XCTestCase {
         let shape: Shape = [2, heads, tokens, headSize]
         let inputs = try (0..<3).map {
             try Tensor(
-                KernelCheckCatalog.values(shape.elementCount, seed: UInt32(50 + $0), scale: 1.5), shape: shape, on: backend, requiresGradient: true)
+                KernelFamilies.values(shape.elementCount, seed: UInt32(50 + $0), scale: 1.5), shape: shape, on: backend, requiresGradient: true)
         }
         let output = try attention(inputs[0], inputs[1], inputs[2])
-        try output.backward(Tensor(KernelCheckCatalog.values(shape.elementCount, seed: 60), shape: shape, on: backend))
+        try output.backward(Tensor(KernelFamilies.values(shape.elementCount, seed: 60), shape: shape, on: backend))
         return try [output.toArray()] + inputs.map { try XCTUnwrap($0.gradient).toArray() }
     }
 
@@ -139,7 +139,7 @@ final class SparseAttentionTests: XCTestCase {
             configuration.numHiddenLayers = 2
             configuration.attention.kind = kind
             let model = try VisionTransformer(configuration: configuration, on: cpu)
-            let images = try Tensor(KernelCheckCatalog.values(2 * 3 * 32 * 32, seed: 3), shape: [2, 3, 32, 32], on: cpu)
+            let images = try Tensor(KernelFamilies.values(2 * 3 * 32 * 32, seed: 3), shape: [2, 3, 32, 32], on: cpu)
             let logits = try model(images, context: ForwardContext(training: true))
             try crossEntropy(logits: logits, labels: Tensor([1, 7], shape: [2], on: cpu)).backward()
             for (name, parameter) in model.namedParameters {
@@ -168,8 +168,8 @@ final class SparseAttentionTests: XCTestCase {
             let hybrid = try XCTUnwrap(
                 try AttentionFactory.makeCore(.hybrid, configuration: configuration, on: backend, generator: &generator) as? HybridAttentionCore)
             let shape: Shape = [batch, heads, tokens, headSize]
-            let values = (0..<3).map { KernelCheckCatalog.values(shape.elementCount, seed: UInt32(70 + $0)) }
-            let upstream = KernelCheckCatalog.values(shape.elementCount, seed: 73)
+            let values = (0..<3).map { KernelFamilies.values(shape.elementCount, seed: UInt32(70 + $0)) }
+            let upstream = KernelFamilies.values(shape.elementCount, seed: 73)
             let inputs = try values.map { try Tensor($0, shape: shape, on: backend, requiresGradient: true) }
             let output = try hybrid(query: inputs[0], key: inputs[1], value: inputs[2], context: ForwardContext(training: false))
             try output.backward(Tensor(upstream, shape: shape, on: backend))

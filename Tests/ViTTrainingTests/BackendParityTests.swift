@@ -28,7 +28,7 @@ final class BackendParityTests: XCTestCase {
             ? try recipe.makeOptimizer(for: model.optimizedParameters) : try AdamW(parameters: model.optimizedParameters)
         let labelSmoothing = defaultRecipe ? recipe.labelSmoothing : 0.1
         let batch = 8
-        let images = try Tensor(KernelCheckCatalog.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
+        let images = try Tensor(KernelFamilies.values(batch * 32 * 32, seed: 7, scale: 2), shape: [batch, 1, 32, 32], on: backend)
         let labels = try Tensor((0..<batch).map { Float($0 % 10) }, shape: [batch], on: backend)
         var result: [Float] = []
         for step in 0..<steps {

@@ -18,7 +18,7 @@ final class ConvolutionalStemCheckpointTests: XCTestCase {
         configuration.patchEmbedding = .convolutionalStem
         let model = try VisionTransformer(configuration: configuration, on: cpu, seed: 4)
         let optimizer = try AdamW(parameters: model.optimizedParameters)
-        let images = try Tensor(KernelCheckCatalog.values(8 * 32 * 32, seed: 9, scale: 2), shape: [8, 1, 32, 32], on: cpu)
+        let images = try Tensor(KernelFamilies.values(8 * 32 * 32, seed: 9, scale: 2), shape: [8, 1, 32, 32], on: cpu)
         let labels = try Tensor((0..<8).map { Float($0 % 10) }, shape: [8], on: cpu)
         for step in 0..<3 {
             let loss = try crossEntropy(logits: model(images, context: ForwardContext(training: true, step: step)), labels: labels)

@@ -48,7 +48,7 @@ final class MuonTests: XCTestCase {
     /// singular values in about [0.7, 1.2], so its diagonal lies in about [0.5, 1.45]).
     func testOrthogonalizeMatchesTheReferenceAndFlattensTheSpectrum() throws {
         for (rows, columns) in [(12, 40), (40, 12), (16, 16)] {
-            let values = KernelCheckCatalog.values(rows * columns, seed: UInt32(rows), scale: 1)
+            let values = KernelFamilies.values(rows * columns, seed: UInt32(rows), scale: 1)
             let matrix = try Tensor(values, shape: [rows, columns], on: cpu)
             let result = try Muon.orthogonalize(matrix, rows: rows, columns: columns).toArray()
             let reference = referenceOrthogonalize(values, rows: rows, columns: columns)
@@ -75,7 +75,7 @@ final class MuonTests: XCTestCase {
         var configuration = ViTConfiguration()
         configuration.numHiddenLayers = 1
         configuration.numChannels = 1
-        let images = try Tensor(KernelCheckCatalog.values(4 * 32 * 32, seed: 5, scale: 1), shape: [4, 1, 32, 32], on: cpu)
+        let images = try Tensor(KernelFamilies.values(4 * 32 * 32, seed: 5, scale: 1), shape: [4, 1, 32, 32], on: cpu)
         let labels = try Tensor([0, 1, 2, 3], shape: [4], on: cpu)
         func trainedModel(_ makeOptimizer: ([OptimizedParameter]) throws -> Optimizer) throws -> (
             VisionTransformer, [String: [Float]], [String: [Float]]

@@ -22,7 +22,7 @@ enum SmallModelFixture {
 
     /// Four images of seeded values and their labels on `backend`.
     static func batch(on backend: Backend) throws -> (images: Tensor, labels: Tensor) {
-        let images = try Tensor(KernelCheckCatalog.values(4 * 32 * 32, seed: 8, scale: 2), shape: [4, 1, 32, 32], on: backend)
+        let images = try Tensor(KernelFamilies.values(4 * 32 * 32, seed: 8, scale: 2), shape: [4, 1, 32, 32], on: backend)
         return (images, try Tensor([0, 3, 5, 9], shape: [4], on: backend))
     }
 }

@@ -165,7 +165,7 @@ struct AttentionBenchmark: ParsableCommand {
         let core = try AttentionFactory.makeCore(kind, configuration: configuration, on: backend, generator: &generator)
         let shape: Shape = [batch, heads, tokens, headSize]
         let inputs = try (0..<3).map {
-            try Tensor(KernelCheckCatalog.values(shape.elementCount, seed: UInt32(10 + $0)), shape: shape, on: backend, requiresGradient: true)
+            try Tensor(KernelFamilies.values(shape.elementCount, seed: UInt32(10 + $0)), shape: shape, on: backend, requiresGradient: true)
         }
         let seed = try Tensor.full(shape, value: 1, on: backend)
         let context = ForwardContext(training: false)

@@ -50,7 +50,7 @@ struct TrainingBenchmark: ParsableCommand {
         let trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options)
         let side = configuration.imageSize
         let batch = Batch(
-            index: 0, images: KernelCheckCatalog.values(batchSize * configuration.numChannels * side * side, seed: 1),
+            index: 0, images: KernelFamilies.values(batchSize * configuration.numChannels * side * side, seed: 1),
             labels: (0..<batchSize).map { Float($0 % configuration.numClasses) }, sampleIndices: Array(0..<batchSize),
             channels: configuration.numChannels, height: side, width: side)
         print(

@@ -1,12 +1,28 @@
+/// The row softmax (Kernels/softmax.cl).
+public protocol SoftmaxKernels {
+    /// Softmax over each row.
+    func softmaxForward(_ input: DeviceStorage, output: DeviceStorage, rows: Int, columns: Int) throws
+    /// Gradient of the row softmax from its output: `dx = y * (dy - sum(dy * y))`.
+    func softmaxBackward(output: DeviceStorage, outputGradient: DeviceStorage, inputGradient: DeviceStorage, rows: Int, columns: Int) throws
+}
+
+/// Dropout from a counter-based stream (Kernels/dropout.cl).
+public protocol DropoutKernels {
+    /// Inverted dropout with a counter-based random stream: element i is kept when
+    /// `uniform(seed, offset, i) >= probability` and then scaled by 1 / (1 - probability).
+    /// The same call on the gradient gives the backward pass, on every backend alike.
+    func dropout(_ input: DeviceStorage, output: DeviceStorage, count: Int, probability: Float, seed: UInt32, offset: UInt32) throws
+}
+
 extension Tensor {
     /// GELU in its exact erf form (PyTorch's default `approximate='none'`).
     public func gelu() throws -> Tensor {
         let output = try emptyLike()
-        try backend.geluForward(storage, output: output.storage, count: elementCount)
+        try backend.pointwise(.gelu, storage, output: output.storage, count: elementCount)
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.geluBackward(
-                self.storage, outputGradient: gradient.storage, inputGradient: inputGradient.storage, count: self.elementCount)
+            try self.backend.pointwise(
+                .geluGradient(outputGradient: gradient.storage), self.storage, output: inputGradient.storage, count: self.elementCount)
             return [inputGradient]
         }
     }
@@ -16,11 +32,11 @@ extension Tensor {
         try requireRank(atLeast: 1, "softmax")
         let output = try emptyLike()
         let (rows, columns) = (shape.rowCount, shape.last)
-        try backend.softmaxForward(storage, output: output.storage, rows: rows, columns: columns)
+        try backend.kernels(SoftmaxKernels.self).softmaxForward(storage, output: output.storage, rows: rows, columns: columns)
         let probabilities = output.storage
         return output.recording([self]) { gradient in
             let inputGradient = try self.emptyLike()
-            try self.backend.softmaxBackward(
+            try self.backend.kernels(SoftmaxKernels.self).softmaxBackward(
                 output: probabilities, outputGradient: gradient.storage, inputGradient: inputGradient.storage, rows: rows, columns: columns)
             return [inputGradient]
         }
@@ -35,10 +51,11 @@ extension Tensor {
         }
         if probability == 0 { return self }
         let output = try emptyLike()
-        try backend.dropout(storage, output: output.storage, count: elementCount, probability: probability, seed: seed, offset: offset)
+        try backend.kernels(DropoutKernels.self).dropout(
+            storage, output: output.storage, count: elementCount, probability: probability, seed: seed, offset: offset)
         return output.recording([self]) { gradient in
             let inputGradient = try gradient.emptyLike()
-            try gradient.backend.dropout(
+            try gradient.backend.kernels(DropoutKernels.self).dropout(
                 gradient.storage, output: inputGradient.storage, count: gradient.elementCount, probability: probability, seed: seed, offset: offset)
             return [inputGradient]
         }

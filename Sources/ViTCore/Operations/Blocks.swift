@@ -1,3 +1,13 @@
+/// The patch layout of patch embedding (Kernels/patchify.cl).
+public protocol PatchifyKernels {
+    /// Cuts images [batch, channels, height, width] into patches [batch, (height/patch) (width/patch),
+    /// channels patch patch], each patch's values in (channel, row, column) order: the layout of
+    /// a convolution weight [out, channels, patch, patch], so patch embedding is then one GEMM.
+    func patchify(_ images: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws
+    /// The adjoint of `patchify`: puts patch values back at their pixels (patches do not overlap).
+    func unpatchify(_ patches: DeviceStorage, output: DeviceStorage, batch: Int, channels: Int, height: Int, width: Int, patch: Int) throws
+}
+
 /// Joins tensors along `axis`; every other axis must agree.
 public func concatenate(_ tensors: [Tensor], axis: Int) throws -> Tensor {
     guard let first = tensors.first else {
@@ -114,7 +124,7 @@ extension Tensor {
         var dimensions = shape.dimensions
         dimensions.insert(count, at: axis)
         let output = try emptyLike(Shape(dimensions))
-        try backend.broadcast(storage, output: output.storage, outer: outer, axis: count, inner: inner)
+        try backend.kernels(ReductionKernels.self).broadcast(storage, output: output.storage, outer: outer, axis: count, inner: inner)
         return output.recording([self]) { gradient in [try gradient.sum(axis: axis)] }
     }
 
@@ -128,10 +138,11 @@ extension Tensor {
         }
         let (batch, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
         let output = try emptyLike([batch, (height / patch) * (width / patch), channels * patch * patch])
-        try backend.patchify(storage, output: output.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
+        try backend.kernels(PatchifyKernels.self).patchify(
+            storage, output: output.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
         return output.recording([self]) { gradient in
             let images = try Tensor.empty([batch, channels, height, width], on: gradient.backend)
-            try gradient.backend.unpatchify(
+            try gradient.backend.kernels(PatchifyKernels.self).unpatchify(
                 gradient.storage, output: images.storage, batch: batch, channels: channels, height: height, width: width, patch: patch)
             return [images]
         }

@@ -14,11 +14,22 @@ extension Tensor {
         try binary(.multiply, lhs, rhs)
     }
 
+    /// The three element-by-element operations of two tensors.
+    private enum BinaryOperation: String {
+        case add, subtract, multiply
+    }
+
     private static func binary(_ operation: BinaryOperation, _ lhs: Tensor, _ rhs: Tensor) throws -> Tensor {
         let backend = try commonBackend(operation.rawValue, lhs, rhs)
         try requireSameShape(operation.rawValue, lhs, rhs)
         let output = try lhs.emptyLike()
-        try backend.binary(operation, lhs.storage, rhs.storage, output: output.storage, count: lhs.elementCount)
+        let pointwise: PointwiseOperation
+        switch operation {
+        case .add: pointwise = .add(rhs.storage)
+        case .subtract: pointwise = .subtract(rhs.storage)
+        case .multiply: pointwise = .multiply(rhs.storage)
+        }
+        try backend.pointwise(pointwise, lhs.storage, output: output.storage, count: lhs.elementCount)
         return output.recording([lhs, rhs]) { gradient in
             switch operation {
             case .add: return [gradient, gradient]
@@ -31,7 +42,7 @@ extension Tensor {
     /// Every element multiplied by `factor`.
     public func scaled(by factor: Float) throws -> Tensor {
         let output = try emptyLike()
-        try backend.scale(storage, by: factor, output: output.storage, count: elementCount)
+        try backend.pointwise(.scale(factor), storage, output: output.storage, count: elementCount)
         return output.recording([self]) { gradient in [try gradient.scaled(by: factor)] }
     }
 
@@ -42,7 +53,7 @@ extension Tensor {
             throw ViTError.shapeMismatch(operation: "addBias", detail: "bias \(bias.shape) does not match the last axis of \(shape)")
         }
         let output = try emptyLike()
-        try backend.addBias(storage, bias: bias.storage, output: output.storage, rows: shape.rowCount, columns: shape.last)
+        try backend.pointwise(.addBias(bias.storage, columns: shape.last), storage, output: output.storage, count: elementCount)
         let rows = shape.rowCount
         return output.recording([self, bias]) { gradient in
             [gradient, try gradient.reshaped([rows, bias.shape[0]]).sum(axis: 0)]

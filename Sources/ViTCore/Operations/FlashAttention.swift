@@ -1,3 +1,61 @@
+/// The storages of one attention call. Legend: B batch, H heads, N tokens, D head size.
+/// Query, key, value and output are [B, H, N, D]; `logSumExp` [B, H, N] is each row's
+/// log-sum-exp of the scaled (and biased) scores, which the forward pass saves for the
+/// backward (+infinity for a row with every key masked).
+public struct AttentionOperands {
+    public var query: DeviceStorage
+    public var key: DeviceStorage
+    public var value: DeviceStorage
+    public var output: DeviceStorage
+    public var logSumExp: DeviceStorage
+
+    public init(query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, output: DeviceStorage, logSumExp: DeviceStorage) {
+        (self.query, self.key, self.value, self.output, self.logSumExp) = (query, key, value, output, logSumExp)
+    }
+}
+
+/// The gradients of an attention call's backward pass, all [B, H, N, D]: the output's
+/// (read) and those of Q, K and V (overwritten).
+public struct AttentionGradients {
+    public var output: DeviceStorage
+    public var query: DeviceStorage
+    public var key: DeviceStorage
+    public var value: DeviceStorage
+
+    public init(output: DeviceStorage, query: DeviceStorage, key: DeviceStorage, value: DeviceStorage) {
+        (self.output, self.query, self.key, self.value) = (output, query, key, value)
+    }
+}
+
+/// The sizes of an attention call and the factor of its scores, `scale q . k` (1 / sqrt(D)).
+public struct AttentionSize: Equatable, Sendable {
+    public var batch: Int
+    public var heads: Int
+    public var tokens: Int
+    public var headSize: Int
+    public var scale: Float
+
+    public init(batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float) {
+        (self.batch, self.heads, self.tokens, self.headSize, self.scale) = (batch, heads, tokens, headSize, scale)
+    }
+
+    /// Rows of every head of every batch item: B H N.
+    public var rows: Int { batch * heads * tokens }
+}
+
+/// Exact softmax attention computed in tiles (FlashAttention 2, Kernels/flash_attention.cl):
+/// the N x N scores never exist in memory. The optional `bias` is [H, N, N], added to the
+/// scaled scores of every batch item (a mask uses -infinity). A row with every key masked
+/// produces 0 (its log-sum-exp is +infinity), not NaN.
+public protocol FlashAttentionKernels {
+    /// `output = softmax(scale Q K^T + bias) V`, and each row's log-sum-exp.
+    func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws
+
+    /// Gradients of Q, K and V from the output's gradient, recomputing the probabilities
+    /// tile by tile from Q, K and the saved log-sum-exp.
+    func flashAttentionBackward(_ operands: AttentionOperands, bias: DeviceStorage?, gradients: AttentionGradients, size: AttentionSize) throws
+}
+
 /// Exact softmax attention without the N x N matrix: `softmax(Q K^T / sqrt(D) + bias) V` for
 /// query, key and value [batch, heads, tokens, headSize], with an optional additive `bias`
 /// [heads, tokens, tokens] (use -infinity to mask; a fully masked row gives 0). Memory is
@@ -17,23 +75,21 @@ public func flashAttention(query: Tensor, key: Tensor, value: Tensor, bias: Tens
                 operation: "flashAttention", detail: "bias \(bias.shape) must be [heads, tokens, tokens] = [\(heads), \(tokens), \(tokens)]")
         }
     }
-    let scale = 1 / Float(max(headSize, 1)).squareRoot()
+    let size = AttentionSize(batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(max(headSize, 1)).squareRoot())
     let output = try query.emptyLike()
     let logSumExp = try Tensor.empty([batch, heads, tokens], on: backend)
+    let operands = AttentionOperands(
+        query: query.storage, key: key.storage, value: value.storage, output: output.storage, logSumExp: logSumExp.storage)
     if output.elementCount > 0 {
-        try backend.flashAttentionForward(
-            query: query.storage, key: key.storage, value: value.storage, bias: bias?.storage, output: output.storage,
-            logSumExp: logSumExp.storage, batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: scale)
+        try backend.kernels(FlashAttentionKernels.self).flashAttentionForward(operands, bias: bias?.storage, size: size)
     }
-    let outputStorage = output.storage
     return output.recording([query, key, value]) { gradient in
         let gradients = try [query, key, value].map { try $0.emptyLike() }
         if gradient.elementCount > 0 {
-            try backend.flashAttentionBackward(
-                query: query.storage, key: key.storage, value: value.storage, bias: bias?.storage, output: outputStorage,
-                logSumExp: logSumExp.storage, outputGradient: gradient.storage, queryGradient: gradients[0].storage,
-                keyGradient: gradients[1].storage, valueGradient: gradients[2].storage, batch: batch, heads: heads, tokens: tokens,
-                headSize: headSize, scale: scale)
+            let attentionGradients = AttentionGradients(
+                output: gradient.storage, query: gradients[0].storage, key: gradients[1].storage, value: gradients[2].storage)
+            try backend.kernels(FlashAttentionKernels.self).flashAttentionBackward(
+                operands, bias: bias?.storage, gradients: attentionGradients, size: size)
         }
         return gradients
     }

@@ -1,3 +1,26 @@
+/// Cross-entropy and the on-device batch statistics of a classifier (Kernels/crossentropy.cl).
+public protocol CrossEntropyKernels {
+    /// Per-row cross-entropy of logits against class indices (stored as floats), with label
+    /// smoothing as PyTorch's `cross_entropy(label_smoothing:)`, times `scale` (1 / rows makes
+    /// the rows' sum the mean).
+    func crossEntropyForward(
+        logits: DeviceStorage, labels: DeviceStorage, losses: DeviceStorage, rows: Int, classes: Int, labelSmoothing: Float, scale: Float
+    ) throws
+    /// `outputGradient[0] * scale * d(loss_row)/d(logits)` for every row (the loss's incoming
+    /// gradient is read on the device, not by the host).
+    func crossEntropyBackward(
+        logits: DeviceStorage, labels: DeviceStorage, outputGradient: DeviceStorage, logitsGradient: DeviceStorage, rows: Int,
+        classes: Int, labelSmoothing: Float, scale: Float
+    ) throws
+    /// Adds `loss[0] * rows` (a batch's summed loss, from its mean) to `statistics[0]` and the
+    /// batch's top-1 hits to `statistics[1]`. A row is a hit when no other class's logit is at
+    /// least its label's and no logit is NaN. `statistics[2]` counts the batches before the
+    /// first non-finite loss, which sets `statistics[3]` to 1 and ends the loss sum.
+    func accumulateClassificationStatistics(
+        logits: DeviceStorage, labels: DeviceStorage, loss: DeviceStorage, statistics: DeviceStorage, rows: Int, classes: Int
+    ) throws
+}
+
 /// Class indices for a batch, checked on the host and then uploaded, so the loss never reads
 /// them back from the device: `labels[i]` is the class of row i, in `0..<classes`.
 public struct ClassLabels {
@@ -53,13 +76,13 @@ public func crossEntropy(logits: Tensor, classLabels: ClassLabels, labelSmoothin
     let (rows, classes) = (logits.shape[0], logits.shape[1])
     let losses = try Tensor.empty([rows], on: backend)
     // Each row's loss divided by the rows, so their sum is the mean.
-    try backend.crossEntropyForward(
+    try backend.kernels(CrossEntropyKernels.self).crossEntropyForward(
         logits: logits.storage, labels: labels.storage, losses: losses.storage, rows: rows, classes: classes,
         labelSmoothing: labelSmoothing, scale: 1 / Float(max(rows, 1)))
     let total = try GradientMode.withoutGradient { try losses.sum(axis: 0) }
     return total.recording([logits]) { gradient in
         let logitsGradient = try logits.emptyLike()
-        try backend.crossEntropyBackward(
+        try backend.kernels(CrossEntropyKernels.self).crossEntropyBackward(
             logits: logits.storage, labels: labels.storage, outputGradient: gradient.storage, logitsGradient: logitsGradient.storage,
             rows: rows, classes: classes, labelSmoothing: labelSmoothing, scale: 1 / Float(max(rows, 1)))
         return [logitsGradient]

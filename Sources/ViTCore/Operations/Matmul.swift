@@ -22,7 +22,8 @@ public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Ten
         let (rowCount, columns) = (gradient.shape.rowCount, gradient.shape.last)
         let biasGradient = try Tensor.leafGradient(for: bias) { destination in
             let target = try destination ?? Tensor.empty([columns], on: gradient.backend)
-            try gradient.backend.sum(gradient.storage, output: target.storage, outer: 1, axis: rowCount, inner: columns)
+            try gradient.backend.kernels(ReductionKernels.self).sum(
+                gradient.storage, output: target.storage, outer: 1, axis: rowCount, inner: columns)
             return target
         }
         return try Tensor.productGradients(gradient, input, weight, false, true, alpha: 1) + [biasGradient]
@@ -124,7 +125,8 @@ extension Tensor {
             guard b.shape.rank == 2, bias.shape == [n] else {
                 throw ViTError.shapeMismatch(operation: "linear", detail: "bias \(bias.shape) does not match the \(n) output features")
             }
-            try backend.broadcast(bias.storage, output: output.storage, outer: 1, axis: output.elementCount / n, inner: n)
+            try backend.kernels(ReductionKernels.self).broadcast(
+                bias.storage, output: output.storage, outer: 1, axis: output.elementCount / n, inner: n)
             descriptor.beta = 1
         } else if descriptor.k == 0 {
             try backend.fill(output.storage, count: output.elementCount, value: 0)

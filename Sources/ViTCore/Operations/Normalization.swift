@@ -1,3 +1,18 @@
+/// Layer norm over rows (Kernels/layernorm.cl).
+public protocol LayerNormKernels {
+    /// Layer norm over the last axis; saves each row's mean and 1/std for the backward pass.
+    func layerNormForward(
+        _ input: DeviceStorage, weight: DeviceStorage, bias: DeviceStorage, output: DeviceStorage,
+        mean: DeviceStorage, inverseStandardDeviation: DeviceStorage, rows: Int, columns: Int, epsilon: Float
+    ) throws
+    /// Gradients of layer norm for the input, the weight and the bias (the latter two overwritten).
+    func layerNormBackward(
+        outputGradient: DeviceStorage, input: DeviceStorage, weight: DeviceStorage, mean: DeviceStorage,
+        inverseStandardDeviation: DeviceStorage, inputGradient: DeviceStorage, weightGradient: DeviceStorage,
+        biasGradient: DeviceStorage, rows: Int, columns: Int
+    ) throws
+}
+
 extension Tensor {
     /// Layer norm over the last axis with a learned `weight` and `bias` (PyTorch's
     /// `nn.LayerNorm`, biased variance).
@@ -13,7 +28,7 @@ extension Tensor {
         let output = try emptyLike()
         let mean = try backend.allocate(count: rows)
         let inverseStandardDeviation = try backend.allocate(count: rows)
-        try backend.layerNormForward(
+        try backend.kernels(LayerNormKernels.self).layerNormForward(
             storage, weight: weight.storage, bias: bias.storage, output: output.storage, mean: mean,
             inverseStandardDeviation: inverseStandardDeviation, rows: rows, columns: columns, epsilon: epsilon)
         return output.recording([self, weight, bias]) { gradient in
@@ -23,7 +38,7 @@ extension Tensor {
             let (weightDestination, biasDestination) = (weight.takeZeroedGradient(), bias.takeZeroedGradient())
             let weightGradient = try weightDestination ?? weight.emptyLike()
             let biasGradient = try biasDestination ?? bias.emptyLike()
-            try backend.layerNormBackward(
+            try backend.kernels(LayerNormKernels.self).layerNormBackward(
                 outputGradient: gradient.storage, input: self.storage, weight: weight.storage, mean: mean,
                 inverseStandardDeviation: inverseStandardDeviation, inputGradient: inputGradient.storage,
                 weightGradient: weightGradient.storage, biasGradient: biasGradient.storage, rows: rows, columns: columns)

@@ -1,3 +1,12 @@
+/// Sums over an axis and their adjoint (Kernels/reduce.cl).
+public protocol ReductionKernels {
+    /// Sums a tensor viewed as (outer, axis, inner) over its middle axis into (outer, inner).
+    func sum(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws
+    /// The adjoint of `sum`: copies (outer, inner) into every position of the middle axis of
+    /// (outer, axis, inner).
+    func broadcast(_ input: DeviceStorage, output: DeviceStorage, outer: Int, axis: Int, inner: Int) throws
+}
+
 extension Tensor {
     /// Sum over `axis` (negative counts from the end); the axis is removed from the shape.
     public func sum(axis: Int) throws -> Tensor {
@@ -11,11 +20,12 @@ extension Tensor {
         var dimensions = shape.dimensions
         dimensions.remove(at: resolved)
         let output = try emptyLike(Shape(dimensions))
-        try backend.sum(storage, output: output.storage, outer: outer, axis: length, inner: inner)
+        try backend.kernels(ReductionKernels.self).sum(storage, output: output.storage, outer: outer, axis: length, inner: inner)
         let original = shape
         return output.recording([self]) { gradient in
             let expanded = try Tensor.empty(original, on: gradient.backend)
-            try gradient.backend.broadcast(gradient.storage, output: expanded.storage, outer: outer, axis: length, inner: inner)
+            try gradient.backend.kernels(ReductionKernels.self).broadcast(
+                gradient.storage, output: expanded.storage, outer: outer, axis: length, inner: inner)
             return [expanded]
         }
     }

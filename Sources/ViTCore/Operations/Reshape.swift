@@ -1,3 +1,9 @@
+/// Axis permutation (Kernels/permute.cl).
+public protocol PermuteKernels {
+    /// Reorders the axes of a tensor of `shape` (rank 1 to 6): output axis i is input axis `permutation[i]`.
+    func permute(_ input: DeviceStorage, output: DeviceStorage, shape: [Int], permutation: [Int]) throws
+}
+
 extension Tensor {
     /// The same elements viewed with another shape of equal element count (no copy).
     public func reshaped(_ newShape: Shape) throws -> Tensor {
@@ -21,7 +27,7 @@ extension Tensor {
             throw ViTError.invalidArgument(operation: "permute", detail: "supports ranks 1 to 6, got \(shape)")
         }
         let output = try emptyLike(Shape(permutation.map { shape[$0] }))
-        try backend.permute(storage, output: output.storage, shape: shape.dimensions, permutation: permutation)
+        try backend.kernels(PermuteKernels.self).permute(storage, output: output.storage, shape: shape.dimensions, permutation: permutation)
         var inverse = [Int](repeating: 0, count: permutation.count)
         for (index, axis) in permutation.enumerated() { inverse[axis] = index }
         return output.recording([self]) { gradient in [try gradient.permuted(inverse)] }

@@ -1,10 +1,71 @@
 import COpenCL
+import Foundation
 import ViTCore
+import ViTOpenCL
+
+extension KernelFamilies {
+    /// The flash_attention family: Kernels/flash_attention.cl, its checks and its benchmark rows.
+    enum FlashAttention: KernelFamilyDeclaration {
+        static let name = "flash_attention"
+
+        /// Flash attention forward and backward (Kernels/flash_attention.cl) at (B, H, N, D), with
+        /// and without an additive bias that masks every other key of some rows and every key of
+        /// the last row (whose output is 0 and whose log-sum-exp is +infinity): odd sizes, the
+        /// seed ViT's heads (N 65, D 12), ViT-B/16's (N 197, D 64) and a long sequence (N 1025).
+        ///
+        /// Tolerance: each output sums N softmax-weighted terms, tile by tile with an online
+        /// softmax, in another order on each backend; rounding grows like sqrt(N) u |terms|, and
+        /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
+        /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
+        /// Each check runs once per forward kernel of the OpenCL backend (the tiled version 2 and
+        /// its reference, version 1).
+        static func checks(_ scope: CheckScope) -> [KernelCheck] {
+            var checks: [KernelCheck] = []
+            let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
+            for (batch, heads, tokens, headSize) in shapes {
+                for (masked, forwardKernel) in [false, true].flatMap({ masked in FlashForwardKernel.allCases.map { (masked, $0) } }) {
+                    let tolerance = 8e-6 * Float(tokens).squareRoot()
+                    let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
+                    let kernel = forwardKernel == .tiled ? "flash_attention v2" : "flash_attention v1"
+                    checks.append(
+                        KernelCheck(kernel: kernel, size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
+                            let openCL = backend as? OpenCLBackend
+                            let previous = openCL?.flashForwardKernel
+                            openCL?.flashForwardKernel = forwardKernel
+                            defer { if let previous { openCL?.flashForwardKernel = previous } }
+                            let bias = masked ? try upload(maskingBias(heads: heads, tokens: tokens), to: backend) : nil
+                            let size = AttentionSize(
+                                batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                            let kernels = try backend.kernels(FlashAttentionKernels.self)
+                            return try attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, gradients in
+                                try kernels.flashAttentionForward(operands, bias: bias, size: size)
+                                try kernels.flashAttentionBackward(operands, bias: bias, gradients: gradients, size: size)
+                            }
+                        })
+                }
+            }
+            return checks
+        }
+
+        /// A bias [H, N, N] of small values with every other key of rows 1, 4, 7, ... masked
+        /// (-infinity) and, when N > 1, every key of the last row.
+        static func maskingBias(heads: Int, tokens: Int) -> [Float] {
+            var bias = values(heads * tokens * tokens, seed: 64, scale: 0.5)
+            for head in 0..<heads {
+                for row in 0..<tokens where row % 3 == 1 || (tokens > 1 && row == tokens - 1) {
+                    let step = row == tokens - 1 ? 1 : 2
+                    for column in stride(from: 0, to: tokens, by: step) { bias[(head * tokens + row) * tokens + column] = -.infinity }
+                }
+            }
+            return bias
+        }
+    }
+}
 
 /// The flash-attention family (Kernels/flash_attention.cl): the head size and the tile
 /// sizes are build options chosen per device, so each (device, head size) gets a program
 /// specialised with private arrays of exactly D floats.
-extension OpenCLBackend {
+extension OpenCLBackend: FlashAttentionKernels {
     /// Work-items per group (one row each) and rows staged per tile, for head size `headSize`.
     func flashTiling(headSize: Int) -> (group: Int, tile: Int) {
         let group = min(64, maximumWorkGroupSize)
@@ -45,10 +106,9 @@ extension OpenCLBackend {
         return FlashForwardBlocking(rows: rows, columns: columns, scoreColumns: scoreColumns, outputColumns: outputColumns, group: group)
     }
 
-    public func flashAttentionForward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
-        logSumExp: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
-    ) throws {
+    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws {
+        let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
+        let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let arguments: [KernelArgument] = [
             .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
             .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
@@ -66,11 +126,11 @@ extension OpenCLBackend {
             options: flashOptions(headSize: headSize), arguments)
     }
 
-    public func flashAttentionBackward(
-        query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
-        logSumExp: DeviceStorage, outputGradient: DeviceStorage, queryGradient: DeviceStorage, keyGradient: DeviceStorage,
-        valueGradient: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
-    ) throws {
+    public func flashAttentionBackward(_ operands: AttentionOperands, bias: DeviceStorage?, gradients: AttentionGradients, size: AttentionSize) throws
+    {
+        let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
+        let (outputGradient, queryGradient, keyGradient, valueGradient) = (gradients.output, gradients.query, gradients.key, gradients.value)
+        let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let group = flashTiling(headSize: headSize).group
         let options = flashOptions(headSize: headSize)
         let rows = batch * heads * tokens
@@ -92,15 +152,6 @@ extension OpenCLBackend {
                 .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
             ])
     }
-}
-
-/// Which forward kernel of the flash family runs.
-public enum FlashForwardKernel: String, CaseIterable, Sendable {
-    /// Version 2: register tiles of scores and outputs (`flash_attention_forward_tiled`).
-    case tiled
-    /// Version 1: one query row per work-item (`flash_attention_forward`), the reference of
-    /// version 2 until the backward pass has a tiled version too.
-    case rowPerItem = "row-per-item"
 }
 
 /// The blocks and tiles of `flash_attention_forward_tiled` (its build options).
