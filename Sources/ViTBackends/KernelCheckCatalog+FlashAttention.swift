@@ -12,8 +12,8 @@ extension KernelCheckCatalog {
     /// softmax, in another order on each backend; rounding grows like sqrt(N) u |terms|, and
     /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
     /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
-    /// Each check runs once per forward kernel of the OpenCL backend (the tiled version 2 and
-    /// its reference, version 1).
+    /// Each check runs once per kernel choice of the OpenCL backend: version 2 of both passes,
+    /// version 2 forward with the version 1 backward, and version 1 of both (the references).
     static func flashAttention(_ scope: CheckScope) -> [KernelCheck] {
         var checks: [KernelCheck] = []
         let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
@@ -21,7 +21,7 @@ extension KernelCheckCatalog {
             for (masked, forwardKernel) in [false, true].flatMap({ masked in FlashForwardKernel.allCases.map { (masked, $0) } }) {
                 let tolerance = 8e-6 * Float(tokens).squareRoot()
                 let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
-                let kernel = forwardKernel == .tiled ? "flash_attention v2" : "flash_attention v1"
+                let kernel = [.tiled: "flash_attention v2", .tiledForward: "flash_attention v2, backward v1"][forwardKernel] ?? "flash_attention v1"
                 checks.append(
                     KernelCheck(kernel: kernel, size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
                         let openCL = backend as? OpenCLBackend

@@ -45,6 +45,37 @@ extension OpenCLBackend {
         return FlashForwardBlocking(rows: rows, columns: columns, scoreColumns: scoreColumns, outputColumns: outputColumns, group: group)
     }
 
+    /// The blocks of the tiled backward kernels for `tokens` tokens of head size `headSize`, or
+    /// nil when even the smallest do not fit the device's local memory. A group owns a block of
+    /// rows (queries for dQ, keys for dK and dV; at most 64, sized to N as in the forward) and
+    /// walks the other operand in blocks of up to 64 rows; product tiles are 8 own rows by 16
+    /// other rows and gradient tiles 8 rows by 8 head columns (by D at D 12), so a work-item's
+    /// two tiles hold at most 192 floats (224 at D 12). Local memory within 48 KiB holds both
+    /// blocks of both operands, two own x other products and the L and row dots: the other
+    /// block shrinks first, since the own block sets how often the other operand is reloaded.
+    func flashBackwardBlocking(tokens: Int, headSize: Int) -> FlashBackwardBlocking? {
+        func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+        let outputColumns = headSize <= 12 ? headSize : [8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
+        let scoreColumns = 16
+        let blocksPerHead = (tokens + 63) / 64
+        var own = roundedUp((tokens + blocksPerHead - 1) / max(blocksPerHead, 1), 8)
+        var other = min(64, roundedUp(tokens, scoreColumns))
+        let budget = min(localMemoryBytes, 48 * 1024)
+        func localBytes() -> Int {
+            MemoryLayout<Float>.size * (2 * own * headSize + 2 * other * headSize + 2 * own * other + 2 * max(own, other))
+        }
+        while localBytes() > budget && other > scoreColumns { other -= scoreColumns }
+        while localBytes() > budget && own > 8 { own -= 8 }
+        let tiles = own / 8 * (headSize / outputColumns)
+        let productTiles = own / 8 * (other / scoreColumns)
+        let limit = min(256, maximumWorkGroupSize)
+        let (queryGroup, keyValueGroup) = (min(max(tiles, productTiles), limit), min(max(2 * tiles, productTiles), limit))
+        guard localBytes() <= budget, 2 * tiles <= keyValueGroup else { return nil }
+        return FlashBackwardBlocking(
+            ownRows: own, otherRows: other, scoreColumns: scoreColumns, outputColumns: outputColumns, queryGroup: queryGroup,
+            keyValueGroup: keyValueGroup)
+    }
+
     public func flashAttentionForward(
         query: DeviceStorage, key: DeviceStorage, value: DeviceStorage, bias: DeviceStorage?, output: DeviceStorage,
         logSumExp: DeviceStorage, batch: Int, heads: Int, tokens: Int, headSize: Int, scale: Float
@@ -53,7 +84,7 @@ extension OpenCLBackend {
             .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
             .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
         ]
-        if flashForwardKernel == .tiled, let blocking = flashForwardBlocking(tokens: tokens, headSize: headSize) {
+        if flashForwardKernel != .rowPerItem, let blocking = flashForwardBlocking(tokens: tokens, headSize: headSize) {
             let blocks = (tokens + blocking.rows - 1) / blocking.rows
             try launch(
                 "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
@@ -76,6 +107,25 @@ extension OpenCLBackend {
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
+        if flashForwardKernel.tiledBackward, let blocking = flashBackwardBlocking(tokens: tokens, headSize: headSize) {
+            // The query kernel writes the row dots that the key/value kernel reads.
+            let blocks = (tokens + blocking.ownRows - 1) / blocking.ownRows
+            try launch(
+                "flash_attention", "flash_attention_backward_query_tiled", global: [blocks * blocking.queryGroup, batch * heads],
+                local: [blocking.queryGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.queryGroup),
+                [
+                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(output), .buffer(logSumExp),
+                    .buffer(outputGradient), .buffer(queryGradient), .buffer(rowDots), .int(tokens), .int(heads), .float(scale),
+                ])
+            try launch(
+                "flash_attention", "flash_attention_backward_key_value_tiled", global: [blocks * blocking.keyValueGroup, batch * heads],
+                local: [blocking.keyValueGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.keyValueGroup),
+                [
+                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
+                    .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
+                ])
+            return
+        }
         try launch(
             "flash_attention", "flash_attention_backward_dot", global: [rows], options: options,
             [.buffer(output), .buffer(outputGradient), .buffer(rowDots), .int(rows)])
@@ -94,13 +144,22 @@ extension OpenCLBackend {
     }
 }
 
-/// Which forward kernel of the flash family runs.
+/// Which kernels of the flash family run, forward and backward.
 public enum FlashForwardKernel: String, CaseIterable, Sendable {
-    /// Version 2: register tiles of scores and outputs (`flash_attention_forward_tiled`).
+    /// Version 2 of both passes: register tiles of scores and outputs
+    /// (`flash_attention_forward_tiled`) and of products and gradients
+    /// (`flash_attention_backward_query_tiled`, `flash_attention_backward_key_value_tiled`).
     case tiled
-    /// Version 1: one query row per work-item (`flash_attention_forward`), the reference of
-    /// version 2 until the backward pass has a tiled version too.
+    /// Version 2 forward, version 1 backward (`flash_attention_backward_dot`,
+    /// `flash_attention_backward_key_value`, `flash_attention_backward_query`): the reference of
+    /// the tiled backward until it is proven.
+    case tiledForward = "tiled-forward"
+    /// Version 1 of both passes: one row per work-item (`flash_attention_forward` and the
+    /// version 1 backward), the reference of version 2.
     case rowPerItem = "row-per-item"
+
+    /// Whether the backward pass is version 2.
+    var tiledBackward: Bool { self == .tiled }
 }
 
 /// The blocks and tiles of `flash_attention_forward_tiled` (its build options).
@@ -116,5 +175,23 @@ struct FlashForwardBlocking: Equatable {
 
     var buildOptions: String {
         "-DBLOCK_ROWS=\(rows) -DBLOCK_COLUMNS=\(columns) -DSCORE_COLUMNS=\(scoreColumns) -DOUTPUT_COLUMNS=\(outputColumns) -DTILED_GROUP=\(group)"
+    }
+}
+
+/// The blocks and tiles of the tiled backward kernels (their build options).
+struct FlashBackwardBlocking: Equatable {
+    /// Rows per group (queries for dQ, keys for dK and dV; a multiple of 8) and rows of the
+    /// other operand per block (a multiple of `scoreColumns`).
+    let ownRows: Int
+    let otherRows: Int
+    /// Other rows per product tile and head columns per gradient tile.
+    let scoreColumns: Int
+    let outputColumns: Int
+    /// Work-items per group of each kernel.
+    let queryGroup: Int
+    let keyValueGroup: Int
+
+    func buildOptions(group: Int) -> String {
+        "-DOWN_ROWS=\(ownRows) -DOTHER_ROWS=\(otherRows) -DSCORE_COLUMNS=\(scoreColumns) -DOUTPUT_COLUMNS=\(outputColumns) -DTILED_GROUP=\(group)"
     }
 }
