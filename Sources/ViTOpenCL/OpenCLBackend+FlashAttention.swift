@@ -47,8 +47,8 @@ extension OpenCLBackend {
 
     /// The blocks of the tiled backward kernels for `tokens` tokens of head size `headSize`, or
     /// nil when even the smallest do not fit the device's local memory. A group owns a block of
-    /// rows (queries for dQ, keys for dK and dV; at most 64, sized to N as in the forward) and
-    /// walks the other operand in blocks of up to 64 rows; product tiles are 8 own rows by 16
+    /// rows (queries for dQ, keys for dK and dV) and walks the other operand in blocks, both at
+    /// most 64 rows and sized to N (65 tokens: blocks of 40 and of 48); product tiles are 8 own rows by 16
     /// other rows and gradient tiles 8 rows by 8 head columns (by D at D 12), so a work-item's
     /// two tiles hold at most 192 floats (224 at D 12). Local memory within 48 KiB holds both
     /// blocks of both operands, two own x other products and the L and row dots: the other
@@ -58,8 +58,8 @@ extension OpenCLBackend {
         let outputColumns = headSize <= 12 ? headSize : [8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
         let scoreColumns = 16
         let blocksPerHead = (tokens + 63) / 64
-        var own = roundedUp((tokens + blocksPerHead - 1) / max(blocksPerHead, 1), 8)
-        var other = min(64, roundedUp(tokens, scoreColumns))
+        let perBlock = (tokens + blocksPerHead - 1) / max(blocksPerHead, 1)
+        var (own, other) = (roundedUp(perBlock, 8), roundedUp(perBlock, scoreColumns))
         let budget = min(localMemoryBytes, 48 * 1024)
         func localBytes() -> Int {
             MemoryLayout<Float>.size * (2 * own * headSize + 2 * other * headSize + 2 * own * other + 2 * max(own, other))
