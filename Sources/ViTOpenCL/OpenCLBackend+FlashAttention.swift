@@ -64,11 +64,12 @@ extension OpenCLBackend {
         func localBytes() -> Int {
             MemoryLayout<Float>.size * (2 * own * headSize + 2 * other * headSize + 2 * own * other + 2 * max(own, other))
         }
+        let limit = min(256, maximumWorkGroupSize)
         while localBytes() > budget && other > scoreColumns { other -= scoreColumns }
-        while localBytes() > budget && own > 8 { own -= 8 }
+        // A key/value group holds two gradient tiles per 8 own rows and OUTPUT_COLUMNS.
+        while (localBytes() > budget || 2 * (own / 8) * (headSize / outputColumns) > limit) && own > 8 { own -= 8 }
         let tiles = own / 8 * (headSize / outputColumns)
         let productTiles = own / 8 * (other / scoreColumns)
-        let limit = min(256, maximumWorkGroupSize)
         let (queryGroup, keyValueGroup) = (min(max(tiles, productTiles), limit), min(max(2 * tiles, productTiles), limit))
         guard localBytes() <= budget, 2 * tiles <= keyValueGroup else { return nil }
         return FlashBackwardBlocking(
