@@ -284,11 +284,20 @@ public final class OpenCLBackend: Backend {
     }
 }
 
-/// Which forward kernel of the flash family runs.
+/// Which kernels of the flash family run, forward and backward.
 public enum FlashForwardKernel: String, CaseIterable, Sendable {
-    /// Version 2: register tiles of scores and outputs (`flash_attention_forward_tiled`).
+    /// Version 2 of both passes: register tiles of scores and outputs
+    /// (`flash_attention_forward_tiled`) and of products and gradients
+    /// (`flash_attention_backward_query_tiled`, `flash_attention_backward_key_value_tiled`).
     case tiled
-    /// Version 1: one query row per work-item (`flash_attention_forward`), the reference of
-    /// version 2 until the backward pass has a tiled version too.
+    /// Version 2 forward, version 1 backward (`flash_attention_backward_dot`,
+    /// `flash_attention_backward_key_value`, `flash_attention_backward_query`): the reference of
+    /// the tiled backward until it is proven.
+    case tiledForward = "tiled-forward"
+    /// Version 1 of both passes: one row per work-item (`flash_attention_forward` and the
+    /// version 1 backward), the reference of version 2.
     case rowPerItem = "row-per-item"
+
+    /// Whether the backward pass is version 2.
+    public var tiledBackward: Bool { self == .tiled }
 }

@@ -80,7 +80,7 @@ final class FlashAttentionTests: XCTestCase {
     }
 
     /// Compares `backend`'s flash attention with the N x N reference on the CPU; on OpenCL once
-    /// per forward kernel of `forwardKernels`.
+    /// per kernel choice of `forwardKernels` (`.tiled` is version 2 of both passes).
     private func compare(
         _ backend: Backend, tokens: Int, headSize: Int, masked: Bool = false, batch: Int = 1, heads: Int = 2,
         forwardKernels: [FlashForwardKernel] = [.tiled]
@@ -115,13 +115,14 @@ final class FlashAttentionTests: XCTestCase {
         }
     }
 
-    /// The tiled forward kernel at the sequence lengths and head sizes of the attention issue,
-    /// and version 1 (its reference until it is removed) where it has always been checked.
+    /// The tiled kernels at the sequence lengths and head sizes of the attention issue, with the
+    /// version 1 backward (its reference until it is removed) at every one, and version 1 of
+    /// both passes where it has always been checked.
     func testOpenCLAgainstReference() throws {
         let device = try TestDevices.openCL()
         for tokens in [1, 7, 65, 197, 257, 1025] {
             for headSize in [12, 16, 32, 64, 128] {
-                let kernels: [FlashForwardKernel] = [16, 32, 64].contains(headSize) ? FlashForwardKernel.allCases : [.tiled]
+                let kernels: [FlashForwardKernel] = [16, 32, 64].contains(headSize) ? FlashForwardKernel.allCases : [.tiled, .tiledForward]
                 try compare(device, tokens: tokens, headSize: headSize, forwardKernels: kernels)
             }
         }

@@ -17,8 +17,8 @@ extension KernelFamilies {
         /// softmax, in another order on each backend; rounding grows like sqrt(N) u |terms|, and
         /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
         /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
-        /// Each check runs once per forward kernel of the OpenCL backend (the tiled version 2 and
-        /// its reference, version 1).
+        /// Each check runs once per kernel choice of the OpenCL backend: version 2 of both passes,
+        /// version 2 forward with the version 1 backward, and version 1 of both (the references).
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
             let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
@@ -26,7 +26,8 @@ extension KernelFamilies {
                 for (masked, forwardKernel) in [false, true].flatMap({ masked in FlashForwardKernel.allCases.map { (masked, $0) } }) {
                     let tolerance = 8e-6 * Float(tokens).squareRoot()
                     let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
-                    let kernel = forwardKernel == .tiled ? "flash_attention v2" : "flash_attention v1"
+                    let kernel =
+                        [.tiled: "flash_attention v2", .tiledForward: "flash_attention v2, backward v1"][forwardKernel] ?? "flash_attention v1"
                     checks.append(
                         KernelCheck(kernel: kernel, size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
                             let openCL = backend as? OpenCLBackend
@@ -106,6 +107,38 @@ extension OpenCLBackend: FlashAttentionKernels {
         return FlashForwardBlocking(rows: rows, columns: columns, scoreColumns: scoreColumns, outputColumns: outputColumns, group: group)
     }
 
+    /// The blocks of the tiled backward kernels for `tokens` tokens of head size `headSize`, or
+    /// nil when even the smallest do not fit the device's local memory. A group owns a block of
+    /// rows (queries for dQ, keys for dK and dV) and walks the other operand in blocks, both at
+    /// most 64 rows and sized to N (65 tokens: blocks of 40 and of 48); product tiles are 8 own rows by 16
+    /// other rows and gradient tiles 8 rows by 8 head columns (by D at D 12), so a work-item's
+    /// two tiles hold at most 192 floats (224 at D 12). Local memory within 48 KiB holds both
+    /// blocks of both operands, two own x other products and the L and row dots: the other
+    /// block shrinks first, since the own block sets how often the other operand is reloaded.
+    func flashBackwardBlocking(tokens: Int, headSize: Int) -> FlashBackwardBlocking? {
+        func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+        let outputColumns = headSize <= 12 ? headSize : [8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
+        let scoreColumns = 16
+        let blocksPerHead = (tokens + 63) / 64
+        let perBlock = (tokens + blocksPerHead - 1) / max(blocksPerHead, 1)
+        var (own, other) = (roundedUp(perBlock, 8), roundedUp(perBlock, scoreColumns))
+        let budget = min(localMemoryBytes, 48 * 1024)
+        func localBytes() -> Int {
+            MemoryLayout<Float>.size * (2 * own * headSize + 2 * other * headSize + 2 * own * other + 2 * max(own, other))
+        }
+        let limit = min(256, maximumWorkGroupSize)
+        while localBytes() > budget && other > scoreColumns { other -= scoreColumns }
+        // A key/value group holds two gradient tiles per 8 own rows and OUTPUT_COLUMNS.
+        while (localBytes() > budget || 2 * (own / 8) * (headSize / outputColumns) > limit) && own > 8 { own -= 8 }
+        let tiles = own / 8 * (headSize / outputColumns)
+        let productTiles = own / 8 * (other / scoreColumns)
+        let (queryGroup, keyValueGroup) = (min(max(tiles, productTiles), limit), min(max(2 * tiles, productTiles), limit))
+        guard localBytes() <= budget, 2 * tiles <= keyValueGroup else { return nil }
+        return FlashBackwardBlocking(
+            ownRows: own, otherRows: other, scoreColumns: scoreColumns, outputColumns: outputColumns, queryGroup: queryGroup,
+            keyValueGroup: keyValueGroup)
+    }
+
     public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws {
         let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
@@ -113,7 +146,7 @@ extension OpenCLBackend: FlashAttentionKernels {
             .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
             .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
         ]
-        if flashForwardKernel == .tiled, let blocking = flashForwardBlocking(tokens: tokens, headSize: headSize) {
+        if flashForwardKernel != .rowPerItem, let blocking = flashForwardBlocking(tokens: tokens, headSize: headSize) {
             let blocks = (tokens + blocking.rows - 1) / blocking.rows
             try launch(
                 "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
@@ -136,6 +169,25 @@ extension OpenCLBackend: FlashAttentionKernels {
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
+        if flashForwardKernel.tiledBackward, let blocking = flashBackwardBlocking(tokens: tokens, headSize: headSize) {
+            // The query kernel writes the row dots that the key/value kernel reads.
+            let blocks = (tokens + blocking.ownRows - 1) / blocking.ownRows
+            try launch(
+                "flash_attention", "flash_attention_backward_query_tiled", global: [blocks * blocking.queryGroup, batch * heads],
+                local: [blocking.queryGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.queryGroup),
+                [
+                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(output), .buffer(logSumExp),
+                    .buffer(outputGradient), .buffer(queryGradient), .buffer(rowDots), .int(tokens), .int(heads), .float(scale),
+                ])
+            try launch(
+                "flash_attention", "flash_attention_backward_key_value_tiled", global: [blocks * blocking.keyValueGroup, batch * heads],
+                local: [blocking.keyValueGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.keyValueGroup),
+                [
+                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
+                    .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
+                ])
+            return
+        }
         try launch(
             "flash_attention", "flash_attention_backward_dot", global: [rows], options: options,
             [.buffer(output), .buffer(outputGradient), .buffer(rowDots), .int(rows)])
@@ -167,5 +219,23 @@ struct FlashForwardBlocking: Equatable {
 
     var buildOptions: String {
         "-DBLOCK_ROWS=\(rows) -DBLOCK_COLUMNS=\(columns) -DSCORE_COLUMNS=\(scoreColumns) -DOUTPUT_COLUMNS=\(outputColumns) -DTILED_GROUP=\(group)"
+    }
+}
+
+/// The blocks and tiles of the tiled backward kernels (their build options).
+struct FlashBackwardBlocking: Equatable {
+    /// Rows per group (queries for dQ, keys for dK and dV; a multiple of 8) and rows of the
+    /// other operand per block (a multiple of `scoreColumns`).
+    let ownRows: Int
+    let otherRows: Int
+    /// Other rows per product tile and head columns per gradient tile.
+    let scoreColumns: Int
+    let outputColumns: Int
+    /// Work-items per group of each kernel.
+    let queryGroup: Int
+    let keyValueGroup: Int
+
+    func buildOptions(group: Int) -> String {
+        "-DOWN_ROWS=\(ownRows) -DOTHER_ROWS=\(otherRows) -DSCORE_COLUMNS=\(scoreColumns) -DOUTPUT_COLUMNS=\(outputColumns) -DTILED_GROUP=\(group)"
     }
 }
