@@ -21,6 +21,8 @@ public final class OpenCLBackend: Backend {
     public internal(set) var commandCounts = CommandCounts()
     /// The flash family's forward kernel (the tiled one unless a check asks for version 1).
     public var flashForwardKernel = FlashForwardKernel.tiled
+    /// The configurations `vit tune` stored for this device (read when the backend opens).
+    public var tuning: KernelTuning
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     let maximumAllocationBytes: Int
     /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.
@@ -65,6 +67,13 @@ public final class OpenCLBackend: Backend {
         let localMemory: cl_ulong = OpenCLDiscovery.value(entry.deviceID, cl_device_info(CL_DEVICE_LOCAL_MEM_SIZE)) ?? 16384
         self.localMemoryBytes = Int(clamping: localMemory)
         self.library = KernelLibrary(context: context, device: entry.deviceID, deviceInfo: entry.info)
+        do {
+            self.tuning = try KernelTuning.load(for: entry.info)
+        } catch {
+            clReleaseCommandQueue(queue)
+            clReleaseContext(context)
+            throw error
+        }
     }
 
     deinit {

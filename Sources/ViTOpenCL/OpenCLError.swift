@@ -11,6 +11,8 @@ public enum OpenCLError: BackendFailure, Equatable {
     case kernelSourceMissing(family: String, searched: [String])
     /// CLBlast reported an error.
     case clBlast(routine: String, status: Int)
+    /// The file of `vit tune`'s choices could not be read, decoded or written.
+    case tuningFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum OpenCLError: BackendFailure, Equatable {
                 + searched.joined(separator: ", ") + "); check VIT_KERNELS_DIR or reinstall the package"
         case .clBlast(let routine, let status):
             return "CLBlast \(routine) failed with status \(status)"
+        case .tuningFile(let path, let reason):
+            return "kernel tuning file \(path): \(reason); delete it or run `vit tune` again"
         }
     }
 }

@@ -39,7 +39,9 @@ struct AttentionBenchmark: ParsableCommand {
     var plot: String?
     @Option(
         name: .long,
-        help: "The OpenCL forward kernel of flash attention (standard): tiled (version 2) or row-per-item (version 1, its reference).")
+        help:
+            "The OpenCL kernels of flash attention (standard): tiled (version 2 of both passes), tiled-forward (version 2 forward, version 1 backward) or row-per-item (version 1 of both, the reference)."
+    )
     var flashForward = FlashForwardKernel.tiled
 
     func validate() throws {
@@ -118,6 +120,9 @@ struct AttentionBenchmark: ParsableCommand {
                         format: "%-9@ %-16@ %6d %12.2f %12.2f %13.1f %10.1f", "\(target)" as NSString, kind.rawValue as NSString, count,
                         figures.forward * 1e3, figures.both * 1e3, flops / figures.forward * 1e-9, Double(figures.peak) / 1_048_576)
                     print(line)
+                    if let openCL = backend as? OpenCLBackend, kind == .standard {
+                        print("          flash forward: \(openCL.flashForwardChoice(tokens: count, headSize: headSize))")
+                    }
                     fflush(stdout)
                     rows.append(
                         "\(target),\(kind.rawValue),\(batch),\(heads),\(count),\(headSize),\(figures.forward * 1e3),\(figures.both * 1e3),"

@@ -63,6 +63,32 @@ extension KernelFamilies {
     }
 }
 
+extension KernelFamilies.FlashAttention: TunableKernelFamily {
+    /// The tiled forward kernel's largest blocks (`FlashForwardTiles.candidates`), per head size
+    /// and class of N, each checked on one batch item of 8 heads.
+    static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
+        headSizes.flatMap { headSize in
+            tokens.map { count in
+                let size = AttentionSize(batch: 1, heads: 8, tokens: count, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                let check = KernelCheck(
+                    kernel: "flash_attention_forward_tiled", size: "1x8x\(count)x\(headSize)",
+                    absoluteTolerance: 8e-6 * Float(count).squareRoot(), relativeTolerance: 8e-6 * Float(count).squareRoot()
+                ) { backend in
+                    let kernels = try backend.kernels(FlashAttentionKernels.self)
+                    // The output and the log-sum-exp: the gradients are not computed.
+                    let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
+                        try kernels.flashAttentionForward(operands, bias: nil, size: size)
+                    }
+                    return Array(pass.prefix(2))
+                }
+                return TuningCase(
+                    family: name, kernel: "forward_tiled", shapeClass: OpenCLBackend.flashForwardShapeClass(tokens: count, headSize: headSize),
+                    candidates: FlashForwardTiles.candidates.map(\.name), timedKernelPrefix: "flash_attention_forward", check: check)
+            }
+        }
+    }
+}
+
 /// The flash-attention family (Kernels/flash_attention.cl): the head size and the tile
 /// sizes are build options chosen per device, so each (device, head size) gets a program
 /// specialised with private arrays of exactly D floats.
@@ -82,19 +108,43 @@ extension OpenCLBackend: FlashAttentionKernels {
         return "-DHEAD_SIZE=\(headSize) -DFLASH_GROUP=\(group) -DFLASH_TILE=\(tile)"
     }
 
-    /// The blocks of the tiled forward kernel for `tokens` tokens of head size `headSize`, or
-    /// nil when even the smallest do not fit the device's local memory. Output tiles are 8 rows
-    /// by up to 16 head columns and score tiles 8 rows by 16 (8 beside 16-column output tiles),
-    /// so a work-item's two tiles hold at most 192 floats, within a GPU's register budget; a
-    /// head's rows are cut into blocks of at most 64 sized to N, so 65 tokens make two blocks of
-    /// 40 rows rather than one of 64 and one of 1.
-    func flashForwardBlocking(tokens: Int, headSize: Int) -> FlashForwardBlocking? {
+    /// The tuning key of the tiled forward kernel at `tokens` tokens of head size `headSize`:
+    /// one shape class per head size and power-of-two bound of N (65 tokens are "N<=128").
+    public static func flashForwardShapeClass(tokens: Int, headSize: Int) -> String {
+        let bound = [64, 128, 256, 512, 1024].first { tokens <= $0 }
+        return "D\(headSize) " + (bound.map { "N<=\($0)" } ?? "N>1024")
+    }
+
+    /// The largest blocks of the tiled forward kernel at this shape: `vit tune`'s choice for the
+    /// device when it stored one, else 64 x 64, and whether they were tuned.
+    public func flashForwardTiles(tokens: Int, headSize: Int) -> (tiles: FlashForwardTiles, tuned: Bool) {
+        let key = KernelTuning.key(
+            family: "flash_attention", kernel: "forward_tiled", shapeClass: Self.flashForwardShapeClass(tokens: tokens, headSize: headSize))
+        if let tiles = tuning.choices[key].flatMap(FlashForwardTiles.init(name:)) { return (tiles, true) }
+        return (.standard, false)
+    }
+
+    /// The forward kernel this device runs at a shape and why, for reports:
+    /// "tiled rows64-keys64 (tuned)", "(heuristic)", or "row-per-item".
+    public func flashForwardChoice(tokens: Int, headSize: Int) -> String {
+        guard flashForwardKernel != .rowPerItem else { return flashForwardKernel.rawValue }
+        let (tiles, tuned) = flashForwardTiles(tokens: tokens, headSize: headSize)
+        return "tiled \(tiles.name) (\(tuned ? "tuned" : "heuristic"))"
+    }
+
+    /// The blocks of the tiled forward kernel for `tokens` tokens of head size `headSize`
+    /// within `tiles`, or nil when even the smallest do not fit the device's local memory.
+    /// Output tiles are 8 rows by up to 16 head columns and score tiles 8 rows by 16 (8 beside
+    /// 16-column output tiles), so a work-item's two tiles hold at most 192 floats, within a
+    /// GPU's register budget; a head's rows are cut into blocks of at most `tiles.rows` sized
+    /// to N, so 65 tokens make two blocks of 40 rows rather than one of 64 and one of 1.
+    func flashForwardBlocking(tokens: Int, headSize: Int, tiles: FlashForwardTiles) -> FlashForwardBlocking? {
         func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
         let outputColumns = headSize <= 12 ? headSize : [16, 8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
         let scoreColumns = outputColumns > 12 ? 8 : 16
-        let blocksPerHead = (tokens + 63) / 64
+        let blocksPerHead = (tokens + tiles.rows - 1) / tiles.rows
         var rows = roundedUp((tokens + blocksPerHead - 1) / max(blocksPerHead, 1), 8)
-        var columns = min(64, roundedUp(tokens, scoreColumns))
+        var columns = min(tiles.columns, roundedUp(tokens, scoreColumns))
         let budget = min(localMemoryBytes, 48 * 1024)
         func localBytes() -> Int {
             MemoryLayout<Float>.size * (rows * headSize + columns * headSize + rows * columns + rows * (columns / scoreColumns) + 3 * rows)
@@ -146,7 +196,10 @@ extension OpenCLBackend: FlashAttentionKernels {
             .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
             .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
         ]
-        if flashForwardKernel != .rowPerItem, let blocking = flashForwardBlocking(tokens: tokens, headSize: headSize) {
+        if flashForwardKernel != .rowPerItem,
+            let blocking = flashForwardBlocking(
+                tokens: tokens, headSize: headSize, tiles: flashForwardTiles(tokens: tokens, headSize: headSize).tiles)
+        {
             let blocks = (tokens + blocking.rows - 1) / blocking.rows
             try launch(
                 "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
@@ -204,6 +257,34 @@ extension OpenCLBackend: FlashAttentionKernels {
                 .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
             ])
     }
+}
+
+/// The largest blocks of `flash_attention_forward_tiled`, the configurations `vit tune` chooses
+/// among: query rows per work-group and keys per block (both shrink to fit N and the device's
+/// local memory).
+public struct FlashForwardTiles: Equatable, Sendable {
+    public let rows: Int
+    public let columns: Int
+
+    /// The heuristic's blocks, used where nothing was tuned.
+    public static let standard = FlashForwardTiles(rows: 64, columns: 64)
+    /// The configurations `vit tune` tries.
+    public static let candidates = [
+        standard, FlashForwardTiles(rows: 32, columns: 64), FlashForwardTiles(rows: 64, columns: 32), FlashForwardTiles(rows: 128, columns: 32),
+    ]
+
+    init(rows: Int, columns: Int) {
+        (self.rows, self.columns) = (rows, columns)
+    }
+
+    /// The blocks named `name` ("rows64-keys64"), if they are a candidate.
+    init?(name: String) {
+        guard let tiles = Self.candidates.first(where: { $0.name == name }) else { return nil }
+        self = tiles
+    }
+
+    /// Its name in `KernelTuning`.
+    public var name: String { "rows\(rows)-keys\(columns)" }
 }
 
 /// The blocks and tiles of `flash_attention_forward_tiled` (its build options).
