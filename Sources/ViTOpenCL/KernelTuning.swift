@@ -20,6 +20,13 @@ public struct KernelTuning: Codable, Equatable, Sendable {
         "\(family)/\(kernel)/\(shapeClass)/\(sourceFingerprints.fingerprint(of: family))"
     }
 
+    /// The shape class of an attention kernel at `tokens` tokens of head size `headSize`: one
+    /// per head size and power-of-two bound of N (65 tokens are "N<=128").
+    public static func attentionShapeClass(tokens: Int, headSize: Int) -> String {
+        let bound = [64, 128, 256, 512, 1024].first { tokens <= $0 }
+        return "D\(headSize) " + (bound.map { "N<=\($0)" } ?? "N>1024")
+    }
+
     /// The fingerprints of the families' sources, read once per process (a launch asks for its key).
     private static let sourceFingerprints = SourceFingerprints()
 

@@ -27,7 +27,10 @@ final class KernelTunerTests: XCTestCase {
                 XCTAssertEqual(device.tuning.choices[tuningCase.key], choice)
             }
         }
-        let chosen = try XCTUnwrap(device.tuning.choices.values.first)
+        XCTAssertTrue(families.contains { $0.name == "sparse_attention" })
+        let flashKey = KernelTuning.key(
+            family: "flash_attention", kernel: "forward_tiled", shapeClass: KernelTuning.attentionShapeClass(tokens: 33, headSize: 16))
+        let chosen = try XCTUnwrap(device.tuning.choices[flashKey])
         XCTAssertEqual(device.flashForwardChoice(tokens: 33, headSize: 16), "tiled \(chosen) (tuned)")
         XCTAssertTrue(device.flashForwardChoice(tokens: 33, headSize: 24).hasSuffix("(heuristic)"), "another head size is not tuned")
 

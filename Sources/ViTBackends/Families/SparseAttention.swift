@@ -57,8 +57,47 @@ extension KernelFamilies {
 /// Sparse masked attention (Kernels/sparse_attention.cl): one work-item per query row for the
 /// forward pass and dQ, one per key column for dK and dV. The head size is a build option
 /// (it sizes the private accumulators), so each head size builds the family once.
+extension KernelFamilies.SparseAttention: TunableKernelFamily {
+    /// The work-group size of the index-list kernels (one work-item per row or column, no
+    /// local memory), per head size and class of N, each checked forward and backward on one
+    /// batch item of 8 heads with the banded pattern.
+    static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
+        headSizes.flatMap { headSize in
+            tokens.map { count in
+                let size = AttentionSize(batch: 1, heads: 8, tokens: count, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                let check = KernelCheck(
+                    kernel: "sparse_attention", size: "1x8x\(count)x\(headSize)", absoluteTolerance: 2e-6 * Float(count).squareRoot(),
+                    relativeTolerance: 1e-4
+                ) { backend in
+                    let index = try bandedPattern(heads: 8, tokens: count).upload(to: backend)
+                    let kernels = try backend.kernels(SparseAttentionKernels.self)
+                    return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
+                        try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
+                        try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
+                    }
+                }
+                return TuningCase(
+                    family: name, kernel: "group", shapeClass: KernelTuning.attentionShapeClass(tokens: count, headSize: headSize),
+                    candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" }, timedKernelPrefix: "sparse_attention", check: check)
+            }
+        }
+    }
+}
+
 extension OpenCLBackend: SparseAttentionKernels {
     private func sparseOptions(_ headSize: Int) -> String { "-DHEAD_SIZE=\(headSize)" }
+
+    /// The work-group sizes `vit tune` tries for the index-list kernels.
+    static let sparseGroupCandidates = [32, 64, 128, 256]
+
+    /// The work-group size of the sparse kernels at this shape: `vit tune`'s choice when it
+    /// stored one (and the device allows it), else nil, the kernel's default for the device.
+    func sparseGroup(tokens: Int, headSize: Int) -> [Int]? {
+        let key = KernelTuning.key(
+            family: "sparse_attention", kernel: "group", shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
+        guard let choice = tuning.choices[key], let group = Int(choice.dropFirst("group".count)), group <= maximumWorkGroupSize else { return nil }
+        return [group]
+    }
 
     public func sparseAttentionForward(_ operands: AttentionOperands, index: SparseAttentionIndex, size: AttentionSize, mode: SparseAttentionMaskMode)
         throws
@@ -69,7 +108,8 @@ extension OpenCLBackend: SparseAttentionKernels {
         let valueTotals = try allocate(count: batch * heads * headSize)
         if mode == .zero { try sum(operands.value, output: valueTotals, outer: batch * heads, axis: tokens, inner: headSize) }
         try launch(
-            "sparse_attention", "sparse_attention_forward", global: [rows], options: sparseOptions(headSize),
+            "sparse_attention", "sparse_attention_forward", global: [rows], local: sparseGroup(tokens: tokens, headSize: headSize),
+            options: sparseOptions(headSize),
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(valueTotals), .buffer(operands.output),
                 .buffer(operands.logSumExp),
@@ -84,10 +124,10 @@ extension OpenCLBackend: SparseAttentionKernels {
     ) throws {
         let (batch, headSize, scale, tokens, heads) = (size.batch, size.headSize, size.scale, index.tokens, index.heads)
         let rows = batch * heads * tokens
-        let options = sparseOptions(headSize)
+        let (options, group) = (sparseOptions(headSize), sparseGroup(tokens: tokens, headSize: headSize))
         let (delta, masked, totals) = (try allocate(count: rows), try allocate(count: rows), try allocate(count: batch * heads * headSize))
         try launch(
-            "sparse_attention", "sparse_attention_backward", global: [rows], options: options,
+            "sparse_attention", "sparse_attention_backward", global: [rows], local: group, options: options,
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.output), .buffer(operands.logSumExp),
                 .buffer(gradients.output),
@@ -96,12 +136,12 @@ extension OpenCLBackend: SparseAttentionKernels {
                 .int(rows), .int(heads), .int(tokens), .float(scale), .int(mode == .zero ? 1 : 0),
             ])
         try launch(
-            "sparse_attention", "sparse_attention_complement_backward", global: [batch * heads * headSize], options: options,
+            "sparse_attention", "sparse_attention_complement_backward", global: [batch * heads * headSize], local: group, options: options,
             [
                 .buffer(gradients.output), .buffer(masked), .buffer(totals), .int(batch * heads), .int(tokens),
             ])
         try launch(
-            "sparse_attention", "sparse_attention_columns_backward", global: [rows], options: options,
+            "sparse_attention", "sparse_attention_columns_backward", global: [rows], local: group, options: options,
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.logSumExp), .buffer(gradients.output),
                 .buffer(delta),
