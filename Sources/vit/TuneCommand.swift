@@ -16,7 +16,8 @@ struct TuneCommand: ParsableCommand {
     @Option(name: .long, help: "opencl or opencl:N (default: $VIT_DEVICE, else the first OpenCL device).")
     var device: String?
 
-    @Option(name: .long, help: "Only families whose name contains this text (tunable: \(KernelTuner.families.map { $0.name }.joined(separator: ", "))).")
+    @Option(
+        name: .long, help: "Only families whose name contains this text (tunable: \(KernelTuner.families.map { $0.name }.joined(separator: ", "))).")
     var family: String?
 
     @Option(name: .long, help: "Comma-separated head sizes to tune, each in 1...256.")
