@@ -179,6 +179,19 @@ final class CommandLineInputTests: XCTestCase {
             ])
     }
 
+    func testTuneInputs() throws {
+        try expectCleanErrors(
+            "vit",
+            [
+                (["tune", "--seconds", "0"], "--seconds must be in (0, 60], got 0.0"),
+                (["tune", "--seconds", "nan"], "--seconds must be in (0, 60], got nan"),
+                (["tune", "--tokens", "65,,257"], "--tokens: '' is not an integer in 1...16384"),
+                (["tune", "--head-sizes", "0"], "--head-sizes: '0' is not an integer in 1...256"),
+                (["tune", "--device", "cpu"], "only OpenCL kernels are tuned"),
+                (["tune", "--family", "gemm"], "--family gemm: no tunable family has that name"),
+            ])
+    }
+
     func testConfigurationFieldsOutOfRange() throws {
         let quick = ["train", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64"]
         let huge = try write(#"{"hidden_size": 4000000000, "num_channels": 1}"#, to: "huge.json")
