@@ -30,6 +30,29 @@ public struct TuningCase {
 
     /// Its key in `KernelTuning`.
     public var key: String { KernelTuning.key(family: family, kernel: kernel, shapeClass: shapeClass) }
+
+    /// The cases of an attention kernel: one per head size and token count (their shape class,
+    /// `KernelTuning.attentionShapeClass`), each checked on one batch item of 8 heads by
+    /// `compute`, within `tolerance(N)` (absolute and relative).
+    static func attention(
+        family: String, kernel: String, candidates: [String], timedKernelPrefix: String, headSizes: [Int], tokens: [Int],
+        tolerance: @escaping (Int) -> (absolute: Float, relative: Float), compute: @escaping (AttentionSize, Backend) throws -> [[Float]]
+    ) -> [TuningCase] {
+        headSizes.flatMap { headSize in
+            tokens.map { count in
+                let size = AttentionSize(batch: 1, heads: 8, tokens: count, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                let (absolute, relative) = tolerance(count)
+                let check = KernelCheck(
+                    kernel: "\(family) \(kernel)", size: "1x8x\(count)x\(headSize)", absoluteTolerance: absolute, relativeTolerance: relative
+                ) {
+                    try compute(size, $0)
+                }
+                return TuningCase(
+                    family: family, kernel: kernel, shapeClass: KernelTuning.attentionShapeClass(tokens: count, headSize: headSize),
+                    candidates: candidates, timedKernelPrefix: timedKernelPrefix, check: check)
+            }
+        }
+    }
 }
 
 /// What the tuner measured of one configuration.

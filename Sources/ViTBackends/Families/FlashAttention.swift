@@ -67,24 +67,17 @@ extension KernelFamilies.FlashAttention: TunableKernelFamily {
     /// The tiled forward kernel's largest blocks (`FlashForwardTiles.candidates`), per head size
     /// and class of N, each checked on one batch item of 8 heads.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        headSizes.flatMap { headSize in
-            tokens.map { count in
-                let size = AttentionSize(batch: 1, heads: 8, tokens: count, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
-                let check = KernelCheck(
-                    kernel: "flash_attention_forward_tiled", size: "1x8x\(count)x\(headSize)",
-                    absoluteTolerance: 8e-6 * Float(count).squareRoot(), relativeTolerance: 8e-6 * Float(count).squareRoot()
-                ) { backend in
-                    let kernels = try backend.kernels(FlashAttentionKernels.self)
-                    // The output and the log-sum-exp: the gradients are not computed.
-                    let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
-                        try kernels.flashAttentionForward(operands, bias: nil, size: size)
-                    }
-                    return Array(pass.prefix(2))
-                }
-                return TuningCase(
-                    family: name, kernel: "forward_tiled", shapeClass: OpenCLBackend.flashForwardShapeClass(tokens: count, headSize: headSize),
-                    candidates: FlashForwardTiles.candidates.map(\.name), timedKernelPrefix: "flash_attention_forward", check: check)
+        TuningCase.attention(
+            family: name, kernel: "forward_tiled", candidates: FlashForwardTiles.candidates.map(\.name),
+            timedKernelPrefix: "flash_attention_forward", headSizes: headSizes, tokens: tokens,
+            tolerance: { (8e-6 * Float($0).squareRoot(), 8e-6 * Float($0).squareRoot()) }
+        ) { size, backend in
+            let kernels = try backend.kernels(FlashAttentionKernels.self)
+            // The output and the log-sum-exp: the gradients are not computed.
+            let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
+                try kernels.flashAttentionForward(operands, bias: nil, size: size)
             }
+            return Array(pass.prefix(2))
         }
     }
 }
@@ -108,18 +101,11 @@ extension OpenCLBackend: FlashAttentionKernels {
         return "-DHEAD_SIZE=\(headSize) -DFLASH_GROUP=\(group) -DFLASH_TILE=\(tile)"
     }
 
-    /// The tuning key of the tiled forward kernel at `tokens` tokens of head size `headSize`:
-    /// one shape class per head size and power-of-two bound of N (65 tokens are "N<=128").
-    public static func flashForwardShapeClass(tokens: Int, headSize: Int) -> String {
-        let bound = [64, 128, 256, 512, 1024].first { tokens <= $0 }
-        return "D\(headSize) " + (bound.map { "N<=\($0)" } ?? "N>1024")
-    }
-
     /// The largest blocks of the tiled forward kernel at this shape: `vit tune`'s choice for the
     /// device when it stored one, else 64 x 64, and whether they were tuned.
     public func flashForwardTiles(tokens: Int, headSize: Int) -> (tiles: FlashForwardTiles, tuned: Bool) {
         let key = KernelTuning.key(
-            family: "flash_attention", kernel: "forward_tiled", shapeClass: Self.flashForwardShapeClass(tokens: tokens, headSize: headSize))
+            family: "flash_attention", kernel: "forward_tiled", shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
         if let tiles = tuning.choices[key].flatMap(FlashForwardTiles.init(name:)) { return (tiles, true) }
         return (.standard, false)
     }

@@ -62,23 +62,15 @@ extension KernelFamilies.SparseAttention: TunableKernelFamily {
     /// local memory), per head size and class of N, each checked forward and backward on one
     /// batch item of 8 heads with the banded pattern.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        headSizes.flatMap { headSize in
-            tokens.map { count in
-                let size = AttentionSize(batch: 1, heads: 8, tokens: count, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
-                let check = KernelCheck(
-                    kernel: "sparse_attention", size: "1x8x\(count)x\(headSize)", absoluteTolerance: 2e-6 * Float(count).squareRoot(),
-                    relativeTolerance: 1e-4
-                ) { backend in
-                    let index = try bandedPattern(heads: 8, tokens: count).upload(to: backend)
-                    let kernels = try backend.kernels(SparseAttentionKernels.self)
-                    return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
-                        try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
-                        try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
-                    }
-                }
-                return TuningCase(
-                    family: name, kernel: "group", shapeClass: KernelTuning.attentionShapeClass(tokens: count, headSize: headSize),
-                    candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" }, timedKernelPrefix: "sparse_attention", check: check)
+        TuningCase.attention(
+            family: name, kernel: "group", candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" },
+            timedKernelPrefix: "sparse_attention", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) }
+        ) { size, backend in
+            let index = try bandedPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
+            let kernels = try backend.kernels(SparseAttentionKernels.self)
+            return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
+                try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
+                try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
             }
         }
     }
