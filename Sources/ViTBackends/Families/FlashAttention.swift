@@ -70,15 +70,15 @@ extension KernelFamilies.FlashAttention: TunableKernelFamily {
         TuningCase.attention(
             family: name, kernel: "forward_tiled", candidates: FlashForwardTiles.candidates.map(\.name),
             timedKernelPrefix: "flash_attention_forward", headSizes: headSizes, tokens: tokens,
-            tolerance: { (8e-6 * Float($0).squareRoot(), 8e-6 * Float($0).squareRoot()) }
-        ) { size, backend in
-            let kernels = try backend.kernels(FlashAttentionKernels.self)
-            // The output and the log-sum-exp: the gradients are not computed.
-            let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
-                try kernels.flashAttentionForward(operands, bias: nil, size: size)
-            }
-            return Array(pass.prefix(2))
-        }
+            tolerance: { (8e-6 * Float($0).squareRoot(), 8e-6 * Float($0).squareRoot()) },
+            compute: { size, backend in
+                let kernels = try backend.kernels(FlashAttentionKernels.self)
+                // The output and the log-sum-exp: the gradients are not computed.
+                let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
+                    try kernels.flashAttentionForward(operands, bias: nil, size: size)
+                }
+                return Array(pass.prefix(2))
+            })
     }
 }
 

@@ -64,15 +64,15 @@ extension KernelFamilies.SparseAttention: TunableKernelFamily {
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
         TuningCase.attention(
             family: name, kernel: "group", candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" },
-            timedKernelPrefix: "sparse_attention", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) }
-        ) { size, backend in
-            let index = try bandedPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
-            let kernels = try backend.kernels(SparseAttentionKernels.self)
-            return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
-                try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
-                try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
-            }
-        }
+            timedKernelPrefix: "sparse_attention", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
+            compute: { size, backend in
+                let index = try bandedPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
+                let kernels = try backend.kernels(SparseAttentionKernels.self)
+                return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
+                    try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
+                    try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
+                }
+            })
     }
 }
 
