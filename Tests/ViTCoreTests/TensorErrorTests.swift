@@ -7,6 +7,15 @@ import XCTest
 final class TensorErrorTests: XCTestCase {
     private let backend = TestDevices.cpu
 
+    /// A kernel family a backend does not implement is an error naming the family and the
+    /// device, not a crash (and the backend still compiles without it).
+    func testFamilyWithoutImplementationIsUnsupported() throws {
+        assertThrowsViTError("UnimplementedKernels are unsupported on cpu") {
+            _ = try TestDevices.cpu.kernels(UnimplementedKernels.self)
+        }
+        XCTAssertNoThrow(try TestDevices.cpu.kernels(LayerNormKernels.self))
+    }
+
     func testMismatchedShapes() throws {
         let a = try Tensor.zeros([2, 3], on: backend)
         let b = try Tensor.zeros([3, 2], on: backend)
@@ -65,4 +74,9 @@ final class TensorErrorTests: XCTestCase {
             XCTAssertEqual(try registry.device(for: "opencl:0"), first.info.device)
         }
     }
+}
+
+/// A kernel family no backend implements.
+private protocol UnimplementedKernels {
+    func unimplemented() throws
 }
