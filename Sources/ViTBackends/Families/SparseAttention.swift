@@ -8,7 +8,8 @@ extension KernelFamilies {
         static let name = "sparse_attention"
 
         /// Sparse attention forward and backward (both mask modes) on banded patterns with a dense
-        /// first row and column (Fibottention's shape) and an empty row, at odd and ViT sizes.
+        /// first row and column (Fibottention's shape) and an empty row, at odd and ViT sizes, and
+        /// in the full scope over N 1 to 1025 and D 12 to 128.
         ///
         /// Tolerance: each output is a softmax-weighted sum over a query's (or key's) kept pairs,
         /// accumulated in the same order on both backends; the differences come from exp/log
@@ -17,7 +18,11 @@ extension KernelFamilies {
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
             for (batch, heads, tokens, headSize) in scope.sizes(
-                [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16)], large: [(3, 2, 129, 32), (2, 4, 65, 12), (2, 12, 197, 64)])
+                [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16)],
+                large: [
+                    (3, 2, 129, 32), (2, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1, 128), (1, 2, 7, 12), (1, 2, 65, 128), (1, 2, 257, 16),
+                    (1, 2, 1025, 64), (1, 2, 197, 32),
+                ])
             {
                 for mode in SparseAttentionMaskMode.allCases {
                     checks.append(
