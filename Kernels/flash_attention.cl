@@ -4,9 +4,31 @@
 // is [H, N, N]. Build options fix HEAD_SIZE (D), FLASH_GROUP (work-items per group, one row
 // each) and FLASH_TILE (rows of the other operand staged in local memory per step).
 // A fully masked row has O = 0 and L = +inf, so its recomputed probabilities are 0.
+// Dropout on the probabilities (inverted, PyTorch's dropout(softmax(S)) V) is compiled in
+// with FLASH_DROPOUT; the kernels take its stream's key, the probability p and 1 / (1 - p)
+// either way. Probability (i, j) of head `pair` (b H + h) is kept when
+// counter_uniform(key, (pair N + i) N + j) >= p (the uint arithmetic wraps as the Swift
+// index truncates), the draw of Tensor.dropout on the [B, H, N, N] probabilities. With the
+// factor f (0, or 1 / (1 - p) when kept): O = sum_j f P_ij V_j, L stays the undropped
+// scores' log-sum-exp, dV = (f P)^T dO, dS = P (f dP - D) with dP = dO V^T, and the row dots
+// D = rowsum(dO O) of the dropped output (D_i = sum_j P_ij f dP_ij still).
 // Version 1: one work-item per row, dot products over D in private memory (the reference of
 // the version 2 kernels of the forward and backward passes, at the end of the file).
 // CPU counterpart: Sources/ViTCPU/CPUBackend+FlashAttention.swift.
+
+#define DROPOUT_ARGUMENTS const uint dropout_key, const float dropout_probability, const float dropout_scale
+#ifdef FLASH_DROPOUT
+// Whether probability (`row`, `column`) of head `pair` is kept.
+inline bool dropout_keeps(const uint key, const float probability, const int pair, const int tokens, const int row,
+                          const int column) {
+    const uint index = ((uint)pair * (uint)tokens + (uint)row) * (uint)tokens + (uint)column;
+    return counter_uniform(key, index) >= probability;
+}
+#define DROPOUT_KEEPS(row, column) dropout_keeps(dropout_key, dropout_probability, pair, tokens, row, column)
+#define DROPOUT_FACTOR(row, column) (DROPOUT_KEEPS(row, column) ? dropout_scale : 0.0f)
+#else
+#define DROPOUT_FACTOR(row, column) 1.0f
+#endif
 
 // Copies FLASH_TILE rows (from `first`) of a [N, D] matrix into local memory, zeros past N.
 inline void load_tile(__global const float *source, __local float *tile, const int first, const int tokens) {
@@ -31,7 +53,8 @@ inline float dot_local(const float *row, __local const float *tile_row) {
 // Groups: (query blocks, B*H). Each work-item owns one query row.
 __kernel void flash_attention_forward(__global const float *query, __global const float *key, __global const float *value,
                                       __global const float *bias, const int has_bias, __global float *output,
-                                      __global float *log_sum_exp, const int tokens, const int heads, const float scale) {
+                                      __global float *log_sum_exp, const int tokens, const int heads, const float scale,
+                                      DROPOUT_ARGUMENTS) {
     __local float key_tile[FLASH_TILE * HEAD_SIZE];
     __local float value_tile[FLASH_TILE * HEAD_SIZE];
     const int pair = get_group_id(1);
@@ -65,7 +88,8 @@ __kernel void flash_attention_forward(__global const float *query, __global cons
                 for (int c = 0; c < columns; c++) {
                     const float p = exp(scores[c] - new_maximum);
                     total += p;
-                    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] += p * value_tile[c * HEAD_SIZE + d];
+                    const float weight = p * DROPOUT_FACTOR(row, first + c);
+                    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] += weight * value_tile[c * HEAD_SIZE + d];
                 }
                 maximum = new_maximum;
             }
@@ -90,13 +114,13 @@ __kernel void flash_attention_backward_dot(__global const float *output, __globa
 }
 
 // Groups: (key blocks, B*H). Each work-item owns one key row j and accumulates dK_j and dV_j
-// over every query: dV_j += p dO_i, dK_j += scale ds q_i, with p = exp(s - L_i) and
-// ds = p (dO_i . v_j - D_i).
+// over every query: dV_j += f p dO_i, dK_j += scale ds q_i, with p = exp(s - L_i), f the
+// dropout's factor (1 without it) and ds = p (f dO_i . v_j - D_i).
 __kernel void flash_attention_backward_key_value(__global const float *query, __global const float *key, __global const float *value,
                                                  __global const float *bias, const int has_bias, __global const float *log_sum_exp,
                                                  __global const float *row_dots, __global const float *output_gradient,
                                                  __global float *key_gradient, __global float *value_gradient,
-                                                 const int tokens, const int heads, const float scale) {
+                                                 const int tokens, const int heads, const float scale, DROPOUT_ARGUMENTS) {
     __local float query_tile[FLASH_TILE * HEAD_SIZE];
     __local float gradient_tile[FLASH_TILE * HEAD_SIZE];
     const int pair = get_group_id(1);
@@ -124,10 +148,12 @@ __kernel void flash_attention_backward_key_value(__global const float *query, __
                 const int row = first + r;
                 const float s = dot_local(k, query_tile + r * HEAD_SIZE) + (has_bias ? bias_column[(size_t)row * tokens] : 0.0f);
                 const float p = exp(s - log_sum_exp[(size_t)pair * tokens + row]);
+                const float factor = DROPOUT_FACTOR(row, column);
                 const float dp = dot_local(v, gradient_tile + r * HEAD_SIZE);
-                const float ds = p * (dp - row_dots[(size_t)pair * tokens + row]);
+                const float ds = p * (factor * dp - row_dots[(size_t)pair * tokens + row]);
+                const float weight = p * factor;
                 for (int d = 0; d < HEAD_SIZE; d++) {
-                    value_accumulator[d] += p * gradient_tile[r * HEAD_SIZE + d];
+                    value_accumulator[d] += weight * gradient_tile[r * HEAD_SIZE + d];
                     key_accumulator[d] += ds * query_tile[r * HEAD_SIZE + d];
                 }
             }
@@ -147,7 +173,8 @@ __kernel void flash_attention_backward_key_value(__global const float *query, __
 __kernel void flash_attention_backward_query(__global const float *query, __global const float *key, __global const float *value,
                                              __global const float *bias, const int has_bias, __global const float *log_sum_exp,
                                              __global const float *row_dots, __global const float *output_gradient,
-                                             __global float *query_gradient, const int tokens, const int heads, const float scale) {
+                                             __global float *query_gradient, const int tokens, const int heads, const float scale,
+                                             DROPOUT_ARGUMENTS) {
     __local float key_tile[FLASH_TILE * HEAD_SIZE];
     __local float value_tile[FLASH_TILE * HEAD_SIZE];
     const int pair = get_group_id(1);
@@ -172,7 +199,7 @@ __kernel void flash_attention_backward_query(__global const float *query, __glob
             for (int c = 0; c < columns; c++) {
                 const float s = dot_local(q, key_tile + c * HEAD_SIZE) + (has_bias ? bias_row[first + c] : 0.0f);
                 const float p = exp(s - lse);
-                const float ds = p * (dot_local(gradient, value_tile + c * HEAD_SIZE) - row_dot);
+                const float ds = p * (DROPOUT_FACTOR(row, first + c) * dot_local(gradient, value_tile + c * HEAD_SIZE) - row_dot);
                 for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] += ds * key_tile[c * HEAD_SIZE + d];
             }
         }
@@ -211,7 +238,8 @@ inline void load_block(__global const float *source, __local float *block, const
 __kernel __attribute__((reqd_work_group_size(TILED_GROUP, 1, 1)))
 void flash_attention_forward_tiled(__global const float *query, __global const float *key, __global const float *value,
                                    __global const float *bias, const int has_bias, __global float *output,
-                                   __global float *log_sum_exp, const int tokens, const int heads, const float scale) {
+                                   __global float *log_sum_exp, const int tokens, const int heads, const float scale,
+                                   DROPOUT_ARGUMENTS) {
     __local float query_block[BLOCK_ROWS * HEAD_SIZE];
     __local float key_value_block[BLOCK_COLUMNS * HEAD_SIZE];
     __local float scores[BLOCK_ROWS * BLOCK_COLUMNS];
@@ -220,6 +248,11 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
     __local float row_maximum[BLOCK_ROWS];
     __local float row_correction[BLOCK_ROWS];
     __local float row_total[BLOCK_ROWS];
+#ifdef FLASH_DROPOUT
+    // Bit j of a score tile's row: whether its probability j is kept (SCORE_COLUMNS <= 32),
+    // drawn once per score and read by every output tile of the row.
+    __local uint kept_bits[BLOCK_ROWS * COLUMN_TILES];
+#endif
     const int item = get_local_id(0);
     const int pair = get_group_id(1);
     const int first_row = get_group_id(0) * BLOCK_ROWS;
@@ -262,6 +295,9 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
             for (int i = 0; i < ROW_TILE; i++) {
                 const int row = first_row + tile_row + i;
                 float maximum = -INFINITY;
+#ifdef FLASH_DROPOUT
+                uint kept = 0;
+#endif
                 for (int j = 0; j < SCORE_COLUMNS; j++) {
                     const int column = first_column + tile_column + j;
                     // Keys past N, and every key of a row past N, take no weight.
@@ -269,8 +305,14 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
                     if (column < tokens && row < tokens) score = s[i][j] + (has_bias ? bias_block[(size_t)row * tokens + column] : 0.0f);
                     scores[(tile_row + i) * BLOCK_COLUMNS + tile_column + j] = score;
                     maximum = fmax(maximum, score);
+#ifdef FLASH_DROPOUT
+                    if (DROPOUT_KEEPS(row, column)) kept |= 1u << j;
+#endif
                 }
                 partial_maxima[(tile_row + i) * COLUMN_TILES + t % COLUMN_TILES] = maximum;
+#ifdef FLASH_DROPOUT
+                kept_bits[(tile_row + i) * COLUMN_TILES + t % COLUMN_TILES] = kept;
+#endif
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -300,6 +342,11 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
                 for (int i = 0; i < ROW_TILE; i++) {
                     p[i] = maximum[i] > -INFINITY ? exp(scores[(output_row + i) * BLOCK_COLUMNS + c] - maximum[i]) : 0.0f;
                     total[i] += p[i];
+#ifdef FLASH_DROPOUT
+                    // The totals are of the undropped P; the output takes f P.
+                    const uint kept = kept_bits[(output_row + i) * COLUMN_TILES + c / SCORE_COLUMNS] >> (c % SCORE_COLUMNS);
+                    p[i] = (kept & 1u) ? p[i] * dropout_scale : 0.0f;
+#endif
                 }
                 for (int j = 0; j < OUTPUT_COLUMNS; j++) v[j] = key_value_block[c * HEAD_SIZE + output_column + j];
                 for (int i = 0; i < ROW_TILE; i++)
@@ -333,8 +380,8 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
 // in blocks of OTHER_ROWS rows, both staged in local memory, with L and the row dots of the
 // block's queries. Per block its work-items compute two products in ROW_TILE x SCORE_COLUMNS
 // register tiles (own rows by other rows, a sum over D; each own value loaded from local
-// memory serves SCORE_COLUMNS multiply-adds, each other value ROW_TILE): first dP - D
-// (dP = dO V^T), then the scores, whose tiles turn them into P = exp(s - L) and leave dS =
+// memory serves SCORE_COLUMNS multiply-adds, each other value ROW_TILE): first f dP - D
+// (dP = dO V^T, f the dropout's factor, 1 without it), then the scores, whose tiles turn them into P = exp(s - L) and leave dS =
 // P (dP - D) in local memory. The gradients are ROW_TILE x OUTPUT_COLUMNS register tiles kept
 // across the blocks (each weight loaded serves OUTPUT_COLUMNS multiply-adds, each operand
 // value ROW_TILE): dQ = scale dS K, dV = P^T dO and dK = scale dS^T Q, the key/value kernel
@@ -398,7 +445,7 @@ void flash_attention_backward_query_tiled(__global const float *query, __global 
                                           __global const float *bias, const int has_bias, __global const float *output,
                                           __global const float *log_sum_exp, __global const float *output_gradient,
                                           __global float *query_gradient, __global float *row_dots, const int tokens,
-                                          const int heads, const float scale) {
+                                          const int heads, const float scale, DROPOUT_ARGUMENTS) {
     __local float query_block[OWN_ROWS * HEAD_SIZE];
     __local float gradient_block[OWN_ROWS * HEAD_SIZE];
     __local float key_block[OTHER_ROWS * HEAD_SIZE];
@@ -446,7 +493,9 @@ void flash_attention_backward_query_tiled(__global const float *query, __global 
             product_tile(gradient_block, value_block, t, &tile_row, &tile_column, s);
             for (int i = 0; i < ROW_TILE; i++) {
                 const float dot = row_dot[tile_row + i];
-                for (int j = 0; j < SCORE_COLUMNS; j++) products[(tile_row + i) * OTHER_ROWS + tile_column + j] = s[i][j] - dot;
+                for (int j = 0; j < SCORE_COLUMNS; j++)
+                    products[(tile_row + i) * OTHER_ROWS + tile_column + j] =
+                        s[i][j] * DROPOUT_FACTOR(first_row + tile_row + i, first_column + tile_column + j) - dot;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -486,7 +535,7 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
                                               __global const float *bias, const int has_bias, __global const float *log_sum_exp,
                                               __global const float *row_dots, __global const float *output_gradient,
                                               __global float *key_gradient, __global float *value_gradient, const int tokens,
-                                              const int heads, const float scale) {
+                                              const int heads, const float scale, DROPOUT_ARGUMENTS) {
     __local float key_block[OWN_ROWS * HEAD_SIZE];
     __local float value_block[OWN_ROWS * HEAD_SIZE];
     __local float query_block[OTHER_ROWS * HEAD_SIZE];
@@ -536,7 +585,17 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
             float dot[SCORE_COLUMNS];
             for (int j = 0; j < SCORE_COLUMNS; j++) dot[j] = column_dot[tile_column + j];
             for (int i = 0; i < ROW_TILE; i++)
-                for (int j = 0; j < SCORE_COLUMNS; j++) products[(tile_row + i) * OTHER_ROWS + tile_column + j] = s[i][j] - dot[j];
+                for (int j = 0; j < SCORE_COLUMNS; j++) {
+                    const int index = (tile_row + i) * OTHER_ROWS + tile_column + j;
+#ifdef FLASH_DROPOUT
+                    // Key row, query column; the factor waits in `probabilities` for the next pass.
+                    const float factor = DROPOUT_FACTOR(first_column + tile_column + j, first_row + tile_row + i);
+                    probabilities[index] = factor;
+                    products[index] = s[i][j] * factor - dot[j];
+#else
+                    products[index] = s[i][j] - dot[j];
+#endif
+                }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int t = item; t < PRODUCT_TILES; t += TILED_GROUP) {
@@ -554,7 +613,11 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
                     if (row < tokens && column < tokens)
                         p = exp(s[i][j] + (has_bias ? bias_block[(size_t)column * tokens + row] : 0.0f) - lse[j]);
                     const int index = (tile_row + i) * OTHER_ROWS + tile_column + j;
+#ifdef FLASH_DROPOUT
+                    probabilities[index] *= p;
+#else
                     probabilities[index] = p;
+#endif
                     products[index] *= p;
                 }
             }

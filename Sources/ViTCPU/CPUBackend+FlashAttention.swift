@@ -19,7 +19,7 @@ extension CPUBackend: FlashAttentionKernels {
     /// another process slows (at N 1025: 78-84 ms forward against 89-93 with one chunk per core).
     static let flashChunksPerCore = 16
 
-    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws {
+    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, dropout: AttentionDropout?, size: AttentionSize) throws {
         let (q, k, v, o, lse) = (host(operands.query), host(operands.key), host(operands.value), host(operands.output), host(operands.logSumExp))
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let biasPointer = bias.map(host)
@@ -57,6 +57,13 @@ extension CPUBackend: FlashAttentionKernels {
                             scores: scores, scoreStride: tileStride)
                         // P = e^(S - m) with the running row maxima m, then O += P V.
                         vit_online_softmax(scores, tileStride, rows, columns, maximum, total, accumulator, depth, depth)
+                        // The sums above are of the undropped P; the output takes M P / (1 - p).
+                        if let dropout {
+                            Self.dropTile(
+                                scores, stride: tileStride, rows: rows, columns: columns, dropout: dropout,
+                                pair: pair, firstRow: first, firstColumn: keyStart, tokens: tokens
+                            ) { p, factor, _, _ in p * factor }
+                        }
                         SmallProduct.multiply(
                             rows: rows, columns: depth, depth: columns, alpha: 1, a: scores, aRowStride: tileStride,
                             aDepthStride: 1, b: values + keyStart * depth, bStride: depth, c: accumulator,
@@ -80,8 +87,9 @@ extension CPUBackend: FlashAttentionKernels {
         }
     }
 
-    public func flashAttentionBackward(_ operands: AttentionOperands, bias: DeviceStorage?, gradients: AttentionGradients, size: AttentionSize) throws
-    {
+    public func flashAttentionBackward(
+        _ operands: AttentionOperands, bias: DeviceStorage?, dropout: AttentionDropout?, gradients: AttentionGradients, size: AttentionSize
+    ) throws {
         let (q, k, v, o, lse) = (host(operands.query), host(operands.key), host(operands.value), host(operands.output), host(operands.logSumExp))
         let (dO, dQ, dK, dV) = (host(gradients.output), host(gradients.query), host(gradients.key), host(gradients.value))
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
@@ -125,21 +133,33 @@ extension CPUBackend: FlashAttentionKernels {
                             for row in 0..<rows {
                                 _ = vit_exponentiate(probabilities + row * tileStride, columns, lse[pair * tokens + first + row])
                             }
-                            // dV_j += P^T dO_i.
-                            SmallProduct.multiply(
-                                rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
-                                aDepthStride: tileStride, b: outputGradients + first * depth, bStride: depth,
-                                c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
                             // dP = dO_i V_j^T, then dS = P (dP - D_i).
                             SmallProduct.multiply(
                                 rows: rows, columns: (columns + 7) / 8 * 8, depth: d, alpha: 1, a: dO + base + first * d,
                                 aRowStride: d, aDepthStride: 1, b: valuesTransposed + keyStart, bStride: operands.paddedTokens,
                                 c: scoreGradient, cStride: tileStride)
-                            for row in 0..<rows {
-                                let (p, ds) = (probabilities + row * tileStride, scoreGradient + row * tileStride)
-                                let rowDot = rowDots[first + row]
-                                for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
+                            if let dropout {
+                                // With the mask's factors f (0 or 1 / (1 - p)): dS = P (f dP - D_i), then P <- f P for dV.
+                                Self.dropTile(
+                                    probabilities, stride: tileStride, rows: rows, columns: columns, dropout: dropout,
+                                    pair: pair, firstRow: first, firstColumn: keyStart, tokens: tokens
+                                ) { p, factor, row, column in
+                                    let ds = scoreGradient + row * tileStride + column
+                                    ds.pointee = p * (factor * ds.pointee - rowDots[first + row])
+                                    return p * factor
+                                }
+                            } else {
+                                for row in 0..<rows {
+                                    let (p, ds) = (probabilities + row * tileStride, scoreGradient + row * tileStride)
+                                    let rowDot = rowDots[first + row]
+                                    for column in 0..<columns { ds[column] = p[column] * (ds[column] - rowDot) }
+                                }
                             }
+                            // dV_j += P^T dO_i (the dropped P).
+                            SmallProduct.multiply(
+                                rows: columns, columns: depth, depth: rows, alpha: 1, a: probabilities, aRowStride: 1,
+                                aDepthStride: tileStride, b: outputGradients + first * depth, bStride: depth,
+                                c: valueGradients + keyStart * depth, cStride: depth, accumulate: true)
                             // dQ_i += scale dS K_j; dK_j += scale dS^T Q_i.
                             SmallProduct.multiply(
                                 rows: rows, columns: depth, depth: columns, alpha: scale, a: scoreGradient,
@@ -155,6 +175,26 @@ extension CPUBackend: FlashAttentionKernels {
                     operands.unpad(keyGradients, into: dK + base)
                     operands.unpad(valueGradients, into: dV + base)
                 }
+            }
+        }
+    }
+
+    /// Replaces each probability p of a tile [rows x columns] (row stride `stride`) by
+    /// `update(p, f, row, column)`, with f the dropout's factor of that entry: 0 when dropped,
+    /// 1 / (1 - probability) when kept. The tile's entry (0, 0) is probability (`firstRow`,
+    /// `firstColumn`) of head `pair` of `tokens` tokens.
+    @inline(__always)
+    static func dropTile(
+        _ tile: UnsafeMutablePointer<Float>, stride: Int, rows: Int, columns: Int, dropout: AttentionDropout,
+        pair: Int, firstRow: Int, firstColumn: Int, tokens: Int, _ update: (Float, Float, Int, Int) -> Float
+    ) {
+        let (key, probability, keepScale) = (dropout.key, dropout.probability, dropout.keepScale)
+        for row in 0..<rows {
+            let line = tile + row * stride
+            let start = AttentionDropout.index(pair: pair, row: firstRow + row, column: firstColumn, tokens: tokens)
+            for column in 0..<columns {
+                let kept = CounterRandom.uniform(key: key, index: start &+ UInt32(truncatingIfNeeded: column)) >= probability
+                line[column] = update(line[column], kept ? keepScale : 0, row, column)
             }
         }
     }

@@ -173,11 +173,17 @@ public final class MaterializedAttentionCore: ExactAttentionCore {
 }
 
 /// Exact softmax attention through the tiled flash kernels: the same result as
-/// `MaterializedAttentionCore` with memory linear in the token count.
+/// `MaterializedAttentionCore` with memory linear in the token count, dropout on the
+/// probabilities included (drawn inside the kernels from the context's stream, the mask the
+/// materialised core's `context.dropout` would draw).
 public final class FlashAttentionCore: ExactAttentionCore {
-    public init() {}
+    let dropout: Float
+
+    public init(dropout: Float = 0) {
+        self.dropout = dropout
+    }
 
     public func callAsFunction(query: Tensor, key: Tensor, value: Tensor, context: ForwardContext) throws -> Tensor {
-        try flashAttention(query: query, key: key, value: value)
+        try flashAttention(query: query, key: key, value: value, dropout: context.dropoutStream(probability: dropout))
     }
 }

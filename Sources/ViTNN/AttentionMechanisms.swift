@@ -92,9 +92,7 @@ public enum AttentionFactory {
         let dropout = configuration.attentionProbsDropoutProb
         switch kind {
         case .standard, .standardSeparate:
-            // The flash kernels have no dropout on the probabilities; with attention dropout
-            // the materialised core keeps the semantics (at N x N memory).
-            return dropout > 0 ? MaterializedAttentionCore(dropout: dropout) : FlashAttentionCore()
+            return FlashAttentionCore(dropout: dropout)
         case .naive:
             return MaterializedAttentionCore(dropout: dropout)
         case .fibottention:

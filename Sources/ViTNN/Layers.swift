@@ -114,9 +114,17 @@ public final class ForwardContext {
 
     /// Dropout when training with a non-zero probability, else the input itself.
     public func dropout(_ input: Tensor, probability: Float) throws -> Tensor {
-        guard training, probability > 0 else { return input }
+        guard let stream = dropoutStream(probability: probability) else { return input }
+        return try input.dropout(probability: probability, seed: stream.seed, offset: stream.offset)
+    }
+
+    /// The stream of the next dropout call when training with a non-zero probability (the
+    /// call takes a fresh offset, as `dropout` does), else nil: for kernels that drop inside
+    /// (flash attention's probabilities), so they draw the mask `dropout` would.
+    public func dropoutStream(probability: Float) -> AttentionDropout? {
+        guard training, probability > 0 else { return nil }
         offset &+= 1
-        return try input.dropout(probability: probability, seed: seed, offset: offset)
+        return AttentionDropout(probability: probability, seed: seed, offset: offset)
     }
 }
 

@@ -170,6 +170,14 @@ final class GradientCheckTests: XCTestCase {
         try checkGradients([try tensor([4, 50], seed: 21)]) { try $0[0].dropout(probability: 0.3, seed: 5, offset: 2) }
     }
 
+    /// Flash attention with dropout on its probabilities: the mask is fixed by (seed, offset),
+    /// so the function is smooth in Q, K and V, and the regenerated mask's gradients must match.
+    func testFlashAttentionWithDropout() throws {
+        let dropout = AttentionDropout(probability: 0.3, seed: 7, offset: 1)
+        let inputs = try (0..<3).map { try tensor([2, 2, 7, 8], seed: 30 + UInt32($0)) }
+        try checkGradients(inputs) { try flashAttention(query: $0[0], key: $0[1], value: $0[2], dropout: dropout) }
+    }
+
     /// A composite: a tiny attention block, to exercise accumulation through shared inputs.
     func testAttentionComposite() throws {
         let x = try tensor([2, 5, 8], seed: 22)

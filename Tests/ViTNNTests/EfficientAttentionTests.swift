@@ -160,6 +160,37 @@ final class EfficientAttentionTests: XCTestCase {
         }
     }
 
+    /// With attention dropout the standard mechanism keeps the flash core, which drops inside
+    /// its kernels from the context's stream: the materialised core's output and gradients
+    /// (softmax, `context.dropout`, product) for a context of the same seed and step, over two
+    /// calls (so the second call's fresh offset matches too), on the CPU and on OpenCL.
+    func testFlashCoreDropoutMatchesTheMaterialisedCore() throws {
+        var configuration = ViTConfiguration()
+        configuration.attentionProbsDropoutProb = 0.2
+        var generator = SeededRandomGenerator(seed: 1)
+        let made = try AttentionFactory.makeCore(.standard, configuration: configuration, on: Self.cpu, generator: &generator)
+        XCTAssertTrue(made is FlashAttentionCore, "standard attention with dropout built \(type(of: made))")
+        let shape: Shape = [2, 3, 65, 16]
+        let values = (0..<4).map { KernelFamilies.values(shape.elementCount, seed: UInt32(110 + $0)) }
+        let backends = [Self.cpu] + (DeviceRegistry.shared.openCLDevices.isEmpty ? [] : [try Self.openCL()])
+        for backend in backends {
+            func run(_ core: AttentionCore) throws -> [[Float]] {
+                let inputs = try values.prefix(3).map { try Tensor($0, shape: shape, on: backend, requiresGradient: true) }
+                let context = ForwardContext(training: true, seed: 5, step: 3)
+                let first = try core(query: inputs[0], key: inputs[1], value: inputs[2], context: context)
+                let second = try core(query: first, key: inputs[1], value: inputs[2], context: context)
+                try second.backward(Tensor(values[3], shape: shape, on: backend))
+                return try [second.toArray()] + inputs.map { try $0.gradient!.toArray() }
+            }
+            let (flash, materialised) = (try run(FlashAttentionCore(dropout: 0.2)), try run(MaterializedAttentionCore(dropout: 0.2)))
+            for (index, name) in ["output", "dQ", "dK", "dV"].enumerated() {
+                let worst = zip(flash[index], materialised[index]).map { abs($0 - $1) / (1 + abs($1)) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-4, "\(name) on \(backend.device)")
+                print("flash core dropout \(name) on \(backend.device): max difference \(worst) from the materialised core")
+            }
+        }
+    }
+
     func testLinformerRejectsAnotherSequenceLength() throws {
         var generator = SeededRandomGenerator(seed: 1)
         let core = try LinformerCore(tokens: 65, projectedLength: 8, dropout: 0, on: Self.cpu, generator: &generator)

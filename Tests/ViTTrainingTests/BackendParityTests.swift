@@ -43,7 +43,7 @@ final class BackendParityTests: XCTestCase {
         return result
     }
 
-    /// With attention dropout the model uses the materialised attention core.
+    /// With attention dropout, drawn inside the flash attention kernels.
     func testTwentyStepsMatchTheCPU() throws {
         try compare(steps: 20, attentionDropout: 0.1)
     }

@@ -18,14 +18,18 @@ extension KernelFamilies {
         /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
         /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
         /// Each check runs once per kernel choice of the OpenCL backend: version 2 of both passes,
-        /// version 2 forward with the version 1 backward, and version 1 of both (the references).
+        /// version 2 forward with the version 1 backward, and version 1 of both (the references);
+        /// and each with and without dropout on the probabilities (p 0.25: the backends must drop
+        /// the same entries, or outputs differ by whole terms, far past the tolerance).
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
             let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
+            let variants = [false, true].flatMap { dropout in [false, true].map { masked in (masked, dropout) } }
             for (batch, heads, tokens, headSize) in shapes {
-                for (masked, forwardKernel) in [false, true].flatMap({ masked in FlashForwardKernel.allCases.map { (masked, $0) } }) {
+                for ((masked, dropped), forwardKernel) in variants.flatMap({ variant in FlashForwardKernel.allCases.map { (variant, $0) } }) {
                     let tolerance = 8e-6 * Float(tokens).squareRoot()
-                    let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "")
+                    let dropout = dropped ? AttentionDropout(probability: 0.25, seed: 61, offset: 3) : nil
+                    let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "") + (dropped ? " dropout 0.25" : "")
                     let kernel =
                         [.tiled: "flash_attention v2", .tiledForward: "flash_attention v2, backward v1"][forwardKernel] ?? "flash_attention v1"
                     checks.append(
@@ -39,8 +43,8 @@ extension KernelFamilies {
                                 batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
                             let kernels = try backend.kernels(FlashAttentionKernels.self)
                             return try attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, gradients in
-                                try kernels.flashAttentionForward(operands, bias: bias, size: size)
-                                try kernels.flashAttentionBackward(operands, bias: bias, gradients: gradients, size: size)
+                                try kernels.flashAttentionForward(operands, bias: bias, dropout: dropout, size: size)
+                                try kernels.flashAttentionBackward(operands, bias: bias, dropout: dropout, gradients: gradients, size: size)
                             }
                         })
                 }
@@ -75,7 +79,7 @@ extension KernelFamilies.FlashAttention: TunableKernelFamily {
                 let kernels = try backend.kernels(FlashAttentionKernels.self)
                 // The output and the log-sum-exp: the gradients are not computed.
                 let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
-                    try kernels.flashAttentionForward(operands, bias: nil, size: size)
+                    try kernels.flashAttentionForward(operands, bias: nil, dropout: nil, size: size)
                 }
                 return Array(pass.prefix(2))
             })
@@ -96,9 +100,18 @@ extension OpenCLBackend: FlashAttentionKernels {
         return (group, tile)
     }
 
-    private func flashOptions(headSize: Int) -> String {
+    /// The build options of every flash kernel; dropout compiles its code in (FLASH_DROPOUT),
+    /// so the kernels without it are those built before dropout existed.
+    private func flashOptions(headSize: Int, dropout: AttentionDropout?) -> String {
         let (group, tile) = flashTiling(headSize: headSize)
-        return "-DHEAD_SIZE=\(headSize) -DFLASH_GROUP=\(group) -DFLASH_TILE=\(tile)"
+        return "-DHEAD_SIZE=\(headSize) -DFLASH_GROUP=\(group) -DFLASH_TILE=\(tile)" + (dropout == nil ? "" : " -DFLASH_DROPOUT")
+    }
+
+    /// The last three arguments of every flash kernel but the row dots': the dropout stream's
+    /// key, the probability and 1 / (1 - probability) (unused without FLASH_DROPOUT).
+    private func dropoutArguments(_ dropout: AttentionDropout?) -> [KernelArgument] {
+        guard let dropout else { return [.uint(0), .float(0), .float(1)] }
+        return [.uint(dropout.key), .float(dropout.probability), .float(dropout.keepScale)]
     }
 
     /// The largest blocks of the tiled forward kernel at this shape: `vit tune`'s choice for the
@@ -124,7 +137,8 @@ extension OpenCLBackend: FlashAttentionKernels {
     /// 16-column output tiles), so a work-item's two tiles hold at most 192 floats, within a
     /// GPU's register budget; a head's rows are cut into blocks of at most `tiles.rows` sized
     /// to N, so 65 tokens make two blocks of 40 rows rather than one of 64 and one of 1.
-    func flashForwardBlocking(tokens: Int, headSize: Int, tiles: FlashForwardTiles) -> FlashForwardBlocking? {
+    /// With `dropout`, local memory also holds a mask word per row of each score tile.
+    func flashForwardBlocking(tokens: Int, headSize: Int, tiles: FlashForwardTiles, dropout: Bool = false) -> FlashForwardBlocking? {
         func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
         let outputColumns = headSize <= 12 ? headSize : [16, 8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
         let scoreColumns = outputColumns > 12 ? 8 : 16
@@ -133,7 +147,8 @@ extension OpenCLBackend: FlashAttentionKernels {
         var columns = min(tiles.columns, roundedUp(tokens, scoreColumns))
         let budget = min(localMemoryBytes, 48 * 1024)
         func localBytes() -> Int {
-            MemoryLayout<Float>.size * (rows * headSize + columns * headSize + rows * columns + rows * (columns / scoreColumns) + 3 * rows)
+            MemoryLayout<Float>.size
+                * (rows * headSize + columns * headSize + rows * columns + (dropout ? 2 : 1) * rows * (columns / scoreColumns) + 3 * rows)
         }
         while localBytes() > budget && columns > scoreColumns { columns -= scoreColumns }
         while localBytes() > budget && rows > 8 { rows -= 8 }
@@ -175,36 +190,38 @@ extension OpenCLBackend: FlashAttentionKernels {
             keyValueGroup: keyValueGroup)
     }
 
-    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, size: AttentionSize) throws {
+    public func flashAttentionForward(_ operands: AttentionOperands, bias: DeviceStorage?, dropout: AttentionDropout?, size: AttentionSize) throws {
         let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
-        let arguments: [KernelArgument] = [
-            .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
-            .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
-        ]
+        let arguments: [KernelArgument] =
+            [
+                .buffer(query), .buffer(key), .buffer(value), .buffer(bias ?? query), .int(bias == nil ? 0 : 1), .buffer(output),
+                .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
+            ] + dropoutArguments(dropout)
+        let options = flashOptions(headSize: headSize, dropout: dropout)
         if flashForwardKernel != .rowPerItem,
             let blocking = flashForwardBlocking(
-                tokens: tokens, headSize: headSize, tiles: flashForwardTiles(tokens: tokens, headSize: headSize).tiles)
+                tokens: tokens, headSize: headSize, tiles: flashForwardTiles(tokens: tokens, headSize: headSize).tiles, dropout: dropout != nil)
         {
             let blocks = (tokens + blocking.rows - 1) / blocking.rows
             try launch(
                 "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
-                local: [blocking.group, 1], options: flashOptions(headSize: headSize) + " " + blocking.buildOptions, arguments)
+                local: [blocking.group, 1], options: options + " " + blocking.buildOptions, arguments)
             return
         }
         let group = flashTiling(headSize: headSize).group
         try launch(
-            "flash_attention", "flash_attention_forward", global: [tokens, batch * heads], local: [group, 1],
-            options: flashOptions(headSize: headSize), arguments)
+            "flash_attention", "flash_attention_forward", global: [tokens, batch * heads], local: [group, 1], options: options, arguments)
     }
 
-    public func flashAttentionBackward(_ operands: AttentionOperands, bias: DeviceStorage?, gradients: AttentionGradients, size: AttentionSize) throws
-    {
+    public func flashAttentionBackward(
+        _ operands: AttentionOperands, bias: DeviceStorage?, dropout: AttentionDropout?, gradients: AttentionGradients, size: AttentionSize
+    ) throws {
         let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
         let (outputGradient, queryGradient, keyGradient, valueGradient) = (gradients.output, gradients.query, gradients.key, gradients.value)
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
         let group = flashTiling(headSize: headSize).group
-        let options = flashOptions(headSize: headSize)
+        let options = flashOptions(headSize: headSize, dropout: dropout)
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
@@ -217,14 +234,14 @@ extension OpenCLBackend: FlashAttentionKernels {
                 [
                     .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(output), .buffer(logSumExp),
                     .buffer(outputGradient), .buffer(queryGradient), .buffer(rowDots), .int(tokens), .int(heads), .float(scale),
-                ])
+                ] + dropoutArguments(dropout))
             try launch(
                 "flash_attention", "flash_attention_backward_key_value_tiled", global: [blocks * blocking.keyValueGroup, batch * heads],
                 local: [blocking.keyValueGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.keyValueGroup),
                 [
                     .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
                     .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
-                ])
+                ] + dropoutArguments(dropout))
             return
         }
         try launch(
@@ -235,13 +252,13 @@ extension OpenCLBackend: FlashAttentionKernels {
             [
                 .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
                 .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
-            ])
+            ] + dropoutArguments(dropout))
         try launch(
             "flash_attention", "flash_attention_backward_query", global: [tokens, batch * heads], local: [group, 1], options: options,
             [
                 .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
                 .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
-            ])
+            ] + dropoutArguments(dropout))
     }
 }
 
