@@ -8,6 +8,41 @@ extension KernelFamilies {
     enum FlashAttention: KernelFamilyDeclaration {
         static let name = "flash_attention"
 
+        /// The forward pass, and the forward and backward passes together, at the seed ViT's
+        /// heads (256 images x 4 heads, N 65, D 12) and ViT-B/16's (8 x 12, N 197, D 64).
+        /// FLOPs: Q K^T and P V are 4 B H N^2 D; the backward recomputes Q K^T and adds dV, dP,
+        /// dQ and dK, 10 B H N^2 D more.
+        static var benchmarks: [BenchmarkRow] {
+            [(256, 4, 65, 12, "256x4x65x12"), (8, 12, 197, 64, "8x12x197x64")].flatMap { batch, heads, tokens, headSize, label in
+                let size = AttentionSize(batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                let forwardFlops = 4 * Double(batch * heads * headSize) * Double(tokens * tokens)
+                /// Inputs and outputs of one call, and the family's kernels on `backend`.
+                func prepared(_ backend: Backend) throws -> (FlashAttentionKernels, AttentionOperands, AttentionGradients) {
+                    let count = size.rows * headSize
+                    let operands = AttentionOperands(
+                        query: try buffer(count, backend), key: try buffer(count, backend), value: try buffer(count, backend),
+                        output: try backend.allocate(count: count), logSumExp: try backend.allocate(count: size.rows))
+                    let gradients = AttentionGradients(
+                        output: try buffer(count, backend), query: try backend.allocate(count: count), key: try backend.allocate(count: count),
+                        value: try backend.allocate(count: count))
+                    return (try backend.kernels(FlashAttentionKernels.self), operands, gradients)
+                }
+                return [
+                    BenchmarkRow(name: "flash_forward", size: label, flops: forwardFlops, bytes: 0) { backend in
+                        let (kernels, operands, _) = try prepared(backend)
+                        return { try kernels.flashAttentionForward(operands, bias: nil, dropout: nil, size: size) }
+                    },
+                    BenchmarkRow(name: "flash_fwd+bwd", size: label, flops: 3.5 * forwardFlops, bytes: 0) { backend in
+                        let (kernels, operands, gradients) = try prepared(backend)
+                        return {
+                            try kernels.flashAttentionForward(operands, bias: nil, dropout: nil, size: size)
+                            try kernels.flashAttentionBackward(operands, bias: nil, dropout: nil, gradients: gradients, size: size)
+                        }
+                    },
+                ]
+            }
+        }
+
         /// Flash attention forward and backward (Kernels/flash_attention.cl) at (B, H, N, D), with
         /// and without an additive bias that masks every other key of some rows and every key of
         /// the last row (whose output is 0 and whose log-sum-exp is +infinity): odd sizes, the
