@@ -1,8 +1,8 @@
 // Tiled exact attention (FlashAttention 2): softmax(scale Q K^T + bias) V without the
 // N x N matrix. Legend: B batch, H heads, N tokens, D head size; Q, K, V, O, dO, dQ, dK,
 // dV are [B, H, N, D]; L (log-sum-exp) and the row dots are [B, H, N]; the optional bias
-// is [H, N, N]. Build options fix HEAD_SIZE (D), FLASH_GROUP (work-items per group, one row
-// each) and FLASH_TILE (rows of the other operand staged in local memory per step).
+// is [H, N, N]. The build option HEAD_SIZE fixes D; each kernel's block and tile sizes are
+// build options too (below).
 // A fully masked row has O = 0 and L = +inf, so its recomputed probabilities are 0.
 // Dropout on the probabilities (inverted, PyTorch's dropout(softmax(S)) V) is compiled in
 // with FLASH_DROPOUT; the kernels take its stream's key, the probability p and 1 / (1 - p)
@@ -12,8 +12,6 @@
 // factor f (0, or 1 / (1 - p) when kept): O = sum_j f P_ij V_j, L stays the undropped
 // scores' log-sum-exp, dV = (f P)^T dO, dS = P (f dP - D) with dP = dO V^T, and the row dots
 // D = rowsum(dO O) of the dropped output (D_i = sum_j P_ij f dP_ij still).
-// Version 1: one work-item per row, dot products over D in private memory (the reference of
-// the version 2 kernels of the forward and backward passes, at the end of the file).
 // CPU counterpart: Sources/ViTCPU/CPUBackend+FlashAttention.swift.
 
 #define DROPOUT_ARGUMENTS const uint dropout_key, const float dropout_probability, const float dropout_scale
@@ -30,183 +28,12 @@ inline bool dropout_keeps(const uint key, const float probability, const int pai
 #define DROPOUT_FACTOR(row, column) 1.0f
 #endif
 
-// Copies FLASH_TILE rows (from `first`) of a [N, D] matrix into local memory, zeros past N.
-inline void load_tile(__global const float *source, __local float *tile, const int first, const int tokens) {
-    for (int i = get_local_id(0); i < FLASH_TILE * HEAD_SIZE; i += FLASH_GROUP) {
+// Rows `first`... of a [N, D] matrix into a block of `rows` rows, times `factor`, zeros past N.
+inline void load_block(__global const float *source, __local float *block, const int first, const int rows, const int tokens,
+                       const float factor) {
+    for (int i = get_local_id(0); i < rows * HEAD_SIZE; i += TILED_GROUP) {
         const int row = first + i / HEAD_SIZE;
-        tile[i] = row < tokens ? source[(size_t)row * HEAD_SIZE + i % HEAD_SIZE] : 0.0f;
-    }
-}
-
-// Row `row` of a [N, D] matrix times `factor` into private memory, or zeros for an
-// inactive work-item (a row past N).
-inline void load_row(__global const float *source, const int row, const bool active, const float factor, float *target) {
-    for (int d = 0; d < HEAD_SIZE; d++) target[d] = active ? source[(size_t)row * HEAD_SIZE + d] * factor : 0.0f;
-}
-
-inline float dot_local(const float *row, __local const float *tile_row) {
-    float sum = 0.0f;
-    for (int d = 0; d < HEAD_SIZE; d++) sum += row[d] * tile_row[d];
-    return sum;
-}
-
-// Groups: (query blocks, B*H). Each work-item owns one query row.
-__kernel void flash_attention_forward(__global const float *query, __global const float *key, __global const float *value,
-                                      __global const float *bias, const int has_bias, __global float *output,
-                                      __global float *log_sum_exp, const int tokens, const int heads, const float scale,
-                                      DROPOUT_ARGUMENTS) {
-    __local float key_tile[FLASH_TILE * HEAD_SIZE];
-    __local float value_tile[FLASH_TILE * HEAD_SIZE];
-    const int pair = get_group_id(1);
-    const int row = get_group_id(0) * FLASH_GROUP + get_local_id(0);
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
-    const bool active = row < tokens;
-    float q[HEAD_SIZE];
-    float accumulator[HEAD_SIZE];
-    load_row(query + base, row, active, scale, q);
-    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] = 0.0f;
-    __global const float *bias_row = bias + ((size_t)(pair % heads) * tokens + (active ? row : 0)) * tokens;
-    float maximum = -INFINITY;
-    float total = 0.0f;
-    for (int first = 0; first < tokens; first += FLASH_TILE) {
-        load_tile(key + base, key_tile, first, tokens);
-        load_tile(value + base, value_tile, first, tokens);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (active) {
-            const int columns = min(FLASH_TILE, tokens - first);
-            float scores[FLASH_TILE];
-            float tile_maximum = -INFINITY;
-            for (int c = 0; c < columns; c++) {
-                scores[c] = dot_local(q, key_tile + c * HEAD_SIZE) + (has_bias ? bias_row[first + c] : 0.0f);
-                tile_maximum = fmax(tile_maximum, scores[c]);
-            }
-            const float new_maximum = fmax(maximum, tile_maximum);
-            if (new_maximum > -INFINITY) {
-                const float correction = exp(maximum - new_maximum);
-                total *= correction;
-                for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] *= correction;
-                for (int c = 0; c < columns; c++) {
-                    const float p = exp(scores[c] - new_maximum);
-                    total += p;
-                    const float weight = p * DROPOUT_FACTOR(row, first + c);
-                    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] += weight * value_tile[c * HEAD_SIZE + d];
-                }
-                maximum = new_maximum;
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (active) {
-        const float inverse = total > 0.0f ? 1.0f / total : 0.0f;
-        for (int d = 0; d < HEAD_SIZE; d++) output[base + (size_t)row * HEAD_SIZE + d] = accumulator[d] * inverse;
-        log_sum_exp[(size_t)pair * tokens + row] = total > 0.0f ? maximum + log(total) : INFINITY;
-    }
-}
-
-// D_i = rowsum(dO_i * O_i), one work-item per row of all B*H*N rows.
-__kernel void flash_attention_backward_dot(__global const float *output, __global const float *output_gradient,
-                                           __global float *row_dots, const int rows) {
-    const int row = get_global_id(0);
-    if (row >= rows) return;
-    float sum = 0.0f;
-    for (int d = 0; d < HEAD_SIZE; d++) sum += output[(size_t)row * HEAD_SIZE + d] * output_gradient[(size_t)row * HEAD_SIZE + d];
-    row_dots[row] = sum;
-}
-
-// Groups: (key blocks, B*H). Each work-item owns one key row j and accumulates dK_j and dV_j
-// over every query: dV_j += f p dO_i, dK_j += scale ds q_i, with p = exp(s - L_i), f the
-// dropout's factor (1 without it) and ds = p (f dO_i . v_j - D_i).
-__kernel void flash_attention_backward_key_value(__global const float *query, __global const float *key, __global const float *value,
-                                                 __global const float *bias, const int has_bias, __global const float *log_sum_exp,
-                                                 __global const float *row_dots, __global const float *output_gradient,
-                                                 __global float *key_gradient, __global float *value_gradient,
-                                                 const int tokens, const int heads, const float scale, DROPOUT_ARGUMENTS) {
-    __local float query_tile[FLASH_TILE * HEAD_SIZE];
-    __local float gradient_tile[FLASH_TILE * HEAD_SIZE];
-    const int pair = get_group_id(1);
-    const int column = get_group_id(0) * FLASH_GROUP + get_local_id(0);
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
-    const bool active = column < tokens;
-    float k[HEAD_SIZE];
-    float v[HEAD_SIZE];
-    float key_accumulator[HEAD_SIZE];
-    float value_accumulator[HEAD_SIZE];
-    load_row(key + base, column, active, scale, k);
-    load_row(value + base, column, active, 1.0f, v);
-    for (int d = 0; d < HEAD_SIZE; d++) {
-        key_accumulator[d] = 0.0f;
-        value_accumulator[d] = 0.0f;
-    }
-    __global const float *bias_column = bias + (size_t)(pair % heads) * tokens * tokens + (active ? column : 0);
-    for (int first = 0; first < tokens; first += FLASH_TILE) {
-        load_tile(query + base, query_tile, first, tokens);
-        load_tile(output_gradient + base, gradient_tile, first, tokens);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (active) {
-            const int rows = min(FLASH_TILE, tokens - first);
-            for (int r = 0; r < rows; r++) {
-                const int row = first + r;
-                const float s = dot_local(k, query_tile + r * HEAD_SIZE) + (has_bias ? bias_column[(size_t)row * tokens] : 0.0f);
-                const float p = exp(s - log_sum_exp[(size_t)pair * tokens + row]);
-                const float factor = DROPOUT_FACTOR(row, column);
-                const float dp = dot_local(v, gradient_tile + r * HEAD_SIZE);
-                const float ds = p * (factor * dp - row_dots[(size_t)pair * tokens + row]);
-                const float weight = p * factor;
-                for (int d = 0; d < HEAD_SIZE; d++) {
-                    value_accumulator[d] += weight * gradient_tile[r * HEAD_SIZE + d];
-                    key_accumulator[d] += ds * query_tile[r * HEAD_SIZE + d];
-                }
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (active) {
-        for (int d = 0; d < HEAD_SIZE; d++) {
-            key_gradient[base + (size_t)column * HEAD_SIZE + d] = key_accumulator[d] * scale;
-            value_gradient[base + (size_t)column * HEAD_SIZE + d] = value_accumulator[d];
-        }
-    }
-}
-
-// Groups: (query blocks, B*H). Each work-item owns one query row: dQ_i = scale sum_j ds_ij k_j,
-// its own pass so that no two work-items write one row (OpenCL 1.2 has no float atomics).
-__kernel void flash_attention_backward_query(__global const float *query, __global const float *key, __global const float *value,
-                                             __global const float *bias, const int has_bias, __global const float *log_sum_exp,
-                                             __global const float *row_dots, __global const float *output_gradient,
-                                             __global float *query_gradient, const int tokens, const int heads, const float scale,
-                                             DROPOUT_ARGUMENTS) {
-    __local float key_tile[FLASH_TILE * HEAD_SIZE];
-    __local float value_tile[FLASH_TILE * HEAD_SIZE];
-    const int pair = get_group_id(1);
-    const int row = get_group_id(0) * FLASH_GROUP + get_local_id(0);
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
-    const bool active = row < tokens;
-    float q[HEAD_SIZE];
-    float gradient[HEAD_SIZE];
-    float accumulator[HEAD_SIZE];
-    load_row(query + base, row, active, scale, q);
-    load_row(output_gradient + base, row, active, 1.0f, gradient);
-    for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] = 0.0f;
-    const float lse = active ? log_sum_exp[(size_t)pair * tokens + row] : INFINITY;
-    const float row_dot = active ? row_dots[(size_t)pair * tokens + row] : 0.0f;
-    __global const float *bias_row = bias + ((size_t)(pair % heads) * tokens + (active ? row : 0)) * tokens;
-    for (int first = 0; first < tokens; first += FLASH_TILE) {
-        load_tile(key + base, key_tile, first, tokens);
-        load_tile(value + base, value_tile, first, tokens);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (active) {
-            const int columns = min(FLASH_TILE, tokens - first);
-            for (int c = 0; c < columns; c++) {
-                const float s = dot_local(q, key_tile + c * HEAD_SIZE) + (has_bias ? bias_row[first + c] : 0.0f);
-                const float p = exp(s - lse);
-                const float ds = p * (DROPOUT_FACTOR(row, first + c) * dot_local(gradient, value_tile + c * HEAD_SIZE) - row_dot);
-                for (int d = 0; d < HEAD_SIZE; d++) accumulator[d] += ds * key_tile[c * HEAD_SIZE + d];
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (active) {
-        for (int d = 0; d < HEAD_SIZE; d++) query_gradient[base + (size_t)row * HEAD_SIZE + d] = accumulator[d] * scale;
+        block[i] = row < tokens ? source[(size_t)row * HEAD_SIZE + i % HEAD_SIZE] * factor : 0.0f;
     }
 }
 
@@ -226,14 +53,6 @@ __kernel void flash_attention_backward_query(__global const float *query, __glob
 #define COLUMN_TILES (BLOCK_COLUMNS / SCORE_COLUMNS)
 #define OUTPUT_TILES_PER_ROW (HEAD_SIZE / OUTPUT_COLUMNS)
 
-// Rows `first`... of a [N, D] matrix into a block of `rows` rows, times `factor`, zeros past N.
-inline void load_block(__global const float *source, __local float *block, const int first, const int rows, const int tokens,
-                       const float factor) {
-    for (int i = get_local_id(0); i < rows * HEAD_SIZE; i += TILED_GROUP) {
-        const int row = first + i / HEAD_SIZE;
-        block[i] = row < tokens ? source[(size_t)row * HEAD_SIZE + i % HEAD_SIZE] * factor : 0.0f;
-    }
-}
 
 __kernel __attribute__((reqd_work_group_size(TILED_GROUP, 1, 1)))
 void flash_attention_forward_tiled(__global const float *query, __global const float *key, __global const float *value,
@@ -336,7 +155,16 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
                 total[i] = 0.0f;
                 for (int j = 0; j < OUTPUT_COLUMNS; j++) accumulator[i][j] *= correction;
             }
+#ifdef FLASH_DROPOUT
+            // A score tile's kept bits, read once for its SCORE_COLUMNS columns.
+            uint kept[ROW_TILE];
+#endif
             for (int c = 0; c < BLOCK_COLUMNS; c++) {
+#ifdef FLASH_DROPOUT
+                if (c % SCORE_COLUMNS == 0) {
+                    for (int i = 0; i < ROW_TILE; i++) kept[i] = kept_bits[(output_row + i) * COLUMN_TILES + c / SCORE_COLUMNS];
+                }
+#endif
                 float p[ROW_TILE];
                 float v[OUTPUT_COLUMNS];
                 for (int i = 0; i < ROW_TILE; i++) {
@@ -344,8 +172,7 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
                     total[i] += p[i];
 #ifdef FLASH_DROPOUT
                     // The totals are of the undropped P; the output takes f P.
-                    const uint kept = kept_bits[(output_row + i) * COLUMN_TILES + c / SCORE_COLUMNS] >> (c % SCORE_COLUMNS);
-                    p[i] = (kept & 1u) ? p[i] * dropout_scale : 0.0f;
+                    p[i] = (kept[i] >> (c % SCORE_COLUMNS)) & 1u ? p[i] * dropout_scale : 0.0f;
 #endif
                 }
                 for (int j = 0; j < OUTPUT_COLUMNS; j++) v[j] = key_value_block[c * HEAD_SIZE + output_column + j];
@@ -397,15 +224,6 @@ void flash_attention_forward_tiled(__global const float *query, __global const f
 #define OWN_TILES (OWN_ROWS / ROW_TILE)
 #define PRODUCT_TILES (OWN_TILES * (OTHER_ROWS / SCORE_COLUMNS))
 #define HEAD_TILES (HEAD_SIZE / OUTPUT_COLUMNS)
-
-// Rows `first`... of a [N, D] matrix into a block of `rows` rows, times `factor`, zeros past N.
-inline void stage_rows(__global const float *source, __local float *block, const int first, const int rows, const int tokens,
-                       const float factor) {
-    for (int i = get_local_id(0); i < rows * HEAD_SIZE; i += TILED_GROUP) {
-        const int row = first + i / HEAD_SIZE;
-        block[i] = row < tokens ? source[(size_t)row * HEAD_SIZE + i % HEAD_SIZE] * factor : 0.0f;
-    }
-}
 
 // Product tile `tile` of an own block [OWN_ROWS, D] and an other block [OTHER_ROWS, D]
 // (own rows by other rows, summed over D); sets its first own row and other row.
@@ -459,8 +277,8 @@ void flash_attention_backward_query_tiled(__global const float *query, __global 
     const int first_row = get_group_id(0) * OWN_ROWS;
     const size_t base = (size_t)pair * tokens * HEAD_SIZE;
     __global const float *bias_block = bias + (size_t)(pair % heads) * tokens * tokens;
-    stage_rows(query + base, query_block, first_row, OWN_ROWS, tokens, scale);
-    stage_rows(output_gradient + base, gradient_block, first_row, OWN_ROWS, tokens, 1.0f);
+    load_block(query + base, query_block, first_row, OWN_ROWS, tokens, scale);
+    load_block(output_gradient + base, gradient_block, first_row, OWN_ROWS, tokens, 1.0f);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int r = item; r < OWN_ROWS; r += TILED_GROUP) {
         const int row = first_row + r;
@@ -484,8 +302,8 @@ void flash_attention_backward_query_tiled(__global const float *query, __global 
         // The previous block's gradient tiles have read the keys and dS (and, before the
         // first block, the row dots and L are written).
         barrier(CLK_LOCAL_MEM_FENCE);
-        stage_rows(key + base, key_block, first_column, OTHER_ROWS, tokens, 1.0f);
-        stage_rows(value + base, value_block, first_column, OTHER_ROWS, tokens, 1.0f);
+        load_block(key + base, key_block, first_column, OTHER_ROWS, tokens, 1.0f);
+        load_block(value + base, value_block, first_column, OTHER_ROWS, tokens, 1.0f);
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int t = item; t < PRODUCT_TILES; t += TILED_GROUP) {
             int tile_row, tile_column;
@@ -550,8 +368,8 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
     const int first_row = get_group_id(0) * OWN_ROWS;
     const size_t base = (size_t)pair * tokens * HEAD_SIZE;
     __global const float *bias_block = bias + (size_t)(pair % heads) * tokens * tokens;
-    stage_rows(key + base, key_block, first_row, OWN_ROWS, tokens, 1.0f);
-    stage_rows(value + base, value_block, first_row, OWN_ROWS, tokens, 1.0f);
+    load_block(key + base, key_block, first_row, OWN_ROWS, tokens, 1.0f);
+    load_block(value + base, value_block, first_row, OWN_ROWS, tokens, 1.0f);
     // Work-items [0, tiles) own a dV tile, [tiles, 2 tiles) a dK tile.
     const int tiles = OWN_TILES * HEAD_TILES;
     const bool has_output = item < 2 * tiles;
@@ -569,8 +387,8 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
     for (int first_column = 0; first_column < tokens; first_column += OTHER_ROWS) {
         // The previous block's gradient tiles have read the queries, dO, P and dS.
         barrier(CLK_LOCAL_MEM_FENCE);
-        stage_rows(query + base, query_block, first_column, OTHER_ROWS, tokens, scale);
-        stage_rows(output_gradient + base, gradient_block, first_column, OTHER_ROWS, tokens, 1.0f);
+        load_block(query + base, query_block, first_column, OTHER_ROWS, tokens, scale);
+        load_block(output_gradient + base, gradient_block, first_column, OTHER_ROWS, tokens, 1.0f);
         for (int c = item; c < OTHER_ROWS; c += TILED_GROUP) {
             const int column = first_column + c;
             // Queries past N get +inf, so their probabilities are 0.
@@ -587,14 +405,8 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
             for (int i = 0; i < ROW_TILE; i++)
                 for (int j = 0; j < SCORE_COLUMNS; j++) {
                     const int index = (tile_row + i) * OTHER_ROWS + tile_column + j;
-#ifdef FLASH_DROPOUT
-                    // Key row, query column; the factor waits in `probabilities` for the next pass.
-                    const float factor = DROPOUT_FACTOR(first_column + tile_column + j, first_row + tile_row + i);
-                    probabilities[index] = factor;
-                    products[index] = s[i][j] * factor - dot[j];
-#else
-                    products[index] = s[i][j] - dot[j];
-#endif
+                    // Key row, query column.
+                    products[index] = s[i][j] * DROPOUT_FACTOR(first_column + tile_column + j, first_row + tile_row + i) - dot[j];
                 }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -613,11 +425,8 @@ void flash_attention_backward_key_value_tiled(__global const float *query, __glo
                     if (row < tokens && column < tokens)
                         p = exp(s[i][j] + (has_bias ? bias_block[(size_t)column * tokens + row] : 0.0f) - lse[j]);
                     const int index = (tile_row + i) * OTHER_ROWS + tile_column + j;
-#ifdef FLASH_DROPOUT
-                    probabilities[index] *= p;
-#else
-                    probabilities[index] = p;
-#endif
+                    // The factor drawn again, which costs arithmetic rather than a load.
+                    probabilities[index] = p * DROPOUT_FACTOR(column, row);
                     products[index] *= p;
                 }
             }

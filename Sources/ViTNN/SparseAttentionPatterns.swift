@@ -72,9 +72,12 @@ public enum Fibottention {
         }
         let offsets = headOffsets(patches: patches, heads: heads, minimumWindow: minimumWindow, maximumWindow: maximum, modified: modified)
         let order = headOrder(heads: heads, layer: layer)
-        return try classTokenPattern(tokens: tokens, heads: heads) { head, patch in
-            offsets[order[head]].flatMap { [patch - $0, patch + $0] }
-        }
+        let bands = try SparseAttentionBands(
+            gridWidth: 0,
+            heads: (0..<heads).map { head in
+                offsets[order[head]].flatMap { [SparseAttentionBands.Band(offset: -$0), SparseAttentionBands.Band(offset: $0)] }
+            })
+        return try SparseAttentionPattern(bands: bands, tokens: tokens)
     }
 }
 
@@ -98,40 +101,28 @@ public enum SparsePatterns {
     public static func dilated(tokens: Int, heads: Int, window: Int, rates: [Int]) throws -> SparseAttentionPattern {
         let side = try gridSide(tokens: tokens, mechanism: "dilated")
         let reach = (window - 1) / 2
-        return try classTokenPattern(tokens: tokens, heads: heads) { head, patch in
-            let rate = rates[head % rates.count]
-            let (row, column) = patch.quotientAndRemainder(dividingBy: side)
-            var keys: [Int] = []
-            for rowStep in -reach...reach {
-                for columnStep in -reach...reach {
-                    let (keyRow, keyColumn) = (row + rowStep * rate, column + columnStep * rate)
-                    if (0..<side).contains(keyRow) && (0..<side).contains(keyColumn) { keys.append(keyRow * side + keyColumn) }
+        let bands = try SparseAttentionBands(
+            gridWidth: side,
+            heads: (0..<heads).map { head in
+                let rate = rates[head % rates.count]
+                return (-reach...reach).flatMap { rowStep in
+                    (-reach...reach).map { columnStep in
+                        SparseAttentionBands.Band(offset: (rowStep * side + columnStep) * rate, columnShift: columnStep * rate)
+                    }
                 }
-            }
-            return keys
-        }
+            })
+        return try SparseAttentionPattern(bands: bands, tokens: tokens)
     }
 
     /// Axial attention's two passes: every patch attends to its grid row, then to its grid column.
     public static func axial(tokens: Int, heads: Int) throws -> (rows: SparseAttentionPattern, columns: SparseAttentionPattern) {
         let side = try gridSide(tokens: tokens, mechanism: "axial")
-        let rows = try classTokenPattern(tokens: tokens, heads: heads) { _, patch in
-            let start = patch / side * side
-            return Array(start..<(start + side))
-        }
-        let columns = try classTokenPattern(tokens: tokens, heads: heads) { _, patch in
-            Array(stride(from: patch % side, to: side * side, by: side))
-        }
-        return (rows, columns)
+        let steps = (1 - side)...(side - 1)
+        let rows = steps.map { SparseAttentionBands.Band(offset: $0, columnShift: $0) }
+        let columns = steps.map { SparseAttentionBands.Band(offset: $0 * side) }
+        return (
+            try SparseAttentionPattern(bands: SparseAttentionBands(gridWidth: side, heads: Array(repeating: rows, count: heads)), tokens: tokens),
+            try SparseAttentionPattern(bands: SparseAttentionBands(gridWidth: side, heads: Array(repeating: columns, count: heads)), tokens: tokens)
+        )
     }
-}
-
-/// A pattern over the class token (token 0: its row and column dense) and N patches, where
-/// `patchKeys(head, patch)` lists the patches a patch attends to (those outside 0..<N dropped).
-func classTokenPattern(tokens: Int, heads: Int, patchKeys: (Int, Int) -> [Int]) throws -> SparseAttentionPattern {
-    let patches = tokens - 1
-    let keys = (0..<heads).map { head in
-        [Array(0..<tokens)] + (0..<patches).map { patch in [0] + patchKeys(head, patch).filter { (0..<patches).contains($0) }.map { $0 + 1 } }
-    }
-    return try SparseAttentionPattern(keys: keys, tokens: tokens)
 }

@@ -19,8 +19,6 @@ public final class OpenCLBackend: Backend {
     package let maximumWorkGroupSize: Int
     public let viewAlignment: Int
     public internal(set) var commandCounts = CommandCounts()
-    /// The flash family's forward kernel (the tiled one unless a check asks for version 1).
-    public var flashForwardKernel = FlashForwardKernel.tiled
     /// The configurations `vit tune` stored for this device (read when the backend opens).
     public var tuning: KernelTuning
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
@@ -291,22 +289,4 @@ public final class OpenCLBackend: Backend {
             return Profiler.Interval(start: Double(start) * 1e-9, end: Double(end) * 1e-9)
         }
     }
-}
-
-/// Which kernels of the flash family run, forward and backward.
-public enum FlashForwardKernel: String, CaseIterable, Sendable {
-    /// Version 2 of both passes: register tiles of scores and outputs
-    /// (`flash_attention_forward_tiled`) and of products and gradients
-    /// (`flash_attention_backward_query_tiled`, `flash_attention_backward_key_value_tiled`).
-    case tiled
-    /// Version 2 forward, version 1 backward (`flash_attention_backward_dot`,
-    /// `flash_attention_backward_key_value`, `flash_attention_backward_query`): the reference of
-    /// the tiled backward until it is proven.
-    case tiledForward = "tiled-forward"
-    /// Version 1 of both passes: one row per work-item (`flash_attention_forward` and the
-    /// version 1 backward), the reference of version 2.
-    case rowPerItem = "row-per-item"
-
-    /// Whether the backward pass is version 2.
-    public var tiledBackward: Bool { self == .tiled }
 }

@@ -89,35 +89,27 @@ final class FlashAttentionTests: XCTestCase {
         return result
     }
 
-    /// Compares `backend`'s flash attention with the N x N reference on the CPU; on OpenCL once
-    /// per kernel choice of `forwardKernels` (`.tiled` is version 2 of both passes).
+    /// Compares `backend`'s flash attention with the N x N reference on the CPU.
     private func compare(
-        _ backend: Backend, tokens: Int, headSize: Int, masked: Bool = false, batch: Int = 1, heads: Int = 2,
-        forwardKernels: [FlashForwardKernel] = [.tiled], dropout: AttentionDropout? = nil
+        _ backend: Backend, tokens: Int, headSize: Int, masked: Bool = false, batch: Int = 1, heads: Int = 2, dropout: AttentionDropout? = nil
     ) throws {
         let expected = try run(
             flash: false, on: cpu, batch: batch, heads: heads, tokens: tokens, headSize: headSize, masked: masked, dropout: dropout)
-        let openCL = backend as? OpenCLBackend
-        defer { openCL?.flashForwardKernel = .tiled }
-        for forwardKernel in openCL == nil ? [.tiled] : forwardKernels {
-            openCL?.flashForwardKernel = forwardKernel
-            let actual = try run(
-                flash: true, on: backend, batch: batch, heads: heads, tokens: tokens, headSize: headSize, masked: masked, dropout: dropout)
-            // Sums over N keys in another order (tiles, online softmax): rounding grows like
-            // sqrt(N) u |terms|; the gradients sum one more level of such terms.
-            let tolerance = 2e-6 * Float(tokens).squareRoot() * 4
-            let label =
-                "\(backend.device)\(openCL == nil ? "" : " " + forwardKernel.rawValue), N \(tokens), D \(headSize), masked \(masked)"
-                + (dropout == nil ? "" : ", dropout \(dropout!.probability)")
-            for (name, wanted, got) in [
-                ("output", expected.output, actual.output), ("dQ", expected.gradients[0], actual.gradients[0]),
-                ("dK", expected.gradients[1], actual.gradients[1]), ("dV", expected.gradients[2], actual.gradients[2]),
-            ] {
-                XCTAssertFalse(got.contains { $0.isNaN }, "\(name) has NaN (\(label))")
-                let worst = zip(wanted, got).map { abs($0 - $1) / (1 + abs($0)) }.max() ?? 0
-                XCTAssertLessThanOrEqual(worst, tolerance, "\(name) on \(label)")
-                print("flash \(label) \(name): max difference \(worst)")
-            }
+        let actual = try run(
+            flash: true, on: backend, batch: batch, heads: heads, tokens: tokens, headSize: headSize, masked: masked, dropout: dropout)
+        // Sums over N keys in another order (tiles, online softmax): rounding grows like
+        // sqrt(N) u |terms|; the gradients sum one more level of such terms.
+        let tolerance = 2e-6 * Float(tokens).squareRoot() * 4
+        let label =
+            "\(backend.device), N \(tokens), D \(headSize), masked \(masked)" + (dropout == nil ? "" : ", dropout \(dropout!.probability)")
+        for (name, wanted, got) in [
+            ("output", expected.output, actual.output), ("dQ", expected.gradients[0], actual.gradients[0]),
+            ("dK", expected.gradients[1], actual.gradients[1]), ("dV", expected.gradients[2], actual.gradients[2]),
+        ] {
+            XCTAssertFalse(got.contains { $0.isNaN }, "\(name) has NaN (\(label))")
+            let worst = zip(wanted, got).map { abs($0 - $1) / (1 + abs($0)) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, tolerance, "\(name) on \(label)")
+            print("flash \(label) \(name): max difference \(worst)")
         }
     }
 
@@ -129,15 +121,12 @@ final class FlashAttentionTests: XCTestCase {
         }
     }
 
-    /// The tiled kernels at the sequence lengths and head sizes of the attention issue, with the
-    /// version 1 backward (its reference until it is removed) at every one, and version 1 of
-    /// both passes where it has always been checked.
+    /// The tiled kernels at the sequence lengths and head sizes of the attention issue.
     func testOpenCLAgainstReference() throws {
         let device = try TestDevices.openCL()
         for tokens in [1, 7, 65, 197, 257, 1025] {
             for headSize in [12, 16, 32, 64, 128] {
-                let kernels: [FlashForwardKernel] = [16, 32, 64].contains(headSize) ? FlashForwardKernel.allCases : [.tiled, .tiledForward]
-                try compare(device, tokens: tokens, headSize: headSize, forwardKernels: kernels)
+                try compare(device, tokens: tokens, headSize: headSize)
             }
         }
     }
@@ -155,7 +144,7 @@ final class FlashAttentionTests: XCTestCase {
         let devices = [cpu] + (DeviceRegistry.shared.openCLDevices.isEmpty ? [] : [try TestDevices.openCL()])
         for backend in devices {
             for tokens in [7, 65, 300] {
-                try compare(backend, tokens: tokens, headSize: 16, masked: true, batch: 2, heads: 2, forwardKernels: FlashForwardKernel.allCases)
+                try compare(backend, tokens: tokens, headSize: 16, masked: true, batch: 2, heads: 2)
             }
         }
     }
@@ -173,24 +162,20 @@ final class FlashAttentionTests: XCTestCase {
         }
     }
 
-    /// The same on the OpenCL device, every kernel choice (version 2, version 2 forward with the
-    /// version 1 backward, version 1).
+    /// The same on the OpenCL device at the sequence lengths and head sizes of the attention
+    /// issue, the head sizes of each N taking masked and fully masked rows in turn.
     func testDropoutOpenCLAgainstReference() throws {
         let device = try TestDevices.openCL()
-        for tokens in [1, 7, 65, 197] {
-            for headSize in [16, 64] {
-                for masked in [false, true] {
-                    try compare(
-                        device, tokens: tokens, headSize: headSize, masked: masked, batch: 2, forwardKernels: FlashForwardKernel.allCases,
-                        dropout: Self.dropout)
-                }
+        for (row, tokens) in [1, 7, 65, 197, 257, 1025].enumerated() {
+            for (column, headSize) in [12, 16, 32, 64, 128].enumerated() {
+                try compare(device, tokens: tokens, headSize: headSize, masked: (row + column) % 2 == 0, batch: 1, dropout: Self.dropout)
             }
         }
     }
 
     /// The masks themselves: with V and dO the identity (N = D), the output is the dropped
     /// probabilities, M P / (1 - p), and dV their transpose, so every entry's zero or not shows
-    /// whether it was dropped. The CPU, each OpenCL kernel choice and `Tensor.dropout` of the
+    /// whether it was dropped. The CPU, the OpenCL device and `Tensor.dropout` of the
     /// materialised probabilities must drop exactly the same entries (p 0.5, so about half).
     func testDropoutMasksMatchAcrossBackendsAndTheReference() throws {
         let devices = [cpu] + (DeviceRegistry.shared.openCLDevices.isEmpty ? [] : [try TestDevices.openCL()])
@@ -205,32 +190,26 @@ final class FlashAttentionTests: XCTestCase {
         let dropped = reference.filter { $0 == 0 }.count
         XCTAssertEqual(Double(dropped) / Double(reference.count), 0.5, accuracy: 0.02)
         for backend in devices {
-            let openCL = backend as? OpenCLBackend
-            defer { openCL?.flashForwardKernel = .tiled }
-            for forwardKernel in openCL == nil ? [.tiled] : FlashForwardKernel.allCases {
-                openCL?.flashForwardKernel = forwardKernel
-                let (q, k, v) = try (
-                    Tensor(queries, shape: shape, on: backend, requiresGradient: true),
-                    Tensor(keys, shape: shape, on: backend, requiresGradient: true),
-                    Tensor(identity, shape: shape, on: backend, requiresGradient: true)
-                )
-                let output = try flashAttention(query: q, key: k, value: v, dropout: dropout)
-                try output.backward(Tensor(identity, shape: shape, on: backend))
-                let (probabilities, valueGradient) = (try output.toArray(), try v.gradient!.toArray())
-                let label = "\(backend.device)\(openCL == nil ? "" : " " + forwardKernel.rawValue)"
-                var (maskDifferences, worst) = (0, Float(0))
-                for index in reference.indices {
-                    let (row, column) = ((index / tokens) % tokens, index % tokens)
-                    let transposed = index - row * tokens - column + column * tokens + row
-                    for got in [probabilities[index], valueGradient[transposed]] {
-                        if (got == 0) != (reference[index] == 0) { maskDifferences += 1 }
-                        worst = max(worst, abs(got - reference[index]))
-                    }
+            let (q, k, v) = try (
+                Tensor(queries, shape: shape, on: backend, requiresGradient: true),
+                Tensor(keys, shape: shape, on: backend, requiresGradient: true),
+                Tensor(identity, shape: shape, on: backend, requiresGradient: true)
+            )
+            let output = try flashAttention(query: q, key: k, value: v, dropout: dropout)
+            try output.backward(Tensor(identity, shape: shape, on: backend))
+            let (probabilities, valueGradient) = (try output.toArray(), try v.gradient!.toArray())
+            var (maskDifferences, worst) = (0, Float(0))
+            for index in reference.indices {
+                let (row, column) = ((index / tokens) % tokens, index % tokens)
+                let transposed = index - row * tokens - column + column * tokens + row
+                for got in [probabilities[index], valueGradient[transposed]] {
+                    if (got == 0) != (reference[index] == 0) { maskDifferences += 1 }
+                    worst = max(worst, abs(got - reference[index]))
                 }
-                XCTAssertEqual(maskDifferences, 0, "entries dropped differently on \(label)")
-                XCTAssertLessThanOrEqual(worst, 1e-6, "dropped probabilities on \(label)")
-                print("flash dropout masks \(label): \(dropped) of \(reference.count) dropped, \(maskDifferences) differ, max difference \(worst)")
             }
+            XCTAssertEqual(maskDifferences, 0, "entries dropped differently on \(backend.device)")
+            XCTAssertLessThanOrEqual(worst, 1e-6, "dropped probabilities on \(backend.device)")
+            print("flash dropout masks \(backend.device): \(dropped) of \(reference.count) dropped, \(maskDifferences) differ, max difference \(worst)")
         }
     }
 

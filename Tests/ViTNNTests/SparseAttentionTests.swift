@@ -7,6 +7,7 @@ import XCTest
 /// The sparse mechanisms against the dense masked reference: the naive CPU attention with the
 /// full N x N mask, written straight from the formulas, forward and every gradient, on both backends.
 final class SparseAttentionTests: XCTestCase {
+    private typealias Band = SparseAttentionBands.Band
     private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
     private let heads = 3
 
@@ -92,6 +93,53 @@ final class SparseAttentionTests: XCTestCase {
     func testMechanismsMatchDenseReferenceOnOpenCL() throws {
         guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: sparse attention on OpenCL skipped") }
         try compareMechanisms(on: DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
+    }
+
+    /// The OpenCL band kernels (with the index-list kernels on the class token's row and
+    /// column) against the CPU's index lists, forward and every gradient, both mask modes, at
+    /// the sequence lengths and head sizes of the attention issue: at each N the head sizes take
+    /// in turn a band pattern on the flattened patches, Fibottention where its windows fit, and
+    /// dilated (rates 1 and 2) and both axial passes where N - 1 is a square.
+    func testBandKernelsMatchTheCPUOverTheIssueGrid() throws {
+        guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: the band kernels skipped") }
+        let device = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))
+        for tokens in [1, 7, 65, 197, 257, 1025] {
+            let line = try SparseAttentionBands(
+                gridWidth: 0, heads: (0..<heads).map { head in [0, head + 1, 3 * head + 2].flatMap { [Band(offset: -$0), Band(offset: $0)] } })
+            var patterns = [("line", try SparseAttentionPattern(bands: line, tokens: tokens))]
+            if tokens >= 65 {
+                patterns.append(
+                    ("fibottention", try Fibottention.pattern(tokens: tokens, heads: heads, layer: 1, minimumWindow: 5, maximumWindow: nil, modified: false)))
+            }
+            if let (rows, columns) = try? SparsePatterns.axial(tokens: tokens, heads: heads) {
+                patterns += [
+                    ("dilated", try SparsePatterns.dilated(tokens: tokens, heads: heads, window: 3, rates: [1, 2])), ("axial rows", rows),
+                    ("axial columns", columns),
+                ]
+            }
+            let indices = try patterns.map { name, pattern in
+                XCTAssertNotNil(pattern.bands, name)
+                return (name, try pattern.upload(to: cpu), try pattern.upload(to: device))
+            }
+            // Every (N, D) with one of the patterns in turn, each pattern at several head sizes.
+            for (position, headSize) in [12, 16, 32, 64, 128].enumerated() {
+                let (name, cpuIndex, deviceIndex) = indices[position % indices.count]
+                for mode in SparseAttentionMaskMode.allCases {
+                    let expected = try outputsAndGradients(on: cpu, tokens: tokens, headSize: headSize) {
+                        try sparseAttention(query: $0, key: $1, value: $2, index: cpuIndex, mode: mode)
+                    }
+                    let actual = try outputsAndGradients(on: device, tokens: tokens, headSize: headSize) {
+                        try sparseAttention(query: $0, key: $1, value: $2, index: deviceIndex, mode: mode)
+                    }
+                    // As `vit check`: the class token's dense row sums N terms, so the bound grows like sqrt(N) u.
+                    for (output, (got, wanted)) in zip(actual, expected).enumerated() {
+                        let worst = zip(got, wanted).map { abs($0 - $1) - 1e-4 * abs($1) }.max() ?? 0
+                        XCTAssertLessThanOrEqual(
+                            worst, 2e-6 * Float(tokens).squareRoot(), "\(name) \(mode.rawValue) N=\(tokens) D=\(headSize) output \(output)")
+                    }
+                }
+            }
+        }
     }
 
     /// In neg-inf mode a query without any key outputs 0 (not NaN) and passes no gradient on.

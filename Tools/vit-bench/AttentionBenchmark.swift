@@ -37,12 +37,6 @@ struct AttentionBenchmark: ParsableCommand {
             "Also draw time and peak memory against the token count (log-log, forward and forward+backward) into this PNG (needs gnuplot).",
             valueName: "file.png"))
     var plot: String?
-    @Option(
-        name: .long,
-        help:
-            "The OpenCL kernels of flash attention (standard): tiled (version 2 of both passes), tiled-forward (version 2 forward, version 1 backward) or row-per-item (version 1 of both, the reference)."
-    )
-    var flashForward = FlashForwardKernel.tiled
 
     func validate() throws {
         try requireDuration(seconds, flag: "--seconds")
@@ -102,7 +96,6 @@ struct AttentionBenchmark: ParsableCommand {
         print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
         for target in devices {
             let backend = try registry.backend(for: target)
-            (backend as? OpenCLBackend)?.flashForwardKernel = flashForward
             for kind in kinds {
                 for count in counts {
                     if Self.isQuadratic(kind) && count > quadraticLimit { continue }
@@ -207,4 +200,3 @@ struct AttentionBenchmark: ParsableCommand {
     }
 }
 
-extension FlashForwardKernel: ExpressibleByArgument {}

@@ -52,27 +52,19 @@ extension KernelFamilies {
         /// softmax, in another order on each backend; rounding grows like sqrt(N) u |terms|, and
         /// the gradients sum one more level of such terms: 8e-6 sqrt(N) absolute and relative
         /// (FlashAttentionTests holds both backends to the same bound against the N x N reference).
-        /// Each check runs once per kernel choice of the OpenCL backend: version 2 of both passes,
-        /// version 2 forward with the version 1 backward, and version 1 of both (the references);
-        /// and each with and without dropout on the probabilities (p 0.25: the backends must drop
-        /// the same entries, or outputs differ by whole terms, far past the tolerance).
+        /// Each check runs with and without dropout on the probabilities (p 0.25: the backends must
+        /// drop the same entries, or outputs differ by whole terms, far past the tolerance).
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
-            let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
+            let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32), (1, 2, 65, 64)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
             let variants = [false, true].flatMap { dropout in [false, true].map { masked in (masked, dropout) } }
             for (batch, heads, tokens, headSize) in shapes {
-                for ((masked, dropped), forwardKernel) in variants.flatMap({ variant in FlashForwardKernel.allCases.map { (variant, $0) } }) {
+                for (masked, dropped) in variants {
                     let tolerance = 8e-6 * Float(tokens).squareRoot()
                     let dropout = dropped ? AttentionDropout(probability: 0.25, seed: 61, offset: 3) : nil
                     let size = "\(batch)x\(heads)x\(tokens)x\(headSize)" + (masked ? " masked" : "") + (dropped ? " dropout 0.25" : "")
-                    let kernel =
-                        [.tiled: "flash_attention v2", .tiledForward: "flash_attention v2, backward v1"][forwardKernel] ?? "flash_attention v1"
                     checks.append(
-                        KernelCheck(kernel: kernel, size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
-                            let openCL = backend as? OpenCLBackend
-                            let previous = openCL?.flashForwardKernel
-                            openCL?.flashForwardKernel = forwardKernel
-                            defer { if let previous { openCL?.flashForwardKernel = previous } }
+                        KernelCheck(kernel: "flash_attention", size: size, absoluteTolerance: tolerance, relativeTolerance: tolerance) { backend in
                             let bias = masked ? try upload(maskingBias(heads: heads, tokens: tokens), to: backend) : nil
                             let size = AttentionSize(
                                 batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
@@ -125,21 +117,18 @@ extension KernelFamilies.FlashAttention: TunableKernelFamily {
 /// sizes are build options chosen per device, so each (device, head size) gets a program
 /// specialised with private arrays of exactly D floats.
 extension OpenCLBackend: FlashAttentionKernels {
-    /// Work-items per group (one row each) and rows staged per tile, for head size `headSize`.
-    func flashTiling(headSize: Int) -> (group: Int, tile: Int) {
-        let group = min(64, maximumWorkGroupSize)
-        // Two tiles of `tile` x D floats in local memory: at most 16 KiB and at most half the
-        // device's local memory.
-        let localFloats = min(16384, localMemoryBytes / 2) / MemoryLayout<Float>.size
-        let tile = max(4, min(32, localFloats / (2 * max(headSize, 1))))
-        return (group, tile)
-    }
-
     /// The build options of every flash kernel; dropout compiles its code in (FLASH_DROPOUT),
     /// so the kernels without it are those built before dropout existed.
     private func flashOptions(headSize: Int, dropout: AttentionDropout?) -> String {
-        let (group, tile) = flashTiling(headSize: headSize)
-        return "-DHEAD_SIZE=\(headSize) -DFLASH_GROUP=\(group) -DFLASH_TILE=\(tile)" + (dropout == nil ? "" : " -DFLASH_DROPOUT")
+        "-DHEAD_SIZE=\(headSize)" + (dropout == nil ? "" : " -DFLASH_DROPOUT")
+    }
+
+    /// The error for a shape whose smallest blocks do not fit the device's local memory (every
+    /// OpenCL device has at least 32 KiB, which holds them up to D 128).
+    private func blocksDoNotFit(_ pass: String, _ size: AttentionSize) -> ViTError {
+        .invalidArgument(
+            operation: "flashAttention\(pass)",
+            detail: "head size \(size.headSize) needs more local memory than \(device)'s \(localMemoryBytes) bytes hold even in its smallest blocks")
     }
 
     /// The last three arguments of every flash kernel but the row dots': the dropout stream's
@@ -158,10 +147,9 @@ extension OpenCLBackend: FlashAttentionKernels {
         return (.standard, false)
     }
 
-    /// The forward kernel this device runs at a shape and why, for reports:
-    /// "tiled rows64-keys64 (tuned)", "(heuristic)", or "row-per-item".
+    /// The forward kernel's blocks this device runs at a shape and why, for reports:
+    /// "tiled rows64-keys64 (tuned)" or "(heuristic)".
     public func flashForwardChoice(tokens: Int, headSize: Int) -> String {
-        guard flashForwardKernel != .rowPerItem else { return flashForwardKernel.rawValue }
         let (tiles, tuned) = flashForwardTiles(tokens: tokens, headSize: headSize)
         return "tiled \(tiles.name) (\(tuned ? "tuned" : "heuristic"))"
     }
@@ -234,19 +222,14 @@ extension OpenCLBackend: FlashAttentionKernels {
                 .buffer(logSumExp), .int(tokens), .int(heads), .float(scale),
             ] + dropoutArguments(dropout)
         let options = flashOptions(headSize: headSize, dropout: dropout)
-        if flashForwardKernel != .rowPerItem,
+        guard
             let blocking = flashForwardBlocking(
                 tokens: tokens, headSize: headSize, tiles: flashForwardTiles(tokens: tokens, headSize: headSize).tiles, dropout: dropout != nil)
-        {
-            let blocks = (tokens + blocking.rows - 1) / blocking.rows
-            try launch(
-                "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
-                local: [blocking.group, 1], options: options + " " + blocking.buildOptions, arguments)
-            return
-        }
-        let group = flashTiling(headSize: headSize).group
+        else { throw blocksDoNotFit("Forward", size) }
+        let blocks = (tokens + blocking.rows - 1) / blocking.rows
         try launch(
-            "flash_attention", "flash_attention_forward", global: [tokens, batch * heads], local: [group, 1], options: options, arguments)
+            "flash_attention", "flash_attention_forward_tiled", global: [blocks * blocking.group, batch * heads],
+            local: [blocking.group, 1], options: options + " " + blocking.buildOptions, arguments)
     }
 
     public func flashAttentionBackward(
@@ -255,44 +238,26 @@ extension OpenCLBackend: FlashAttentionKernels {
         let (query, key, value, output, logSumExp) = (operands.query, operands.key, operands.value, operands.output, operands.logSumExp)
         let (outputGradient, queryGradient, keyGradient, valueGradient) = (gradients.output, gradients.query, gradients.key, gradients.value)
         let (batch, heads, tokens, headSize, scale) = (size.batch, size.heads, size.tokens, size.headSize, size.scale)
-        let group = flashTiling(headSize: headSize).group
         let options = flashOptions(headSize: headSize, dropout: dropout)
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
-        if flashForwardKernel.tiledBackward, let blocking = flashBackwardBlocking(tokens: tokens, headSize: headSize) {
-            // The query kernel writes the row dots that the key/value kernel reads.
-            let blocks = (tokens + blocking.ownRows - 1) / blocking.ownRows
-            try launch(
-                "flash_attention", "flash_attention_backward_query_tiled", global: [blocks * blocking.queryGroup, batch * heads],
-                local: [blocking.queryGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.queryGroup),
-                [
-                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(output), .buffer(logSumExp),
-                    .buffer(outputGradient), .buffer(queryGradient), .buffer(rowDots), .int(tokens), .int(heads), .float(scale),
-                ] + dropoutArguments(dropout))
-            try launch(
-                "flash_attention", "flash_attention_backward_key_value_tiled", global: [blocks * blocking.keyValueGroup, batch * heads],
-                local: [blocking.keyValueGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.keyValueGroup),
-                [
-                    .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
-                    .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
-                ] + dropoutArguments(dropout))
-            return
-        }
+        guard let blocking = flashBackwardBlocking(tokens: tokens, headSize: headSize) else { throw blocksDoNotFit("Backward", size) }
+        // The query kernel writes the row dots that the key/value kernel reads.
+        let blocks = (tokens + blocking.ownRows - 1) / blocking.ownRows
         try launch(
-            "flash_attention", "flash_attention_backward_dot", global: [rows], options: options,
-            [.buffer(output), .buffer(outputGradient), .buffer(rowDots), .int(rows)])
+            "flash_attention", "flash_attention_backward_query_tiled", global: [blocks * blocking.queryGroup, batch * heads],
+            local: [blocking.queryGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.queryGroup),
+            [
+                .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(output), .buffer(logSumExp),
+                .buffer(outputGradient), .buffer(queryGradient), .buffer(rowDots), .int(tokens), .int(heads), .float(scale),
+            ] + dropoutArguments(dropout))
         try launch(
-            "flash_attention", "flash_attention_backward_key_value", global: [tokens, batch * heads], local: [group, 1], options: options,
+            "flash_attention", "flash_attention_backward_key_value_tiled", global: [blocks * blocking.keyValueGroup, batch * heads],
+            local: [blocking.keyValueGroup, 1], options: options + " " + blocking.buildOptions(group: blocking.keyValueGroup),
             [
                 .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
                 .buffer(outputGradient), .buffer(keyGradient), .buffer(valueGradient), .int(tokens), .int(heads), .float(scale),
-            ] + dropoutArguments(dropout))
-        try launch(
-            "flash_attention", "flash_attention_backward_query", global: [tokens, batch * heads], local: [group, 1], options: options,
-            [
-                .buffer(query), .buffer(key), .buffer(value), .buffer(biasBuffer), .int(hasBias), .buffer(logSumExp), .buffer(rowDots),
-                .buffer(outputGradient), .buffer(queryGradient), .int(tokens), .int(heads), .float(scale),
             ] + dropoutArguments(dropout))
     }
 }

@@ -7,9 +7,10 @@ extension KernelFamilies {
     enum SparseAttention: KernelFamilyDeclaration {
         static let name = "sparse_attention"
 
-        /// Sparse attention forward and backward (both mask modes) on banded patterns with a dense
-        /// first row and column (Fibottention's shape) and an empty row, at odd and ViT sizes, and
-        /// in the full scope over N 1 to 1025 and D 12 to 128.
+        /// Sparse attention forward and backward (both mask modes) on index lists (banded patterns
+        /// with a dense first row and column and an empty row) and on bands (`bandPattern`, which
+        /// the OpenCL backend runs with its band kernels), at odd and ViT sizes, and in the full
+        /// scope over N 1 to 1025 and D 12 to 128.
         ///
         /// Tolerance: each output is a softmax-weighted sum over a query's (or key's) kept pairs,
         /// accumulated in the same order on both backends; the differences come from exp/log
@@ -18,19 +19,20 @@ extension KernelFamilies {
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
             for (batch, heads, tokens, headSize) in scope.sizes(
-                [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16)],
+                [(1, 1, 1, 1), (2, 3, 7, 5), (1, 2, 33, 16), (1, 3, 17, 12)],
                 large: [
                     (3, 2, 129, 32), (2, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1, 128), (1, 2, 7, 12), (1, 2, 65, 128), (1, 2, 257, 16),
                     (1, 2, 1025, 64), (1, 2, 197, 32),
                 ])
             {
-                for mode in SparseAttentionMaskMode.allCases {
+                for (mode, banded) in SparseAttentionMaskMode.allCases.flatMap({ mode in [false, true].map { (mode, $0) } }) {
                     checks.append(
                         KernelCheck(
-                            kernel: "sparse_attention", size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
+                            kernel: banded ? "sparse_attention bands" : "sparse_attention", size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
                             absoluteTolerance: 2e-6 * Float(tokens).squareRoot(), relativeTolerance: 1e-4
                         ) { backend in
-                            let index = try bandedPattern(heads: heads, tokens: tokens).upload(to: backend)
+                            let pattern = try banded ? bandPattern(heads: heads, tokens: tokens) : bandedPattern(heads: heads, tokens: tokens)
+                            let index = try pattern.upload(to: backend)
                             let size = AttentionSize(
                                 batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
                             let kernels = try backend.kernels(SparseAttentionKernels.self)
@@ -42,6 +44,28 @@ extension KernelFamilies {
                 }
             }
             return checks
+        }
+
+        /// A pattern of bands (the OpenCL band kernels): on a square grid of patches (N - 1 a
+        /// square), head h moves by whole rows and columns (h % 3: a 3 x 3 window, a dilated one of
+        /// rate 2, its grid row and 3 rows up and down); otherwise the patches are one line and head
+        /// h keeps the offsets 0, +-(h + 1), +-(2h + 3) and +-(N / 3), Fibottention's shape.
+        static func bandPattern(heads: Int, tokens: Int) throws -> SparseAttentionPattern {
+            typealias Band = SparseAttentionBands.Band
+            let patches = tokens - 1
+            let side = Int(Double(patches).squareRoot())
+            guard patches > 1, side * side == patches else {
+                let bands = (0..<heads).map { head in
+                    [0, head + 1, 2 * head + 3, patches / 3].flatMap { [Band(offset: -$0), Band(offset: $0)] }
+                }
+                return try SparseAttentionPattern(bands: SparseAttentionBands(gridWidth: 0, heads: bands), tokens: tokens)
+            }
+            let window = (-1...1).flatMap { row in (-1...1).map { (row, $0) } }
+            let moves: [[(Int, Int)]] = [
+                window, window.map { ($0 * 2, $1 * 2) }, (1 - side..<side).map { (0, $0) } + [(-3, 0), (3, 0)],
+            ]
+            let bands = (0..<heads).map { head in moves[head % 3].map { Band(offset: $0 * side + $1, columnShift: $1) } }
+            return try SparseAttentionPattern(bands: SparseAttentionBands(gridWidth: side, heads: bands), tokens: tokens)
         }
 
         /// Head h keeps |i - j| in {0, h + 1, 2h + 3} plus a dense row and column 0, except that
@@ -64,9 +88,29 @@ extension KernelFamilies {
 /// (it sizes the private accumulators), so each head size builds the family once.
 extension KernelFamilies.SparseAttention: TunableKernelFamily {
     /// The work-group size of the index-list kernels (one work-item per row or column, no
-    /// local memory), per head size and class of N, each checked forward and backward on one
-    /// batch item of 8 heads with the banded pattern.
+    /// local memory) and the patches per group of the band kernels, per head size and class of
+    /// N, each checked forward and backward on one batch item of 8 heads (index lists: the
+    /// banded pattern; bands: `bandPattern`). A band group too large for the device's local
+    /// memory runs the heuristic's group instead.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
+        indexListCases(headSizes: headSizes, tokens: tokens) + bandCases(headSizes: headSizes, tokens: tokens)
+    }
+
+    private static func bandCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
+        TuningCase.attention(
+            family: name, kernel: "bands_group", candidates: OpenCLBackend.bandGroupCandidates.map { "group\($0)" },
+            timedKernelPrefix: "sparse_bands", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
+            compute: { size, backend in
+                let index = try bandPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
+                let kernels = try backend.kernels(SparseAttentionKernels.self)
+                return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
+                    try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .zero)
+                    try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .zero)
+                }
+            })
+    }
+
+    private static func indexListCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
         TuningCase.attention(
             family: name, kernel: "group", candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" },
             timedKernelPrefix: "sparse_attention", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
@@ -86,14 +130,50 @@ extension OpenCLBackend: SparseAttentionKernels {
 
     /// The work-group sizes `vit tune` tries for the index-list kernels.
     static let sparseGroupCandidates = [32, 64, 128, 256]
+    /// The group sizes (patches per group) `vit tune` tries for the band kernels.
+    static let bandGroupCandidates = [16, 32, 64, 128]
 
     /// The work-group size of the sparse kernels at this shape: `vit tune`'s choice when it
     /// stored one (and the device allows it), else nil, the kernel's default for the device.
     func sparseGroup(tokens: Int, headSize: Int) -> [Int]? {
-        let key = KernelTuning.key(
-            family: "sparse_attention", kernel: "group", shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
-        guard let choice = tuning.choices[key], let group = Int(choice.dropFirst("group".count)), group <= maximumWorkGroupSize else { return nil }
+        guard let group = tunedGroup("group", tokens: tokens, headSize: headSize), group <= maximumWorkGroupSize else { return nil }
         return [group]
+    }
+
+    /// The stored group size of `kernel` ("group16") at this shape, if any.
+    private func tunedGroup(_ kernel: String, tokens: Int, headSize: Int) -> Int? {
+        let key = KernelTuning.key(
+            family: "sparse_attention", kernel: kernel, shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
+        return tuning.choices[key].flatMap { Int($0.dropFirst("group".count)) }
+    }
+
+    /// Patches per group of the band kernels, whose largest kernel (dK and dV) stages four
+    /// blocks of padded rows: `vit tune`'s choice where it fits the device, else the largest of
+    /// 64, 32, 16 and 8 that fits its local memory (within 48 KiB); nil when none does.
+    public func bandGroup(tokens: Int, headSize: Int) -> Int? {
+        func fits(_ group: Int) -> Bool {
+            let floats = 4 * group * (headSize + 1) + 2 * headSize + 3 * group
+            return group <= maximumWorkGroupSize && MemoryLayout<Float>.size * floats <= min(localMemoryBytes, 48 * 1024)
+        }
+        if let tuned = tunedGroup("bands_group", tokens: tokens, headSize: headSize), fits(tuned) { return tuned }
+        return [64, 32, 16, 8].first(where: fits)
+    }
+
+    /// How a pattern runs here: with its bands (the class token's dense row and column by the
+    /// index-list kernels, every `tokens`-th row) and the band kernels' group, or by index
+    /// lists alone.
+    private func bandPlan(_ index: SparseAttentionIndex, headSize: Int) -> (bands: SparseAttentionBands, group: Int)? {
+        guard let bands = index.bands, let group = bandGroup(tokens: index.tokens, headSize: headSize) else { return nil }
+        return (bands, group)
+    }
+
+    /// Launches band kernel `name` over the patches of every pair (none when N is 1).
+    private func launchBands(_ name: String, group: Int, size: AttentionSize, _ arguments: [KernelArgument]) throws {
+        let patches = size.tokens - 1
+        guard patches > 0 else { return }
+        try launch(
+            "sparse_attention", name, global: [(patches + group - 1) / group * group, size.batch * size.heads], local: [group, 1],
+            options: sparseOptions(size.headSize) + " -DBAND_GROUP=\(group)", arguments)
     }
 
     public func sparseAttentionForward(_ operands: AttentionOperands, index: SparseAttentionIndex, size: AttentionSize, mode: SparseAttentionMaskMode)
@@ -104,14 +184,24 @@ extension OpenCLBackend: SparseAttentionKernels {
         // Zero mode: the masked keys' values are V_all minus the kept keys' values.
         let valueTotals = try allocate(count: batch * heads * headSize)
         if mode == .zero { try sum(operands.value, output: valueTotals, outer: batch * heads, axis: tokens, inner: headSize) }
+        let plan = bandPlan(index, headSize: headSize)
+        let rowStep = plan == nil ? 1 : tokens
         try launch(
-            "sparse_attention", "sparse_attention_forward", global: [rows], local: sparseGroup(tokens: tokens, headSize: headSize),
+            "sparse_attention", "sparse_attention_forward", global: [rows / rowStep], local: sparseGroup(tokens: tokens, headSize: headSize),
             options: sparseOptions(headSize),
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(valueTotals), .buffer(operands.output),
                 .buffer(operands.logSumExp),
                 .buffer(index.storage), .int(0), .int(index.columnIndicesStart),
-                .int(rows), .int(heads), .int(tokens), .float(scale), .int(mode == .zero ? 1 : 0),
+                .int(rows), .int(rowStep), .int(heads), .int(tokens), .float(scale), .int(mode == .zero ? 1 : 0),
+            ])
+        guard let (bands, group) = plan else { return }
+        try launchBands(
+            "sparse_bands_forward", group: group, size: size,
+            [
+                .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(valueTotals), .buffer(operands.output),
+                .buffer(operands.logSumExp), .buffer(index.storage), .int(index.bandsStart), .int(bands.gridWidth), .int(heads), .int(tokens),
+                .float(scale), .int(mode == .zero ? 1 : 0),
             ])
     }
 
@@ -123,28 +213,48 @@ extension OpenCLBackend: SparseAttentionKernels {
         let rows = batch * heads * tokens
         let (options, group) = (sparseOptions(headSize), sparseGroup(tokens: tokens, headSize: headSize))
         let (delta, masked, totals) = (try allocate(count: rows), try allocate(count: rows), try allocate(count: batch * heads * headSize))
+        let plan = bandPlan(index, headSize: headSize)
+        let rowStep = plan == nil ? 1 : tokens
         try launch(
-            "sparse_attention", "sparse_attention_backward", global: [rows], local: group, options: options,
+            "sparse_attention", "sparse_attention_backward", global: [rows / rowStep], local: group, options: options,
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.output), .buffer(operands.logSumExp),
                 .buffer(gradients.output),
                 .buffer(gradients.query), .buffer(delta), .buffer(masked),
                 .buffer(index.storage), .int(0), .int(index.columnIndicesStart),
-                .int(rows), .int(heads), .int(tokens), .float(scale), .int(mode == .zero ? 1 : 0),
+                .int(rows), .int(rowStep), .int(heads), .int(tokens), .float(scale), .int(mode == .zero ? 1 : 0),
             ])
+        if let (bands, bandGroup) = plan {
+            try launchBands(
+                "sparse_bands_backward_query", group: bandGroup, size: size,
+                [
+                    .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.output),
+                    .buffer(operands.logSumExp), .buffer(gradients.output), .buffer(gradients.query), .buffer(delta), .buffer(masked),
+                    .buffer(index.storage), .int(index.bandsStart), .int(bands.gridWidth), .int(heads), .int(tokens), .float(scale),
+                    .int(mode == .zero ? 1 : 0),
+                ])
+        }
         try launch(
             "sparse_attention", "sparse_attention_complement_backward", global: [batch * heads * headSize], local: group, options: options,
             [
                 .buffer(gradients.output), .buffer(masked), .buffer(totals), .int(batch * heads), .int(tokens),
             ])
         try launch(
-            "sparse_attention", "sparse_attention_columns_backward", global: [rows], local: group, options: options,
+            "sparse_attention", "sparse_attention_columns_backward", global: [rows / rowStep], local: group, options: options,
             [
                 .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.logSumExp), .buffer(gradients.output),
                 .buffer(delta),
                 .buffer(masked), .buffer(totals), .buffer(gradients.key), .buffer(gradients.value),
                 .buffer(index.storage), .int(index.columnOffsetsStart), .int(index.rowIndicesStart),
-                .int(rows), .int(heads), .int(tokens), .float(scale),
+                .int(rows), .int(rowStep), .int(heads), .int(tokens), .float(scale),
+            ])
+        guard let (bands, bandGroup) = plan else { return }
+        try launchBands(
+            "sparse_bands_backward_key_value", group: bandGroup, size: size,
+            [
+                .buffer(operands.query), .buffer(operands.key), .buffer(operands.value), .buffer(operands.logSumExp), .buffer(gradients.output),
+                .buffer(delta), .buffer(masked), .buffer(totals), .buffer(gradients.key), .buffer(gradients.value), .buffer(index.storage),
+                .int(index.bandsStart), .int(bands.gridWidth), .int(heads), .int(tokens), .float(scale),
             ])
     }
 }

@@ -13,7 +13,7 @@ public enum SparseAttentionMaskMode: String, CaseIterable, Sendable {
 /// of each key, for dK and dV, so every output element has one writer and no float atomics
 /// are needed). All four arrays are int32 in one buffer (bit patterns in a float storage):
 ///
-///     [rowOffsets | columnIndices | columnOffsets | rowIndices]
+///     [rowOffsets | columnIndices | columnOffsets | rowIndices | bands' table, if any]
 ///
 /// `rowOffsets[h (N + 1) + i] ..< rowOffsets[h (N + 1) + i + 1]` are the positions in
 /// `columnIndices` of head h's query i (positions count from the start of `columnIndices`,
@@ -29,13 +29,17 @@ public struct SparseAttentionIndex {
     public let tokens: Int
     /// Kept pairs over all heads.
     public let nonzeroCount: Int
+    /// The pattern's bands, whose table follows the lists in the buffer (at `bandsStart`),
+    /// or nil.
+    public let bands: SparseAttentionBands?
 
-    public init(storage: DeviceStorage, backend: Backend, heads: Int, tokens: Int, nonzeroCount: Int) {
+    public init(storage: DeviceStorage, backend: Backend, heads: Int, tokens: Int, nonzeroCount: Int, bands: SparseAttentionBands? = nil) {
         self.storage = storage
         self.backend = backend
         self.heads = heads
         self.tokens = tokens
         self.nonzeroCount = nonzeroCount
+        self.bands = bands
     }
 
     /// Entries of each offsets array: H (N + 1).
@@ -46,8 +50,10 @@ public struct SparseAttentionIndex {
     public var columnOffsetsStart: Int { offsetCount + nonzeroCount }
     /// Where `rowIndices` starts.
     public var rowIndicesStart: Int { 2 * offsetCount + nonzeroCount }
+    /// Where the bands' table starts (`SparseAttentionBands.packed`), after the lists.
+    public var bandsStart: Int { 2 * offsetCount + 2 * nonzeroCount }
     /// Entries of the whole buffer.
-    public var bufferCount: Int { 2 * offsetCount + 2 * nonzeroCount }
+    public var bufferCount: Int { bandsStart + (bands?.packed.count ?? 0) }
 }
 
 /// Attention restricted to a sparse pattern (Fibottention, dilated, axial), with time and
