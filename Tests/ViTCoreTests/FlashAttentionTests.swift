@@ -209,7 +209,8 @@ final class FlashAttentionTests: XCTestCase {
             }
             XCTAssertEqual(maskDifferences, 0, "entries dropped differently on \(backend.device)")
             XCTAssertLessThanOrEqual(worst, 1e-6, "dropped probabilities on \(backend.device)")
-            print("flash dropout masks \(backend.device): \(dropped) of \(reference.count) dropped, \(maskDifferences) differ, max difference \(worst)")
+            print(
+                "flash dropout masks \(backend.device): \(dropped) of \(reference.count) dropped, \(maskDifferences) differ, max difference \(worst)")
         }
     }
 

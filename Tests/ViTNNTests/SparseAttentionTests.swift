@@ -109,7 +109,10 @@ final class SparseAttentionTests: XCTestCase {
             var patterns = [("line", try SparseAttentionPattern(bands: line, tokens: tokens))]
             if tokens >= 65 {
                 patterns.append(
-                    ("fibottention", try Fibottention.pattern(tokens: tokens, heads: heads, layer: 1, minimumWindow: 5, maximumWindow: nil, modified: false)))
+                    (
+                        "fibottention",
+                        try Fibottention.pattern(tokens: tokens, heads: heads, layer: 1, minimumWindow: 5, maximumWindow: nil, modified: false)
+                    ))
             }
             if let (rows, columns) = try? SparsePatterns.axial(tokens: tokens, heads: heads) {
                 patterns += [

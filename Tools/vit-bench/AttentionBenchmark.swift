@@ -199,4 +199,3 @@ struct AttentionBenchmark: ParsableCommand {
         return elapsed / Double(runs)
     }
 }
-

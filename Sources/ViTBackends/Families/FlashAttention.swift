@@ -56,7 +56,8 @@ extension KernelFamilies {
         /// drop the same entries, or outputs differ by whole terms, far past the tolerance).
         static func checks(_ scope: CheckScope) -> [KernelCheck] {
             var checks: [KernelCheck] = []
-            let shapes = scope.sizes([(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32), (1, 2, 65, 64)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
+            let shapes = scope.sizes(
+                [(1, 1, 1, 16), (2, 3, 7, 12), (1, 2, 33, 32), (1, 2, 65, 64)], large: [(8, 4, 65, 12), (2, 12, 197, 64), (1, 2, 1025, 32)])
             let variants = [false, true].flatMap { dropout in [false, true].map { masked in (masked, dropout) } }
             for (batch, heads, tokens, headSize) in shapes {
                 for (masked, dropped) in variants {

@@ -28,7 +28,8 @@ extension KernelFamilies {
                 for (mode, banded) in SparseAttentionMaskMode.allCases.flatMap({ mode in [false, true].map { (mode, $0) } }) {
                     checks.append(
                         KernelCheck(
-                            kernel: banded ? "sparse_attention bands" : "sparse_attention", size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
+                            kernel: banded ? "sparse_attention bands" : "sparse_attention",
+                            size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
                             absoluteTolerance: 2e-6 * Float(tokens).squareRoot(), relativeTolerance: 1e-4
                         ) { backend in
                             let pattern = try banded ? bandPattern(heads: heads, tokens: tokens) : bandedPattern(heads: heads, tokens: tokens)
