@@ -215,12 +215,6 @@ inline bool band_keeps(const int patch, const int offset, const int shift, const
     return grid_width == 0 || (uint)(patch % grid_width + shift) < (uint)grid_width;
 }
 
-// Whether any patch of first ... first + BAND_GROUP - 1 moved by `offset` is a patch (the
-// same for the whole group, so a block that lies outside is not staged).
-inline bool band_block_inside(const int first, const int offset, const int patches) {
-    return first + offset < patches && first + offset + BAND_GROUP > 0;
-}
-
 // Tokens 1 + first ... of a [N, D] matrix times `factor` into BAND_GROUP padded rows, zeros
 // outside the patches.
 inline void stage_patches(__global const float *source, __local float *block, const int first, const int patches,
@@ -231,6 +225,35 @@ inline void stage_patches(__global const float *source, __local float *block, co
         block[r * ROW_STRIDE + i % HEAD_SIZE] =
             patch >= 0 && patch < patches ? source[(size_t)(patch + 1) * HEAD_SIZE + i % HEAD_SIZE] * factor : 0.0f;
     }
+}
+
+// What every band kernel knows of its group: `lane`, the pair (b H + h), `patches` (N - 1),
+// the group's `first` patch and this work-item's `patch`, the pair's offset `base` into the
+// [B, H, N, D] matrices, and the head's bands [band_first, band_end) in `band` (offset and
+// shift of band b at 2 b and 2 b + 1).
+#define BAND_GROUP_PREAMBLE                                                   \
+    const int lane = get_local_id(0);                                       \
+    const int pair = get_group_id(1);                                       \
+    const int patches = tokens - 1;                                         \
+    const int first = get_group_id(0) * BAND_GROUP;                         \
+    const int patch = first + lane;                                         \
+    const size_t base = (size_t)pair * tokens * HEAD_SIZE;                  \
+    const int band_first = pattern[bands_start + pair % heads];             \
+    const int band_end = pattern[bands_start + pair % heads + 1];           \
+    __global const int *band = pattern + bands_start + heads + 1
+
+// The previous band's rows have been read; then BAND_GROUP rows of `source` and `second_source`
+// (times `factor`, for the first) from patch `start` on, unless the block lies outside the
+// patches. Every work-item meets both barriers whatever the block: PoCL miscompiles a loop
+// that skips its barriers, even when the whole group skips them.
+inline void stage_band(__global const float *source, __global const float *second_source, __local float *block,
+                       __local float *second_block, const int start, const int patches, const float factor) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (start < patches && start + BAND_GROUP > 0) {
+        stage_patches(source, block, start, patches, factor);
+        stage_patches(second_source, second_block, start, patches, 1.0f);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Row `row` of a [N, D] matrix into HEAD_SIZE floats of local memory (the class token's).
@@ -271,16 +294,7 @@ void sparse_bands_forward(__global const float *query, __global const float *key
     __local float value_block[BAND_GROUP * ROW_STRIDE];
     __local float class_key[HEAD_SIZE];
     __local float class_value[HEAD_SIZE];
-    const int lane = get_local_id(0);
-    const int pair = get_group_id(1);
-    const int patches = tokens - 1;
-    const int first = get_group_id(0) * BAND_GROUP;
-    const int patch = first + lane;
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
-    __global const int *bands = pattern + bands_start;
-    const int band_first = bands[pair % heads];
-    const int band_end = bands[pair % heads + 1];
-    __global const int *band = bands + heads + 1;
+    BAND_GROUP_PREAMBLE;
     int kept = 1;
     for (int b = band_first; b < band_end; ++b) kept += band_keeps(patch, band[2 * b], band[2 * b + 1], patches, grid_width);
     const int complement = zero_mode ? tokens - kept : 0;
@@ -299,14 +313,7 @@ void sparse_bands_forward(__global const float *query, __global const float *key
     softmax_step(dot_row(q, class_key), class_value, complement, &largest, &denominator, &masked_weight, accumulator);
     for (int b = band_first; b < band_end; ++b) {
         const int offset = band[2 * b];
-        // The previous band's rows have been read. (Every work-item meets every barrier: PoCL
-        // miscompiles a loop that skips its barriers, even uniformly.)
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (band_block_inside(first, offset, patches)) {
-            stage_patches(key + base, key_block, first + offset, patches, 1.0f);
-            stage_patches(value + base, value_block, first + offset, patches, 1.0f);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        stage_band(key + base, value + base, key_block, value_block, first + offset, patches, 1.0f);
         if (band_keeps(patch, offset, band[2 * b + 1], patches, grid_width)) {
             softmax_step(dot_row(q, key_block + lane * ROW_STRIDE), value_block + lane * ROW_STRIDE, complement, &largest, &denominator,
                          &masked_weight, accumulator);
@@ -342,18 +349,9 @@ void sparse_bands_backward_query(__global const float *query, __global const flo
     __local float value_block[BAND_GROUP * ROW_STRIDE];
     __local float class_key[HEAD_SIZE];
     __local float class_value[HEAD_SIZE];
-    const int lane = get_local_id(0);
-    const int pair = get_group_id(1);
-    const int patches = tokens - 1;
-    const int first = get_group_id(0) * BAND_GROUP;
-    const int patch = first + lane;
+    BAND_GROUP_PREAMBLE;
     const bool active = patch < patches;
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
     const size_t row = (size_t)pair * tokens + patch + 1;
-    __global const int *bands = pattern + bands_start;
-    const int band_first = bands[pair % heads];
-    const int band_end = bands[pair % heads + 1];
-    __global const int *band = bands + heads + 1;
     float q[HEAD_SIZE];
     float d_o[HEAD_SIZE];
     float gradient[HEAD_SIZE];
@@ -378,12 +376,7 @@ void sparse_bands_backward_query(__global const float *query, __global const flo
     query_gradient_step(q, d_o, class_key, class_value, row_lse, row_dot, gradient);
     for (int b = band_first; b < band_end; ++b) {
         const int offset = band[2 * b];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (band_block_inside(first, offset, patches)) {
-            stage_patches(key + base, key_block, first + offset, patches, 1.0f);
-            stage_patches(value + base, value_block, first + offset, patches, 1.0f);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        stage_band(key + base, value + base, key_block, value_block, first + offset, patches, 1.0f);
         if (band_keeps(patch, offset, band[2 * b + 1], patches, grid_width)) {
             query_gradient_step(q, d_o, key_block + lane * ROW_STRIDE, value_block + lane * ROW_STRIDE, row_lse, row_dot, gradient);
         }
@@ -422,22 +415,10 @@ void sparse_bands_backward_key_value(__global const float *query, __global const
     __local float value_block[BAND_GROUP * ROW_STRIDE];
     __local float query_block[BAND_GROUP * ROW_STRIDE];
     __local float gradient_block[BAND_GROUP * ROW_STRIDE];
-    __local float block_lse[BAND_GROUP];
-    __local float block_dot[BAND_GROUP];
-    __local float block_masked[BAND_GROUP];
     __local float class_query[HEAD_SIZE];
     __local float class_gradient[HEAD_SIZE];
-    const int lane = get_local_id(0);
-    const int pair = get_group_id(1);
-    const int patches = tokens - 1;
-    const int first = get_group_id(0) * BAND_GROUP;
-    const int patch = first + lane;
-    const size_t base = (size_t)pair * tokens * HEAD_SIZE;
+    BAND_GROUP_PREAMBLE;
     const size_t rows = (size_t)pair * tokens;
-    __global const int *bands = pattern + bands_start;
-    const int band_first = bands[pair % heads];
-    const int band_end = bands[pair % heads + 1];
-    __global const int *band = bands + heads + 1;
     stage_patches(key + base, key_block, first, patches, 1.0f);
     stage_patches(value + base, value_block, first, patches, 1.0f);
     for (int c = lane; c < HEAD_SIZE; c += BAND_GROUP) {
@@ -457,21 +438,17 @@ void sparse_bands_backward_key_value(__global const float *query, __global const
     key_value_gradient_step(key_row, value_row, class_query, class_gradient, lse[rows], delta[rows], masked[rows], key_sum, value_sum);
     for (int b = band_first; b < band_end; ++b) {
         const int offset = band[2 * b];
-        // Key j is kept by query j - offset.
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (band_block_inside(first, -offset, patches)) {
-            stage_patches(query + base, query_block, first - offset, patches, scale);
-            stage_patches(output_gradient + base, gradient_block, first - offset, patches, 1.0f);
-        }
+        // Key j is kept by query j - offset; the block's L, row dots and masked weights are
+        // read by the work-item of their row only, so they need no barrier of their own.
+        stage_band(query + base, output_gradient + base, query_block, gradient_block, first - offset, patches, scale);
         const int staged = first - offset + lane;
         const bool inside = staged >= 0 && staged < patches;
-        block_lse[lane] = inside ? lse[rows + staged + 1] : INFINITY;
-        block_dot[lane] = inside ? delta[rows + staged + 1] : 0.0f;
-        block_masked[lane] = inside ? masked[rows + staged + 1] : 0.0f;
-        barrier(CLK_LOCAL_MEM_FENCE);
+        const float staged_lse = inside ? lse[rows + staged + 1] : INFINITY;
+        const float staged_dot = inside ? delta[rows + staged + 1] : 0.0f;
+        const float staged_masked = inside ? masked[rows + staged + 1] : 0.0f;
         if (patch < patches && band_keeps(patch - offset, offset, band[2 * b + 1], patches, grid_width)) {
-            key_value_gradient_step(key_row, value_row, query_block + lane * ROW_STRIDE, gradient_block + lane * ROW_STRIDE, block_lse[lane],
-                                    block_dot[lane], block_masked[lane], key_sum, value_sum);
+            key_value_gradient_step(key_row, value_row, query_block + lane * ROW_STRIDE, gradient_block + lane * ROW_STRIDE, staged_lse,
+                                    staged_dot, staged_masked, key_sum, value_sum);
         }
     }
     if (patch >= patches) return;

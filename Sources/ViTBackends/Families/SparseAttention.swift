@@ -33,18 +33,26 @@ extension KernelFamilies {
                             absoluteTolerance: 2e-6 * Float(tokens).squareRoot(), relativeTolerance: 1e-4
                         ) { backend in
                             let pattern = try banded ? bandPattern(heads: heads, tokens: tokens) : bandedPattern(heads: heads, tokens: tokens)
-                            let index = try pattern.upload(to: backend)
                             let size = AttentionSize(
                                 batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
-                            let kernels = try backend.kernels(SparseAttentionKernels.self)
-                            return try attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
-                                try kernels.sparseAttentionForward(operands, index: index, size: size, mode: mode)
-                                try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: mode)
-                            }
+                            return try pass(pattern, size: size, mode: mode, on: backend)
                         })
                 }
             }
             return checks
+        }
+
+        /// Sparse attention forward and backward with `pattern` on inputs from fixed seeds: the
+        /// outputs of `attentionPass`.
+        static func pass(_ pattern: SparseAttentionPattern, size: AttentionSize, mode: SparseAttentionMaskMode, on backend: Backend) throws
+            -> [[Float]]
+        {
+            let index = try pattern.upload(to: backend)
+            let kernels = try backend.kernels(SparseAttentionKernels.self)
+            return try attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
+                try kernels.sparseAttentionForward(operands, index: index, size: size, mode: mode)
+                try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: mode)
+            }
         }
 
         /// A pattern of bands (the OpenCL band kernels): on a square grid of patches (N - 1 a
@@ -94,35 +102,16 @@ extension KernelFamilies.SparseAttention: TunableKernelFamily {
     /// banded pattern; bands: `bandPattern`). A band group too large for the device's local
     /// memory runs the heuristic's group instead.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        indexListCases(headSizes: headSizes, tokens: tokens) + bandCases(headSizes: headSizes, tokens: tokens)
-    }
-
-    private static func bandCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        TuningCase.attention(
-            family: name, kernel: "bands_group", candidates: OpenCLBackend.bandGroupCandidates.map { "group\($0)" },
-            timedKernelPrefix: "sparse_bands", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
-            compute: { size, backend in
-                let index = try bandPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
-                let kernels = try backend.kernels(SparseAttentionKernels.self)
-                return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
-                    try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .zero)
-                    try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .zero)
-                }
-            })
-    }
-
-    private static func indexListCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        TuningCase.attention(
-            family: name, kernel: "group", candidates: OpenCLBackend.sparseGroupCandidates.map { "group\($0)" },
-            timedKernelPrefix: "sparse_attention", headSizes: headSizes, tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
-            compute: { size, backend in
-                let index = try bandedPattern(heads: size.heads, tokens: size.tokens).upload(to: backend)
-                let kernels = try backend.kernels(SparseAttentionKernels.self)
-                return try KernelFamilies.attentionPass(size, seed: 30, queryKeyScale: 2, valueScale: 1, on: backend) { operands, gradients in
-                    try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .negativeInfinity)
-                    try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .negativeInfinity)
-                }
-            })
+        [("group", OpenCLBackend.sparseGroupCandidates, "sparse_attention", false), ("bands_group", OpenCLBackend.bandGroupCandidates, "sparse_bands", true)]
+            .flatMap { kernel, candidates, prefix, banded in
+                TuningCase.attention(
+                    family: name, kernel: kernel, candidates: candidates.map { "group\($0)" }, timedKernelPrefix: prefix, headSizes: headSizes,
+                    tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
+                    compute: { size, backend in
+                        let pattern = try banded ? bandPattern(heads: size.heads, tokens: size.tokens) : bandedPattern(heads: size.heads, tokens: size.tokens)
+                        return try pass(pattern, size: size, mode: banded ? .zero : .negativeInfinity, on: backend)
+                    })
+            }
     }
 }
 
@@ -153,7 +142,7 @@ extension OpenCLBackend: SparseAttentionKernels {
     /// 64, 32, 16 and 8 that fits its local memory (within 48 KiB); nil when none does.
     public func bandGroup(tokens: Int, headSize: Int) -> Int? {
         func fits(_ group: Int) -> Bool {
-            let floats = 4 * group * (headSize + 1) + 2 * headSize + 3 * group
+            let floats = 4 * group * (headSize + 1) + 2 * headSize
             return group <= maximumWorkGroupSize && MemoryLayout<Float>.size * floats <= min(localMemoryBytes, 48 * 1024)
         }
         if let tuned = tunedGroup("bands_group", tokens: tokens, headSize: headSize), fits(tuned) { return tuned }
