@@ -215,6 +215,14 @@ inline bool band_keeps(const int patch, const int offset, const int shift, const
     return grid_width == 0 || (uint)(patch % grid_width + shift) < (uint)grid_width;
 }
 
+// The keys patch `patch` keeps: the class token and one per band that keeps a patch.
+inline int kept_keys(const int patch, __global const int *band, const int band_first, const int band_end, const int patches,
+                     const int grid_width) {
+    int kept = 1;
+    for (int b = band_first; b < band_end; ++b) kept += band_keeps(patch, band[2 * b], band[2 * b + 1], patches, grid_width);
+    return kept;
+}
+
 // Tokens 1 + first ... of a [N, D] matrix times `factor` into BAND_GROUP padded rows, zeros
 // outside the patches.
 inline void stage_patches(__global const float *source, __local float *block, const int first, const int patches,
@@ -295,9 +303,7 @@ void sparse_bands_forward(__global const float *query, __global const float *key
     __local float class_key[HEAD_SIZE];
     __local float class_value[HEAD_SIZE];
     BAND_GROUP_PREAMBLE;
-    int kept = 1;
-    for (int b = band_first; b < band_end; ++b) kept += band_keeps(patch, band[2 * b], band[2 * b + 1], patches, grid_width);
-    const int complement = zero_mode ? tokens - kept : 0;
+    const int complement = zero_mode ? tokens - kept_keys(patch, band, band_first, band_end, patches, grid_width) : 0;
     float q[HEAD_SIZE];
     float accumulator[HEAD_SIZE];
     for (int c = 0; c < HEAD_SIZE; ++c) {
@@ -365,10 +371,8 @@ void sparse_bands_backward_query(__global const float *query, __global const flo
     // Lanes past the patches take L = +inf: their probabilities are 0.
     const float row_lse = active ? lse[row] : INFINITY;
     if (active) {
-        int kept = 1;
-        for (int b = band_first; b < band_end; ++b) kept += band_keeps(patch, band[2 * b], band[2 * b + 1], patches, grid_width);
         delta[row] = row_dot;
-        masked[row] = zero_mode && kept < tokens ? exp(-row_lse) : 0.0f;
+        masked[row] = zero_mode && kept_keys(patch, band, band_first, band_end, patches, grid_width) < tokens ? exp(-row_lse) : 0.0f;
     }
     stage_row(key + base, class_key, 0);
     stage_row(value + base, class_value, 0);

@@ -102,16 +102,20 @@ extension KernelFamilies.SparseAttention: TunableKernelFamily {
     /// banded pattern; bands: `bandPattern`). A band group too large for the device's local
     /// memory runs the heuristic's group instead.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        [("group", OpenCLBackend.sparseGroupCandidates, "sparse_attention", false), ("bands_group", OpenCLBackend.bandGroupCandidates, "sparse_bands", true)]
-            .flatMap { kernel, candidates, prefix, banded in
-                TuningCase.attention(
-                    family: name, kernel: kernel, candidates: candidates.map { "group\($0)" }, timedKernelPrefix: prefix, headSizes: headSizes,
-                    tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
-                    compute: { size, backend in
-                        let pattern = try banded ? bandPattern(heads: size.heads, tokens: size.tokens) : bandedPattern(heads: size.heads, tokens: size.tokens)
-                        return try pass(pattern, size: size, mode: banded ? .zero : .negativeInfinity, on: backend)
-                    })
-            }
+        [
+            ("group", OpenCLBackend.sparseGroupCandidates, "sparse_attention", false),
+            ("bands_group", OpenCLBackend.bandGroupCandidates, "sparse_bands", true),
+        ]
+        .flatMap { kernel, candidates, prefix, banded in
+            TuningCase.attention(
+                family: name, kernel: kernel, candidates: candidates.map { "group\($0)" }, timedKernelPrefix: prefix, headSizes: headSizes,
+                tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
+                compute: { size, backend in
+                    let pattern =
+                        try banded ? bandPattern(heads: size.heads, tokens: size.tokens) : bandedPattern(heads: size.heads, tokens: size.tokens)
+                    return try pass(pattern, size: size, mode: banded ? .zero : .negativeInfinity, on: backend)
+                })
+        }
     }
 }
 
