@@ -21,6 +21,9 @@ public final class OpenCLBackend: Backend {
     public internal(set) var commandCounts = CommandCounts()
     /// The configurations `vit tune` stored for this device (read when the backend opens).
     public var tuning: KernelTuning
+    /// Whether sparse patterns given as bands run the band kernels (true), the index-list
+    /// kernels (false), or what `vit tune` chose else the device's heuristic (nil, the default).
+    public var sparseBandKernels: Bool?
     /// The largest single allocation the device accepts (`CL_DEVICE_MAX_MEM_ALLOC_SIZE`).
     let maximumAllocationBytes: Int
     /// Local memory per work-group (`CL_DEVICE_LOCAL_MEM_SIZE`), which bounds the flash tiles.

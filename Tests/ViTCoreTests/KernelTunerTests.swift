@@ -35,7 +35,9 @@ final class KernelTunerTests: XCTestCase {
         XCTAssertTrue(device.flashForwardChoice(tokens: 33, headSize: 24).hasSuffix("(heuristic)"), "another head size is not tuned")
         let bandKey = KernelTuning.key(
             family: "sparse_attention", kernel: "bands_group", shapeClass: KernelTuning.attentionShapeClass(tokens: 33, headSize: 16))
-        XCTAssertEqual(try XCTUnwrap(device.tuning.choices[bandKey]), "group\(try XCTUnwrap(device.bandGroup(tokens: 33, headSize: 16)))")
+        let bandChoice = try XCTUnwrap(device.tuning.choices[bandKey])
+        XCTAssertEqual(
+            device.sparseKernelChoice(tokens: 33, headSize: 16), (bandChoice == "lists" ? "index lists" : "bands \(bandChoice)") + " (tuned)")
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tuning-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }

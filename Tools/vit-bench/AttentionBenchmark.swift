@@ -38,6 +38,13 @@ struct AttentionBenchmark: ParsableCommand {
             valueName: "file.png"))
     var plot: String?
 
+    @Option(
+        name: .long,
+        help:
+            "The OpenCL kernels of Fibottention, dilated and axial attention: bands (staged blocks per band), lists (index lists) or auto (vit tune's choice, else bands on GPUs and lists on CPU devices)."
+    )
+    var sparseKernels = SparseKernels.auto
+
     func validate() throws {
         try requireDuration(seconds, flag: "--seconds")
         for (flag, value, limit) in [("--batch", batch, 4096), ("--heads", heads, 1024), ("--head-size", headSize, 4096)] {
@@ -96,6 +103,7 @@ struct AttentionBenchmark: ParsableCommand {
         print("device    attention            N     forward ms   fwd+bwd ms   fwd GFLOP/s   peak MiB")
         for target in devices {
             let backend = try registry.backend(for: target)
+            (backend as? OpenCLBackend)?.sparseBandKernels = sparseKernels.bandKernels
             for kind in kinds {
                 for count in counts {
                     if Self.isQuadratic(kind) && count > quadraticLimit { continue }
@@ -115,6 +123,9 @@ struct AttentionBenchmark: ParsableCommand {
                     print(line)
                     if let openCL = backend as? OpenCLBackend, kind == .standard {
                         print("          flash forward: \(openCL.flashForwardChoice(tokens: count, headSize: headSize))")
+                    }
+                    if let openCL = backend as? OpenCLBackend, [.fibottention, .dilated, .axial].contains(kind) {
+                        print("          sparse kernels: \(openCL.sparseKernelChoice(tokens: count, headSize: headSize))")
                     }
                     fflush(stdout)
                     rows.append(
@@ -198,4 +209,12 @@ struct AttentionBenchmark: ParsableCommand {
         } while elapsed < seconds
         return elapsed / Double(runs)
     }
+}
+
+/// `--sparse-kernels`: which OpenCL kernels run the sparse patterns given as bands.
+enum SparseKernels: String, CaseIterable, ExpressibleByArgument {
+    case auto, bands, lists
+
+    /// `OpenCLBackend.sparseBandKernels` for this choice.
+    var bandKernels: Bool? { self == .auto ? nil : self == .bands }
 }

@@ -32,6 +32,11 @@ extension KernelFamilies {
                             size: "\(batch)x\(heads)x\(tokens)x\(headSize) \(mode.rawValue)",
                             absoluteTolerance: 2e-6 * Float(tokens).squareRoot(), relativeTolerance: 1e-4
                         ) { backend in
+                            // The band checks run the band kernels whatever the device's heuristic or tuning.
+                            let openCL = backend as? OpenCLBackend
+                            let previous = openCL?.sparseBandKernels
+                            openCL?.sparseBandKernels = banded ? true : previous
+                            defer { openCL?.sparseBandKernels = previous }
                             let pattern = try banded ? bandPattern(heads: heads, tokens: tokens) : bandedPattern(heads: heads, tokens: tokens)
                             let size = AttentionSize(
                                 batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
@@ -97,18 +102,20 @@ extension KernelFamilies {
 /// (it sizes the private accumulators), so each head size builds the family once.
 extension KernelFamilies.SparseAttention: TunableKernelFamily {
     /// The work-group size of the index-list kernels (one work-item per row or column, no
-    /// local memory) and the patches per group of the band kernels, per head size and class of
-    /// N, each checked forward and backward on one batch item of 8 heads (index lists: the
-    /// banded pattern; bands: `bandPattern`). A band group too large for the device's local
-    /// memory runs the heuristic's group instead.
+    /// local memory), and for patterns given as bands the index lists or the band kernels at a
+    /// number of patches per group, per head size and class of N, each checked forward and
+    /// backward on one batch item of 8 heads (index lists: the banded pattern; bands:
+    /// `bandPattern`). A band group too large for the device's local memory runs the
+    /// heuristic's group instead.
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
         [
-            ("group", OpenCLBackend.sparseGroupCandidates, "sparse_attention", false),
-            ("bands_group", OpenCLBackend.bandGroupCandidates, "sparse_bands", true),
+            ("group", OpenCLBackend.sparseGroupCandidates.map { "group\($0)" }, "sparse_attention", false),
+            // Both kernel kinds' time: the band candidates also run the class token's index lists.
+            ("bands_group", OpenCLBackend.bandCandidates, "sparse_", true),
         ]
         .flatMap { kernel, candidates, prefix, banded in
             TuningCase.attention(
-                family: name, kernel: kernel, candidates: candidates.map { "group\($0)" }, timedKernelPrefix: prefix, headSizes: headSizes,
+                family: name, kernel: kernel, candidates: candidates, timedKernelPrefix: prefix, headSizes: headSizes,
                 tokens: tokens, tolerance: { (2e-6 * Float($0).squareRoot(), 1e-4) },
                 compute: { size, backend in
                     let pattern =
@@ -124,8 +131,9 @@ extension OpenCLBackend: SparseAttentionKernels {
 
     /// The work-group sizes `vit tune` tries for the index-list kernels.
     static let sparseGroupCandidates = [32, 64, 128, 256]
-    /// The group sizes (patches per group) `vit tune` tries for the band kernels.
-    static let bandGroupCandidates = [16, 32, 64, 128]
+    /// What `vit tune` tries for patterns given as bands: the index lists, and the band kernels
+    /// at 16 to 128 patches per group.
+    static let bandCandidates = ["lists"] + [16, 32, 64, 128].map { "group\($0)" }
 
     /// The work-group size of the sparse kernels at this shape: `vit tune`'s choice when it
     /// stored one (and the device allows it), else nil, the kernel's default for the device.
@@ -136,9 +144,13 @@ extension OpenCLBackend: SparseAttentionKernels {
 
     /// The stored group size of `kernel` ("group16") at this shape, if any.
     private func tunedGroup(_ kernel: String, tokens: Int, headSize: Int) -> Int? {
-        let key = KernelTuning.key(
-            family: "sparse_attention", kernel: kernel, shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
-        return tuning.choices[key].flatMap { Int($0.dropFirst("group".count)) }
+        tunedChoice(kernel, tokens: tokens, headSize: headSize).flatMap { Int($0.dropFirst("group".count)) }
+    }
+
+    private func tunedChoice(_ kernel: String, tokens: Int, headSize: Int) -> String? {
+        tuning.choices[
+            KernelTuning.key(
+                family: "sparse_attention", kernel: kernel, shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))]
     }
 
     /// Patches per group of the band kernels, whose largest kernel (dK and dV) stages four
@@ -153,12 +165,32 @@ extension OpenCLBackend: SparseAttentionKernels {
         return [64, 32, 16, 8].first(where: fits)
     }
 
+    /// Whether patterns given as bands run the band kernels at this shape, and why: forced by
+    /// `sparseBandKernels`, else `vit tune`'s choice, else the heuristic: on GPUs and
+    /// accelerators, whose loads coalesce, yes; on CPU devices (PoCL), where staging blocks in
+    /// local memory costs more than the caches already save, no.
+    private func usesBands(tokens: Int, headSize: Int) -> (bands: Bool, reason: String) {
+        if let forced = sparseBandKernels { return (forced, "forced") }
+        if let tuned = tunedChoice("bands_group", tokens: tokens, headSize: headSize) { return (tuned != "lists", "tuned") }
+        return (info.kind != .cpu, "heuristic")
+    }
+
     /// How a pattern runs here: with its bands (the class token's dense row and column by the
     /// index-list kernels, every `tokens`-th row) and the band kernels' group, or by index
     /// lists alone.
     private func bandPlan(_ index: SparseAttentionIndex, headSize: Int) -> (bands: SparseAttentionBands, group: Int)? {
-        guard let bands = index.bands, let group = bandGroup(tokens: index.tokens, headSize: headSize) else { return nil }
+        guard let bands = index.bands, usesBands(tokens: index.tokens, headSize: headSize).bands,
+            let group = bandGroup(tokens: index.tokens, headSize: headSize)
+        else { return nil }
         return (bands, group)
+    }
+
+    /// The kernels a pattern given as bands runs at a shape, for reports: "bands group64
+    /// (tuned)", "index lists (heuristic)", ...
+    public func sparseKernelChoice(tokens: Int, headSize: Int) -> String {
+        let (bands, reason) = usesBands(tokens: tokens, headSize: headSize)
+        guard bands, let group = bandGroup(tokens: tokens, headSize: headSize) else { return "index lists (\(reason))" }
+        return "bands group\(group) (\(reason))"
     }
 
     /// Launches band kernel `name` over the patches of every pair (none when N is 1).
