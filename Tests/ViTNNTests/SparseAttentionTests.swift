@@ -96,12 +96,13 @@ final class SparseAttentionTests: XCTestCase {
         try compareMechanisms(on: DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl")))
     }
 
-    /// The OpenCL band kernels (with the index-list kernels on the class token's row and
-    /// column) against the CPU's index lists, forward and every gradient, both mask modes, at
-    /// the sequence lengths and head sizes of the attention issue: at each N the head sizes take
-    /// in turn a band pattern on the flattened patches, Fibottention where its windows fit, and
-    /// dilated (rates 1 and 2) and both axial passes where N - 1 is a square.
-    func testBandKernelsMatchTheCPUOverTheIssueGrid() throws {
+    /// The OpenCL sparse kernels against the CPU's, forward and every gradient, both mask modes,
+    /// at the sequence lengths and head sizes of the attention issue: at every (N, D) the
+    /// index-list kernels on lists with an empty row, and the band kernels (with the index
+    /// lists on the class token's row and column) on one band pattern, the head sizes of an N
+    /// taking in turn a band pattern on the flattened patches, Fibottention where its windows
+    /// fit, and dilated (rates 1 and 2) and both axial passes where N - 1 is a square.
+    func testSparseKernelsMatchTheCPUOverTheIssueGrid() throws {
         guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: the band kernels skipped") }
         let device = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))
         // The band kernels whatever the device's heuristic (index lists on CPU devices such as PoCL).
@@ -125,25 +126,35 @@ final class SparseAttentionTests: XCTestCase {
                     ("axial columns", columns),
                 ]
             }
+            // Index lists with an empty row (the last query of every head but the first, when N > 1).
+            let lists = try SparseAttentionPattern(
+                keys: (0..<heads).map { head in
+                    (0..<tokens).map { query in head > 0 && query == tokens - 1 && tokens > 1 ? [] : [0, query, query + head + 1, query - head - 1] }
+                        .map { $0.filter { (0..<tokens).contains($0) } }
+                },
+                tokens: tokens)
             let indices = try patterns.map { name, pattern in
                 XCTAssertNotNil(pattern.bands, name)
                 return (name, try pattern.upload(to: cpu), try pattern.upload(to: device))
             }
-            // Every (N, D) with one of the patterns in turn, each pattern at several head sizes.
+            let listIndices = ("lists", try lists.upload(to: cpu), try lists.upload(to: device))
+            // Every (N, D) with the index lists and with one of the band patterns in turn, each
+            // band pattern at several head sizes.
             for (position, headSize) in [12, 16, 32, 64, 128].enumerated() {
-                let (name, cpuIndex, deviceIndex) = indices[position % indices.count]
-                for mode in SparseAttentionMaskMode.allCases {
-                    let expected = try outputsAndGradients(on: cpu, tokens: tokens, headSize: headSize) {
-                        try sparseAttention(query: $0, key: $1, value: $2, index: cpuIndex, mode: mode)
-                    }
-                    let actual = try outputsAndGradients(on: device, tokens: tokens, headSize: headSize) {
-                        try sparseAttention(query: $0, key: $1, value: $2, index: deviceIndex, mode: mode)
-                    }
-                    // As `vit check`: the class token's dense row sums N terms, so the bound grows like sqrt(N) u.
-                    for (output, (got, wanted)) in zip(actual, expected).enumerated() {
-                        let worst = zip(got, wanted).map { abs($0 - $1) - 1e-4 * abs($1) }.max() ?? 0
-                        XCTAssertLessThanOrEqual(
-                            worst, 2e-6 * Float(tokens).squareRoot(), "\(name) \(mode.rawValue) N=\(tokens) D=\(headSize) output \(output)")
+                for (name, cpuIndex, deviceIndex) in [indices[position % indices.count], listIndices] {
+                    for mode in SparseAttentionMaskMode.allCases {
+                        let expected = try outputsAndGradients(on: cpu, tokens: tokens, headSize: headSize) {
+                            try sparseAttention(query: $0, key: $1, value: $2, index: cpuIndex, mode: mode)
+                        }
+                        let actual = try outputsAndGradients(on: device, tokens: tokens, headSize: headSize) {
+                            try sparseAttention(query: $0, key: $1, value: $2, index: deviceIndex, mode: mode)
+                        }
+                        // As `vit check`: the class token's dense row sums N terms, so the bound grows like sqrt(N) u.
+                        for (output, (got, wanted)) in zip(actual, expected).enumerated() {
+                            let worst = zip(got, wanted).map { abs($0 - $1) - 1e-4 * abs($1) }.max() ?? 0
+                            XCTAssertLessThanOrEqual(
+                                worst, 2e-6 * Float(tokens).squareRoot(), "\(name) \(mode.rawValue) N=\(tokens) D=\(headSize) output \(output)")
+                        }
                     }
                 }
             }
