@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# One command for a machine with a GPU: lists the devices, runs the full `vit check` on each
-# OpenCL GPU or accelerator, then `vit-bench kernels`, `attention` and `training` (with the
-# OpenCL command counts) on it, and writes REPORT.md and REPORT.json into the output folder.
+# One command for a machine with a GPU: lists the devices, runs the full `vit check` and
+# `vit tune` on each OpenCL GPU or accelerator, then `vit-bench kernels`, `attention` (with
+# flash attention at D 64 and the sparse mechanisms on band and index-list kernels) and
+# `training` (with the OpenCL command counts) on it, PyTorch's float32 SDPA on the GPU where
+# PyTorch with CUDA is installed, and writes REPORT.md and REPORT.json into the output folder.
 # Budget: under 10 minutes on one GPU (each benchmark figure is timed for a fraction of a
 # second; the training benchmark runs 10 steps).
 #
@@ -67,11 +69,25 @@ run() {
 for device in "${gpus[@]}"; do
   tag="${device/:/-}"
   run "check-$tag" "$bin/vit" check --device "$device" --quiet
+  # The tuner first, so that the benchmarks below run the device's own choices.
+  run "tune-$tag" "$bin/vit" tune --device "$device" --seconds 0.05
   run "kernels-$tag" "$bin/vit-bench" kernels --device "$device" --seconds 0.2
   run "attention-$tag" "$bin/vit-bench" attention --device "$device" --seconds 0.2
+  # The attention issue's yardstick: flash attention at B 8, H 8, D 64 (GFLOP/s over the
+  # device's fp32 peak), and the sparse mechanisms with each kind of kernel.
+  run "flash-d64-$tag" "$bin/vit-bench" attention --device "$device" --attention standard --tokens 197,1025,4097 --head-size 64 --seconds 0.5
+  run "sparse-bands-$tag" "$bin/vit-bench" attention --device "$device" --attention fibottention,dilated,axial --tokens 197,1025 --head-size 64 --sparse-kernels bands --seconds 0.3
+  run "sparse-lists-$tag" "$bin/vit-bench" attention --device "$device" --attention fibottention,dilated,axial --tokens 197,1025 --head-size 64 --sparse-kernels lists --seconds 0.3
   run "training-$tag" "$bin/vit-bench" training --device "$device" --batch-size 128 --optimizer muon
   run "training-cpu-reference" "$bin/vit-bench" training --device cpu --batch-size 128 --optimizer muon --steps 4
 done
+
+# PyTorch's float32 scaled_dot_product_attention on the same GPU, where PyTorch sees one.
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
+  run "sdpa-cuda" python3 "$(dirname "$0")/pytorch_reference.py" --device cuda --attention-only --head-size 64 --tokens 197,1025,4097
+else
+  echo "gpu-report: no PyTorch with CUDA here: the SDPA comparison is skipped" | tee -a "$out/REPORT.md"
+fi
 
 (IFS=,; echo "{\"devices\": \"$(tr '\n' ' ' < "$out/devices.txt" | sed 's/"/\\"/g')\", \"runs\": [${json_devices[*]}]}") > "$out/REPORT.json"
 echo "gpu-report: wrote $out/REPORT.md and $out/REPORT.json (exit $status)"
