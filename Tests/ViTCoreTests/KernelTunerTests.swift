@@ -28,11 +28,16 @@ final class KernelTunerTests: XCTestCase {
             }
         }
         XCTAssertTrue(families.contains { $0.name == "sparse_attention" })
-        let flashKey = KernelTuning.key(
-            family: "flash_attention", kernel: "forward_tiled", shapeClass: KernelTuning.attentionShapeClass(tokens: 33, headSize: 16))
-        let chosen = try XCTUnwrap(device.tuning.choices[flashKey])
-        XCTAssertEqual(device.flashForwardChoice(tokens: 33, headSize: 16), "tiled \(chosen) (tuned)")
-        XCTAssertTrue(device.flashForwardChoice(tokens: 33, headSize: 24).hasSuffix("(heuristic)"), "another head size is not tuned")
+        let shapeClass = KernelTuning.attentionShapeClass(tokens: 33, headSize: 16)
+        let (forward, backward) = try (
+            XCTUnwrap(device.tuning.choices[KernelTuning.key(family: "flash_attention", kernel: "forward_tiled", shapeClass: shapeClass)]),
+            XCTUnwrap(device.tuning.choices[KernelTuning.key(family: "flash_attention", kernel: "backward_tiled", shapeClass: shapeClass)])
+        )
+        XCTAssertEqual(device.flashChoice(tokens: 33, headSize: 16), "forward \(forward) (tuned), backward \(backward) (tuned)")
+        XCTAssertEqual(device.flashTiles(.backward, tokens: 33, headSize: 16).tiles.name, backward)
+        XCTAssertEqual(
+            device.flashChoice(tokens: 33, headSize: 24), "forward rows64-keys64 (heuristic), backward own64-other64 (heuristic)",
+            "another head size is not tuned")
         let bandKey = KernelTuning.key(
             family: "sparse_attention", kernel: "bands_group", shapeClass: KernelTuning.attentionShapeClass(tokens: 33, headSize: 16))
         let bandChoice = try XCTUnwrap(device.tuning.choices[bandKey])

@@ -122,7 +122,7 @@ struct AttentionBenchmark: ParsableCommand {
                         figures.forward * 1e3, figures.both * 1e3, flops / figures.forward * 1e-9, Double(figures.peak) / 1_048_576)
                     print(line)
                     if let openCL = backend as? OpenCLBackend, kind == .standard {
-                        print("          flash forward: \(openCL.flashForwardChoice(tokens: count, headSize: headSize))")
+                        print("          flash blocks: \(openCL.flashChoice(tokens: count, headSize: headSize))")
                     }
                     if let openCL = backend as? OpenCLBackend, [.fibottention, .dilated, .axial].contains(kind) {
                         print("          sparse kernels: \(openCL.sparseKernelChoice(tokens: count, headSize: headSize))")

@@ -96,21 +96,28 @@ extension KernelFamilies {
 }
 
 extension KernelFamilies.FlashAttention: TunableKernelFamily {
-    /// The tiled forward kernel's largest blocks (`FlashForwardTiles.candidates`), per head size
-    /// and class of N, each checked on one batch item of 8 heads.
+    /// The largest blocks of the forward kernel and of the backward kernels (`FlashTiles`,
+    /// four candidates each), per head size and class of N, each checked on one batch item of 8
+    /// heads (the backward case runs both passes and times the backward kernels).
     static func tuningCases(headSizes: [Int], tokens: [Int]) -> [TuningCase] {
-        TuningCase.attention(
-            family: name, kernel: "forward_tiled", candidates: FlashForwardTiles.candidates.map(\.name),
-            timedKernelPrefix: "flash_attention_forward", headSizes: headSizes, tokens: tokens,
-            tolerance: { (8e-6 * Float($0).squareRoot(), 8e-6 * Float($0).squareRoot()) },
-            compute: { size, backend in
-                let kernels = try backend.kernels(FlashAttentionKernels.self)
-                // The output and the log-sum-exp: the gradients are not computed.
-                let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) { operands, _ in
-                    try kernels.flashAttentionForward(operands, bias: nil, dropout: nil, size: size)
-                }
-                return Array(pass.prefix(2))
-            })
+        FlashTiles.Pass.allCases.flatMap { tiledPass in
+            TuningCase.attention(
+                family: name, kernel: tiledPass.tuningKernel, candidates: FlashTiles.candidates(tiledPass).map(\.name),
+                timedKernelPrefix: "flash_attention_\(tiledPass.rawValue)", headSizes: headSizes, tokens: tokens,
+                tolerance: { (8e-6 * Float($0).squareRoot(), 8e-6 * Float($0).squareRoot()) },
+                compute: { size, backend in
+                    let kernels = try backend.kernels(FlashAttentionKernels.self)
+                    let pass = try KernelFamilies.attentionPass(size, seed: 60, queryKeyScale: 1.5, valueScale: 1.5, on: backend) {
+                        operands, gradients in
+                        try kernels.flashAttentionForward(operands, bias: nil, dropout: nil, size: size)
+                        if tiledPass == .backward {
+                            try kernels.flashAttentionBackward(operands, bias: nil, dropout: nil, gradients: gradients, size: size)
+                        }
+                    }
+                    // The forward case checks the output and the log-sum-exp only.
+                    return tiledPass == .forward ? Array(pass.prefix(2)) : pass
+                })
+        }
     }
 }
 
@@ -139,20 +146,23 @@ extension OpenCLBackend: FlashAttentionKernels {
         return [.uint(dropout.key), .float(dropout.probability), .float(dropout.keepScale)]
     }
 
-    /// The largest blocks of the tiled forward kernel at this shape: `vit tune`'s choice for the
+    /// The largest blocks of a pass's kernels at this shape: `vit tune`'s choice for the
     /// device when it stored one, else 64 x 64, and whether they were tuned.
-    public func flashForwardTiles(tokens: Int, headSize: Int) -> (tiles: FlashForwardTiles, tuned: Bool) {
+    public func flashTiles(_ pass: FlashTiles.Pass, tokens: Int, headSize: Int) -> (tiles: FlashTiles, tuned: Bool) {
         let key = KernelTuning.key(
-            family: "flash_attention", kernel: "forward_tiled", shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
-        if let tiles = tuning.choices[key].flatMap(FlashForwardTiles.init(name:)) { return (tiles, true) }
-        return (.standard, false)
+            family: "flash_attention", kernel: pass.tuningKernel, shapeClass: KernelTuning.attentionShapeClass(tokens: tokens, headSize: headSize))
+        if let tiles = tuning.choices[key].flatMap({ FlashTiles(name: $0, pass: pass) }) { return (tiles, true) }
+        return (FlashTiles.standard(pass), false)
     }
 
-    /// The forward kernel's blocks this device runs at a shape and why, for reports:
-    /// "tiled rows64-keys64 (tuned)" or "(heuristic)".
-    public func flashForwardChoice(tokens: Int, headSize: Int) -> String {
-        let (tiles, tuned) = flashForwardTiles(tokens: tokens, headSize: headSize)
-        return "tiled \(tiles.name) (\(tuned ? "tuned" : "heuristic"))"
+    /// The blocks this device runs at a shape and why, for reports: "forward rows64-keys64
+    /// (tuned), backward own64-other64 (heuristic)".
+    public func flashChoice(tokens: Int, headSize: Int) -> String {
+        FlashTiles.Pass.allCases.map { pass in
+            let (tiles, tuned) = flashTiles(pass, tokens: tokens, headSize: headSize)
+            return "\(pass.rawValue) \(tiles.name) (\(tuned ? "tuned" : "heuristic"))"
+        }
+        .joined(separator: ", ")
     }
 
     /// The blocks of the tiled forward kernel for `tokens` tokens of head size `headSize`
@@ -162,7 +172,7 @@ extension OpenCLBackend: FlashAttentionKernels {
     /// GPU's register budget; a head's rows are cut into blocks of at most `tiles.rows` sized
     /// to N, so 65 tokens make two blocks of 40 rows rather than one of 64 and one of 1.
     /// With `dropout`, local memory also holds a mask word per row of each score tile.
-    func flashForwardBlocking(tokens: Int, headSize: Int, tiles: FlashForwardTiles, dropout: Bool = false) -> FlashForwardBlocking? {
+    func flashForwardBlocking(tokens: Int, headSize: Int, tiles: FlashTiles, dropout: Bool = false) -> FlashForwardBlocking? {
         func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
         let outputColumns = headSize <= 12 ? headSize : [16, 8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
         let scoreColumns = outputColumns > 12 ? 8 : 16
@@ -182,21 +192,25 @@ extension OpenCLBackend: FlashAttentionKernels {
         return FlashForwardBlocking(rows: rows, columns: columns, scoreColumns: scoreColumns, outputColumns: outputColumns, group: group)
     }
 
-    /// The blocks of the tiled backward kernels for `tokens` tokens of head size `headSize`, or
-    /// nil when even the smallest do not fit the device's local memory. A group owns a block of
-    /// rows (queries for dQ, keys for dK and dV) and walks the other operand in blocks, both at
-    /// most 64 rows and sized to N (65 tokens: blocks of 40 and of 48); product tiles are 8 own rows by 16
+    /// The blocks of the tiled backward kernels for `tokens` tokens of head size `headSize`
+    /// within `tiles`, or nil when even the smallest do not fit the device's local memory. A
+    /// group owns a block of rows (queries for dQ, keys for dK and dV; at most `tiles.rows`)
+    /// and walks the other operand in blocks (at most `tiles.columns`), both sized to N (65
+    /// tokens in blocks of at most 64: 40 and 48); product tiles are 8 own rows by 16
     /// other rows and gradient tiles 8 rows by 8 head columns (by D at D 12), so a work-item's
     /// two tiles hold at most 192 floats (224 at D 12). Local memory within 48 KiB holds both
     /// blocks of both operands, two own x other products and the L and row dots: the other
     /// block shrinks first, since the own block sets how often the other operand is reloaded.
-    func flashBackwardBlocking(tokens: Int, headSize: Int) -> FlashBackwardBlocking? {
+    func flashBackwardBlocking(tokens: Int, headSize: Int, tiles: FlashTiles) -> FlashBackwardBlocking? {
         func roundedUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
+        /// Rows per block when N is cut into as few blocks of at most `largest` rows as it takes.
+        func evenBlock(_ largest: Int) -> Int {
+            let blocks = (tokens + largest - 1) / largest
+            return (tokens + blocks - 1) / max(blocks, 1)
+        }
         let outputColumns = headSize <= 12 ? headSize : [8, 4, 2, 1].first { headSize % $0 == 0 } ?? 1
         let scoreColumns = 16
-        let blocksPerHead = (tokens + 63) / 64
-        let perBlock = (tokens + blocksPerHead - 1) / max(blocksPerHead, 1)
-        var (own, other) = (roundedUp(perBlock, 8), roundedUp(perBlock, scoreColumns))
+        var (own, other) = (roundedUp(evenBlock(tiles.rows), 8), roundedUp(evenBlock(tiles.columns), scoreColumns))
         let budget = min(localMemoryBytes, 48 * 1024)
         func localBytes() -> Int {
             MemoryLayout<Float>.size * (2 * own * headSize + 2 * other * headSize + 2 * own * other + 2 * max(own, other))
@@ -225,7 +239,7 @@ extension OpenCLBackend: FlashAttentionKernels {
         let options = flashOptions(headSize: headSize, dropout: dropout)
         guard
             let blocking = flashForwardBlocking(
-                tokens: tokens, headSize: headSize, tiles: flashForwardTiles(tokens: tokens, headSize: headSize).tiles, dropout: dropout != nil)
+                tokens: tokens, headSize: headSize, tiles: flashTiles(.forward, tokens: tokens, headSize: headSize).tiles, dropout: dropout != nil)
         else { throw blocksDoNotFit("Forward", size) }
         let blocks = (tokens + blocking.rows - 1) / blocking.rows
         try launch(
@@ -243,7 +257,10 @@ extension OpenCLBackend: FlashAttentionKernels {
         let rows = batch * heads * tokens
         let rowDots = try allocate(count: rows)
         let (biasBuffer, hasBias) = (bias ?? query, bias == nil ? 0 : 1)
-        guard let blocking = flashBackwardBlocking(tokens: tokens, headSize: headSize) else { throw blocksDoNotFit("Backward", size) }
+        guard
+            let blocking = flashBackwardBlocking(
+                tokens: tokens, headSize: headSize, tiles: flashTiles(.backward, tokens: tokens, headSize: headSize).tiles)
+        else { throw blocksDoNotFit("Backward", size) }
         // The query kernel writes the row dots that the key/value kernel reads.
         let blocks = (tokens + blocking.ownRows - 1) / blocking.ownRows
         try launch(
@@ -263,32 +280,44 @@ extension OpenCLBackend: FlashAttentionKernels {
     }
 }
 
-/// The largest blocks of `flash_attention_forward_tiled`, the configurations `vit tune` chooses
-/// among: query rows per work-group and keys per block (both shrink to fit N and the device's
-/// local memory).
-public struct FlashForwardTiles: Equatable, Sendable {
+/// The largest blocks of a pass's kernels, the configurations `vit tune` chooses among (they
+/// shrink to fit N and the device's local memory). Forward: `rows` query rows per group and
+/// `columns` keys per block; backward: `rows` own rows per group (queries for dQ, keys for dK
+/// and dV) and `columns` rows of the other operand per block.
+public struct FlashTiles: Equatable, Sendable {
+    /// The flash kernels' passes, each tuned on its own.
+    public enum Pass: String, CaseIterable, Sendable {
+        case forward, backward
+
+        /// The pass's kernel name in `KernelTuning`.
+        var tuningKernel: String { "\(rawValue)_tiled" }
+    }
+
+    public let pass: Pass
     public let rows: Int
     public let columns: Int
 
-    /// The heuristic's blocks, used where nothing was tuned.
-    public static let standard = FlashForwardTiles(rows: 64, columns: 64)
-    /// The configurations `vit tune` tries.
-    public static let candidates = [
-        standard, FlashForwardTiles(rows: 32, columns: 64), FlashForwardTiles(rows: 64, columns: 32), FlashForwardTiles(rows: 128, columns: 32),
-    ]
+    /// The heuristic's blocks, used where nothing was tuned: 64 x 64.
+    public static func standard(_ pass: Pass) -> FlashTiles { FlashTiles(pass, rows: 64, columns: 64) }
 
-    init(rows: Int, columns: Int) {
-        (self.rows, self.columns) = (rows, columns)
+    /// The configurations `vit tune` tries for `pass`.
+    public static func candidates(_ pass: Pass) -> [FlashTiles] {
+        let others = pass == .forward ? [(32, 64), (64, 32), (128, 32)] : [(32, 64), (64, 32), (32, 32)]
+        return [standard(pass)] + others.map { FlashTiles(pass, rows: $0, columns: $1) }
     }
 
-    /// The blocks named `name` ("rows64-keys64"), if they are a candidate.
-    init?(name: String) {
-        guard let tiles = Self.candidates.first(where: { $0.name == name }) else { return nil }
+    init(_ pass: Pass, rows: Int, columns: Int) {
+        (self.pass, self.rows, self.columns) = (pass, rows, columns)
+    }
+
+    /// The blocks named `name` ("rows64-keys64", "own64-other32"), if they are a candidate of `pass`.
+    init?(name: String, pass: Pass) {
+        guard let tiles = Self.candidates(pass).first(where: { $0.name == name }) else { return nil }
         self = tiles
     }
 
     /// Its name in `KernelTuning`.
-    public var name: String { "rows\(rows)-keys\(columns)" }
+    public var name: String { pass == .forward ? "rows\(rows)-keys\(columns)" : "own\(rows)-other\(columns)" }
 }
 
 /// The blocks and tiles of `flash_attention_forward_tiled` (its build options).
