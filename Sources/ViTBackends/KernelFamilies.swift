@@ -23,6 +23,19 @@ public enum KernelFamilies {
         try upload(values(count, seed: UInt32(count % 1000)), to: backend)
     }
 
+    /// Inputs (fixed values) and outputs of one attention call of `size` on `backend`, for
+    /// benchmark rows.
+    static func attentionBuffers(_ size: AttentionSize, on backend: Backend) throws -> (AttentionOperands, AttentionGradients) {
+        let count = size.rows * size.headSize
+        let operands = AttentionOperands(
+            query: try buffer(count, backend), key: try buffer(count, backend), value: try buffer(count, backend),
+            output: try backend.allocate(count: count), logSumExp: try backend.allocate(count: size.rows))
+        let gradients = AttentionGradients(
+            output: try buffer(count, backend), query: try backend.allocate(count: count), key: try backend.allocate(count: count),
+            value: try backend.allocate(count: count))
+        return (operands, gradients)
+    }
+
     /// One forward and backward pass of an attention family on `backend` (`run`), on Q and K
     /// from `seed` and `seed + 1` in [-queryKeyScale, queryKeyScale), V from `seed + 2` in
     /// [-valueScale, valueScale) and dO from `seed + 3`: the values to compare, O, the rows'

@@ -89,6 +89,29 @@ final class SparsePatternTests: XCTestCase {
         XCTAssertEqual(rows.keys[0][0], Array(0..<10))
     }
 
+    /// Bands on a grid: a band must move whole rows plus its column shift, a bad width is an
+    /// error naming it, a band whose shift leaves the grid keeps nothing and is dropped, and the
+    /// class token's row and column are dense.
+    func testBandsAreCheckedAndExpandToTheirKeys() throws {
+        typealias Band = SparseAttentionBands.Band
+        XCTAssertThrowsError(try SparseAttentionBands(gridWidth: -1, heads: [[Band(offset: 0)]])) {
+            XCTAssertTrue("\($0)".contains("gridWidth -1"), "\($0)")
+        }
+        XCTAssertThrowsError(try SparseAttentionBands(gridWidth: 3, heads: [[Band(offset: 4, columnShift: 0)]])) {
+            XCTAssertTrue("\($0)".contains("band offset 4 is not whole rows of 3 patches"), "\($0)")
+        }
+        let bands = try SparseAttentionBands(
+            gridWidth: 3,
+            heads: [[Band(offset: 1, columnShift: 1), Band(offset: 1, columnShift: 1), Band(offset: 3, columnShift: 3), Band(offset: -3)]])
+        XCTAssertEqual(bands.heads, [[Band(offset: 1, columnShift: 1), Band(offset: -3)]])
+        // A 3 x 3 grid: patch 2 ends its row (no right neighbour), patch 4 has one right and one up.
+        let pattern = try SparseAttentionPattern(bands: bands, tokens: 10)
+        XCTAssertEqual(pattern.keys[0][0], Array(0..<10))
+        XCTAssertEqual(pattern.keys[0][2 + 1], [0])
+        XCTAssertEqual(pattern.keys[0][4 + 1], [0, 1 + 1, 5 + 1])
+        XCTAssertEqual(pattern.bands, bands)
+    }
+
     func testGridMechanismsRejectANonSquareGrid() {
         XCTAssertThrowsError(try SparsePatterns.axial(tokens: 20, heads: 2)) { XCTAssertTrue("\($0)".contains("not a square"), "\($0)") }
         XCTAssertThrowsError(try SparsePatterns.dilated(tokens: 16, heads: 2, window: 3, rates: [1])) {

@@ -18,13 +18,7 @@ extension KernelFamilies {
                 let forwardFlops = 4 * Double(batch * heads * headSize) * Double(tokens * tokens)
                 /// Inputs and outputs of one call, and the family's kernels on `backend`.
                 func prepared(_ backend: Backend) throws -> (FlashAttentionKernels, AttentionOperands, AttentionGradients) {
-                    let count = size.rows * headSize
-                    let operands = AttentionOperands(
-                        query: try buffer(count, backend), key: try buffer(count, backend), value: try buffer(count, backend),
-                        output: try backend.allocate(count: count), logSumExp: try backend.allocate(count: size.rows))
-                    let gradients = AttentionGradients(
-                        output: try buffer(count, backend), query: try backend.allocate(count: count), key: try backend.allocate(count: count),
-                        value: try backend.allocate(count: count))
+                    let (operands, gradients) = try attentionBuffers(size, on: backend)
                     return (try backend.kernels(FlashAttentionKernels.self), operands, gradients)
                 }
                 return [

@@ -7,6 +7,40 @@ extension KernelFamilies {
     enum SparseAttention: KernelFamilyDeclaration {
         static let name = "sparse_attention"
 
+        /// Forward and backward on `bandPattern` (Fibottention's shape on the flattened patches, a
+        /// grid at N 65 and 197) with the band kernels and with the same pattern as index lists,
+        /// at the seed ViT's heads (256 x 4, N 65, D 12) and ViT-B/16's (8 x 12, N 197, D 64).
+        /// FLOPs: q . k and p v per kept pair in the forward, and 3.5 times that with the backward.
+        /// On the CPU both rows run the same index-list code.
+        static var benchmarks: [BenchmarkRow] {
+            [(256, 4, 65, 12, "256x4x65x12"), (8, 12, 197, 64, "8x12x197x64")].flatMap { batch, heads, tokens, headSize, label in
+                [true, false].map { banded in
+                    let size = AttentionSize(batch: batch, heads: heads, tokens: tokens, headSize: headSize, scale: 1 / Float(headSize).squareRoot())
+                    let pattern = try? bandPattern(heads: heads, tokens: tokens)
+                    let flops = 3.5 * 4 * Double(batch * headSize * (pattern?.nonzeroCount ?? 0))
+                    return BenchmarkRow(name: banded ? "sparse_bands" : "sparse_lists", size: label, flops: flops, bytes: 0) { backend in
+                        guard let pattern else {
+                            throw ViTError.invalidArgument(operation: "sparse benchmark", detail: "no band pattern at \(label)")
+                        }
+                        let (operands, gradients) = try attentionBuffers(size, on: backend)
+                        // The lists row drops the bands, so every device runs its index lists.
+                        let listed = banded ? pattern : try SparseAttentionPattern(keys: pattern.keys, tokens: tokens)
+                        let index = try listed.upload(to: backend)
+                        let kernels = try backend.kernels(SparseAttentionKernels.self)
+                        // The bands row runs the band kernels whatever the device's heuristic.
+                        let openCL = banded ? backend as? OpenCLBackend : nil
+                        return {
+                            let previous = openCL?.sparseBandKernels
+                            openCL?.sparseBandKernels = true
+                            defer { openCL?.sparseBandKernels = previous }
+                            try kernels.sparseAttentionForward(operands, index: index, size: size, mode: .zero)
+                            try kernels.sparseAttentionBackward(operands, gradients: gradients, index: index, size: size, mode: .zero)
+                        }
+                    }
+                }
+            }
+        }
+
         /// Sparse attention forward and backward (both mask modes) on index lists (banded patterns
         /// with a dense first row and column and an empty row) and on bands (`bandPattern`, which
         /// the OpenCL backend runs with its band kernels), at odd and ViT sizes, and in the full
