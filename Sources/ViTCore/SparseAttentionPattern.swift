@@ -176,6 +176,9 @@ public struct SparseAttentionBands: Equatable, Sendable {
         return (0..<gridWidth).contains(patch % gridWidth + band.columnShift) ? key : nil
     }
 
+    /// Entries of `packed`, without building it.
+    public var packedCount: Int { heads.count + 1 + 2 * heads.reduce(0) { $0 + $1.count } }
+
     /// The table the band kernels read: H + 1 offsets into the bands (counted in bands), then
     /// each band's offset and column shift.
     public var packed: [Int32] {

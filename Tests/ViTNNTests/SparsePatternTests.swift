@@ -110,6 +110,8 @@ final class SparsePatternTests: XCTestCase {
         XCTAssertEqual(pattern.keys[0][2 + 1], [0])
         XCTAssertEqual(pattern.keys[0][4 + 1], [0, 1 + 1, 5 + 1])
         XCTAssertEqual(pattern.bands, bands)
+        XCTAssertEqual(bands.packed, [0, 2, 1, 1, -3, 0])
+        XCTAssertEqual(bands.packedCount, bands.packed.count)
     }
 
     func testGridMechanismsRejectANonSquareGrid() {

@@ -53,7 +53,7 @@ public struct SparseAttentionIndex {
     /// Where the bands' table starts (`SparseAttentionBands.packed`), after the lists.
     public var bandsStart: Int { 2 * offsetCount + 2 * nonzeroCount }
     /// Entries of the whole buffer.
-    public var bufferCount: Int { bandsStart + (bands?.packed.count ?? 0) }
+    public var bufferCount: Int { bandsStart + (bands?.packedCount ?? 0) }
 }
 
 /// Attention restricted to a sparse pattern (Fibottention, dilated, axial), with time and
