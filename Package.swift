@@ -55,7 +55,9 @@ let package = Package(
         // target, whose root is that folder; its one Swift file finds them at run time.
         .target(name: "ViTKernels", path: "Kernels", sources: ["KernelSources.swift"], resources: kernelResources),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
-        .target(name: "ViTData", dependencies: ["ViTCore", "CZlib"]),
+        // JPEG (libjpeg-turbo's TurboJPEG API), PNG (libpng) and Pillow's resampling, for image folders.
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
+        .target(name: "ViTData", dependencies: ["ViTCore", "CZlib", "CImageCodecs"]),
         .target(name: "ViTNN", dependencies: ["ViTCore", "COpenBLAS"]),
         .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),
         .target(name: "ViTSerialization"),
@@ -79,7 +81,7 @@ let package = Package(
         ),
         // ViTNN for the finite-difference checks of composite layers (the convolutional stem).
         .testTarget(name: "ViTCoreTests", dependencies: ["ViTBackends", "ViTKernels", "ViTNN"]),
-        .testTarget(name: "ViTDataTests", dependencies: ["ViTData"]),
+        .testTarget(name: "ViTDataTests", dependencies: ["ViTData", "CImageCodecs"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTNNTests", dependencies: ["ViTNN", "ViTBackends", "ViTTraining"], exclude: ["Fixtures"]),
         .testTarget(name: "ViTTrainingTests", dependencies: ["ViTTraining", "ViTBackends"]),
         .testTarget(name: "ViTSerializationTests", dependencies: ["ViTSerialization"]),

@@ -10,6 +10,8 @@ packages=(
   pocl-opencl-icd       # PoCL: an OpenCL driver for the CPU, so OpenCL runs without a GPU
   libopenblas-dev       # OpenBLAS: the CPU backend's GEMM
   zlib1g-dev            # zlib: reads the gzip-compressed IDX files of Fashion-MNIST
+  libturbojpeg0-dev     # libjpeg-turbo's TurboJPEG API: decodes image-folder JPEGs, with DCT scaling
+  libpng-dev            # libpng: decodes image-folder PNGs
   dataset-fashion-mnist # the default training data set
   clinfo                # lists OpenCL platforms, for diagnosing drivers
   oclgrind              # a strict, simulated OpenCL device: CI runs vit check --small under it

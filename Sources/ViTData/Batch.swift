@@ -17,10 +17,13 @@ public struct Batch: Sendable {
     public let height: Int
     /// Image width.
     public let width: Int
+    /// Images left out because they could not be prepared (`--skip-bad-images`).
+    public let skipped: [SkippedImage]
 
     /// A batch from its parts (the loader builds these; the sizes are checked).
     public init(
-        index: Int, images: [Float], labels: [Float], sampleIndices: [Int], channels: Int, height: Int, width: Int
+        index: Int, images: [Float], labels: [Float], sampleIndices: [Int], channels: Int, height: Int, width: Int,
+        skipped: [SkippedImage] = []
     ) {
         precondition(labels.count == sampleIndices.count, "Batch: one label per sample")
         precondition(images.count == labels.count * channels * height * width, "Batch: image size does not match the shape")
@@ -32,6 +35,7 @@ public struct Batch: Sendable {
         self.channels = channels
         self.height = height
         self.width = width
+        self.skipped = skipped
     }
 
     /// The image tensor's shape, `[count, channels, height, width]`.

@@ -1,44 +1,73 @@
 import ViTCore
 
-/// Cuts a data set into normalised, optionally shuffled and augmented mini-batches.
+/// Cuts a sample source into normalised, optionally shuffled and augmented mini-batches.
 ///
-/// Everything random is a pure function of `(seed, epoch, batch index)`: the epoch's order
-/// is the permutation drawn from stream `(seed, 0, epoch)` and the augmentation of batch
-/// `b` comes from stream `(seed, 1, epoch, b)`. So the batches are the same on every run,
-/// whether they are prepared on a background thread (`epoch(_:)`) or on the caller's
-/// thread (`makeBatch`), and however fast the consumer is.
+/// Everything random is a pure function of the seed, the epoch and the sample or batch: the
+/// epoch's order is the permutation drawn from stream `(seed, 0, epoch)`; in-memory images
+/// draw batch `b`'s augmentations from stream `(seed, 1, epoch, b)`, image files each
+/// sample's crop from `(seed, 3, epoch, sample)`. So the batches are the same on every run,
+/// however many worker threads prepare them and however fast the consumer is.
 ///
 /// ```swift
 /// let loader = try BatchLoader(dataset: train, normalizer: normalizer, batchSize: 128,
 ///                              shuffle: true, seed: 42, augmentation: .standard)
 /// for epoch in 0..<epochs {
-///     for batch in loader.epoch(epoch) { ... batch.images, batch.labels, batch.count ... }
+///     let batches = loader.epoch(epoch)
+///     while let batch = try batches.nextBatch() { ... batch.images, batch.labels ... }
 /// }
 /// ```
 public struct BatchLoader: Sendable {
-    /// The images and labels batched.
-    public let dataset: Dataset
-    /// The normalisation applied to every pixel.
-    public let normalizer: Normalizer
+    /// The samples batched.
+    public let source: any SampleSource
     /// Samples per batch (the last batch may be smaller unless `dropLast`).
     public let batchSize: Int
     /// Whether each epoch visits the samples in a fresh seeded random order.
     public let shuffle: Bool
     /// The seed of every random choice.
     public let seed: UInt64
-    /// Random crop and flip applied to each sample (`.none` for evaluation).
-    public let augmentation: Augmentation
     /// Whether a last batch smaller than `batchSize` is skipped.
     public let dropLast: Bool
-    /// Batches prepared ahead on the background thread; 0 prepares them on the
-    /// consumer's thread inside `next()`.
+    /// Batches prepared ahead by the worker threads (at least `workers` are in flight); 0
+    /// prepares them on the consumer's thread inside `nextBatch()`.
     public let prefetchCount: Int
+    /// Threads preparing batches, each a whole batch at a time, when `prefetchCount` > 0.
+    public let workers: Int
     /// The part of every epoch's order this process reads (all of it in a single-process run).
     public let shard: DataShard
 
-    /// A loader for `dataset`. Throws `DataError.invalidArgument` when the batch size is not
-    /// positive, the prefetch count is negative or the normaliser's channel count differs
-    /// from the data set's.
+    /// The most worker threads a loader may have.
+    public static let maximumWorkers = 256
+
+    /// A loader for `source`. Throws `DataError.invalidArgument` when the batch size or the
+    /// worker count is not positive or the prefetch count is negative.
+    public init(
+        source: any SampleSource, batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, dropLast: Bool = false,
+        prefetchCount: Int = 2, workers: Int = 1, shard: DataShard = .whole
+    ) throws {
+        guard batchSize > 0 else {
+            throw DataError.invalidArgument(operation: "BatchLoader", reason: "batch size \(batchSize) must be positive")
+        }
+        guard prefetchCount >= 0 else {
+            throw DataError.invalidArgument(
+                operation: "BatchLoader", reason: "prefetch count \(prefetchCount) must not be negative")
+        }
+        guard (1...Self.maximumWorkers).contains(workers) else {
+            throw DataError.invalidArgument(
+                operation: "BatchLoader", reason: "--workers must be in 1...\(Self.maximumWorkers), got \(workers)")
+        }
+        self.source = source
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.seed = seed
+        self.dropLast = dropLast
+        self.prefetchCount = prefetchCount
+        self.workers = workers
+        self.shard = shard
+    }
+
+    /// A loader of the in-memory `dataset`, normalised by `normalizer` and augmented by
+    /// `augmentation`; throws as `init(source:...)` does and when the normaliser's channel
+    /// count differs from the data set's.
     public init(
         dataset: Dataset,
         normalizer: Normalizer,
@@ -50,92 +79,67 @@ public struct BatchLoader: Sendable {
         prefetchCount: Int = 2,
         shard: DataShard = .whole
     ) throws {
-        guard batchSize > 0 else {
-            throw DataError.invalidArgument(operation: "BatchLoader", reason: "batch size \(batchSize) must be positive")
-        }
-        guard prefetchCount >= 0 else {
-            throw DataError.invalidArgument(
-                operation: "BatchLoader", reason: "prefetch count \(prefetchCount) must not be negative")
-        }
-        guard normalizer.channels == dataset.channels else {
-            throw DataError.invalidArgument(
-                operation: "BatchLoader",
-                reason: "the normaliser has \(normalizer.channels) channels but \(dataset.name) has \(dataset.channels)")
-        }
-        self.dataset = dataset
-        self.normalizer = normalizer
-        self.batchSize = batchSize
-        self.shuffle = shuffle
-        self.seed = seed
-        self.augmentation = augmentation
-        self.dropLast = dropLast
-        self.prefetchCount = prefetchCount
-        self.shard = shard
+        try self.init(
+            source: InMemorySamples(dataset: dataset, normalizer: normalizer, augmentation: augmentation), batchSize: batchSize,
+            shuffle: shuffle, seed: seed, dropLast: dropLast, prefetchCount: prefetchCount, shard: shard)
     }
+
+    /// The normalisation of every input.
+    public var normalization: ChannelStatistics { source.normalization }
 
     /// Samples of one step over every shard: `batchSize` times the shard count.
     public var globalBatchSize: Int { batchSize * shard.count }
 
     /// Batches in one epoch (the same for every shard).
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / globalBatchSize : (dataset.count + globalBatchSize - 1) / globalBatchSize
+        dropLast ? source.count / globalBatchSize : (source.count + globalBatchSize - 1) / globalBatchSize
     }
 
-    /// Samples in one epoch over every shard (fewer than the data set when `dropLast` drops some).
+    /// Samples in one epoch over every shard (fewer than the source has when `dropLast` drops some).
     public var samplesPerEpoch: Int {
-        dropLast ? batchesPerEpoch * globalBatchSize : dataset.count
+        dropLast ? batchesPerEpoch * globalBatchSize : source.count
     }
 
-    /// The order in which `epoch` visits the data set: a seeded permutation when
-    /// shuffling, otherwise `0..<count`.
+    /// The order in which `epoch` visits the samples: a seeded permutation when shuffling,
+    /// otherwise `0..<count`.
     public func order(epoch: Int) -> [Int] {
-        guard shuffle else { return Array(0..<dataset.count) }
+        guard shuffle else { return Array(0..<source.count) }
         var generator = SeededRandomGenerator(seed: seed, stream: 0, UInt64(truncatingIfNeeded: epoch))
-        return generator.permutation(count: dataset.count)
+        return generator.permutation(count: source.count)
     }
 
-    /// The batches of `epoch`, prepared `prefetchCount` ahead on a background thread.
-    /// Iterate it with `for batch in ...` or `next()`; dropping it (or calling `cancel()`)
-    /// stops and joins the thread.
+    /// The batches of `epoch`, prepared `prefetchCount` ahead by `workers` threads. Read them
+    /// with `nextBatch()`; dropping the object (or calling `cancel()`) stops and joins the threads.
     public func epoch(_ epoch: Int) -> EpochBatches {
         EpochBatches(loader: self, epoch: epoch)
     }
 
     /// Builds batch `index` of `epoch` on the calling thread, given the epoch's `order`
     /// (from `order(epoch:)`): this shard's samples of the global batch, which may be none in
-    /// an epoch's last, short batch.
-    public func makeBatch(_ index: Int, epoch: Int, order: [Int]) -> Batch {
+    /// an epoch's last, short batch. A `writer` of the source may be passed to reuse it.
+    public func makeBatch(_ index: Int, epoch: Int, order: [Int], writer: SampleWriter? = nil) throws -> Batch {
         precondition(index >= 0 && index < batchesPerEpoch, "BatchLoader.makeBatch: batch \(index) outside 0..<\(batchesPerEpoch)")
-        precondition(order.count == dataset.count, "BatchLoader.makeBatch: the order must cover the data set")
+        precondition(order.count == source.count, "BatchLoader.makeBatch: the order must cover the samples")
         // The global batch's positions of the order, every `shard.count`-th from `shard.index`.
         let start = index * globalBatchSize
-        let samples = stride(from: start + shard.index, to: min(start + globalBatchSize, order.count), by: shard.count).map { order[$0] }
-        let imageSize = dataset.imageSize
-        let channels = dataset.channels
-        let height = dataset.height
-        let width = dataset.width
-        var generator = SeededRandomGenerator(
-            seed: seed, stream: 1, UInt64(truncatingIfNeeded: epoch), UInt64(truncatingIfNeeded: index))
-        let augmentation = self.augmentation
-        let images = [Float](unsafeUninitializedCapacity: samples.count * imageSize) { buffer, initialized in
-            dataset.images.withUnsafeBufferPointer { pixels in
-                normalizer.table.withUnsafeBufferPointer { table in
-                    for (position, sample) in samples.enumerated() {
-                        let parameters = augmentation.draw(using: &generator)
-                        ImageAugmenter.transform(
-                            source: pixels.baseAddress! + sample * imageSize,
-                            destination: buffer.baseAddress! + position * imageSize,
-                            table: table.baseAddress!, channels: channels, height: height, width: width,
-                            parameters: parameters)
-                    }
-                }
-            }
-            initialized = samples.count * imageSize
+        var samples = stride(from: start + shard.index, to: min(start + globalBatchSize, order.count), by: shard.count).map { order[$0] }
+        let sampleSize = source.sampleSize
+        let writer = try writer ?? source.makeWriter()
+        var skipped: [(position: Int, skipped: SkippedImage)] = []
+        var images = try [Float](unsafeUninitializedCapacity: samples.count * sampleSize) { buffer, initialized in
+            skipped = try writer.write(samples, batch: index, epoch: epoch, seed: seed, into: buffer.baseAddress!)
+            initialized = samples.count * sampleSize
         }
-        let labels = samples.map { Float(dataset.labels[$0]) }
+        if !skipped.isEmpty {
+            // Left out: the images after each skipped one move up.
+            let dropped = Set(skipped.map(\.position))
+            let kept = samples.indices.filter { !dropped.contains($0) }
+            images = kept.flatMap { images[($0 * sampleSize)..<(($0 + 1) * sampleSize)] }
+            samples = kept.map { samples[$0] }
+        }
         return Batch(
-            index: index, images: images, labels: labels, sampleIndices: samples, channels: channels, height: height,
-            width: width)
+            index: index, images: images, labels: samples.map { Float(source.label(of: $0)) }, sampleIndices: samples,
+            channels: source.channels, height: source.height, width: source.width, skipped: skipped.map(\.skipped))
     }
 }
 

@@ -1,21 +1,28 @@
 import Foundation
 
-/// The batches of one epoch, in order, as a single-pass sequence. With a positive
-/// `prefetchCount` a background thread prepares up to that many batches ahead while the
-/// caller works; the batches are identical either way.
+/// The batches of one epoch, in order, read with `nextBatch()`. With a positive
+/// `prefetchCount` the loader's worker threads prepare batches ahead (each thread a whole
+/// batch at a time) while the caller works; the batches are identical either way.
 ///
-/// The thread ends when the epoch is exhausted, when `cancel()` is called, or when this
-/// object is released, for example after `break` out of a `for` loop; `cancel()` and
-/// release wait for it, so no thread outlives its epoch.
-public final class EpochBatches: Sequence, IteratorProtocol {
+/// The threads end when the epoch is exhausted, when `cancel()` is called, when a batch
+/// fails (the error reaches the caller in order), or when this object is released;
+/// `cancel()` and release wait for them, so no thread outlives its epoch.
+public final class EpochBatches {
     /// The epoch number (selects the shuffle and augmentation streams).
     public let epoch: Int
     /// Batches this epoch yields in total.
     public let batchCount: Int
+    /// Seconds `nextBatch()` waited for the first batch, and for all the others together:
+    /// with enough workers the second stays near zero (the step never waits for data).
+    public private(set) var firstBatchWaitSeconds = 0.0
+    public private(set) var laterBatchesWaitSeconds = 0.0
+    /// The images left out so far this epoch (`--skip-bad-images`).
+    public private(set) var skipped: [SkippedImage] = []
 
     private let loader: BatchLoader
-    private let queue: PrefetchQueue<Batch>?
+    private let queue: BatchQueue?
     private var order: [Int] = []
+    private var writer: SampleWriter?
     private var nextIndex = 0
     private var stopped = false
 
@@ -23,18 +30,20 @@ public final class EpochBatches: Sequence, IteratorProtocol {
         self.loader = loader
         self.epoch = epoch
         self.batchCount = loader.batchesPerEpoch
-        if loader.prefetchCount > 0 && batchCount > 0 {
-            let queue = PrefetchQueue<Batch>(capacity: loader.prefetchCount)
-            self.queue = queue
-            ProducerThreads.started()
-            let thread = Thread {
-                Self.produce(loader: loader, epoch: epoch, queue: queue)
-            }
-            thread.name = "ViTData.BatchLoader"
-            thread.start()
-        } else {
+        guard loader.prefetchCount > 0 && batchCount > 0 else {
             queue = nil
             order = loader.order(epoch: epoch)
+            return
+        }
+        let workers = min(loader.workers, batchCount)
+        let queue = BatchQueue(total: batchCount, capacity: max(loader.prefetchCount, workers), workers: workers)
+        self.queue = queue
+        let order = loader.order(epoch: epoch)
+        for worker in 0..<workers {
+            ProducerThreads.started()
+            let thread = Thread { Self.work(loader: loader, epoch: epoch, order: order, queue: queue) }
+            thread.name = "ViTData.BatchLoader.\(worker)"
+            thread.start()
         }
     }
 
@@ -42,61 +51,82 @@ public final class EpochBatches: Sequence, IteratorProtocol {
         cancel()
     }
 
-    /// The next batch, waiting for the background thread when it is behind; nil at the
-    /// end of the epoch or after `cancel()`.
-    public func next() -> Batch? {
-        guard !stopped else { return nil }
-        if let queue {
-            guard let batch = queue.pop() else {
-                stopped = true
-                return nil
-            }
-            nextIndex += 1
-            return batch
-        }
-        guard nextIndex < batchCount else {
+    /// The next batch, waiting for the workers when they are behind; nil at the end of the
+    /// epoch or after `cancel()`. Throws the error that stopped a batch (an unreadable or
+    /// corrupt image, for one), after which the epoch is over.
+    public func nextBatch() throws -> Batch? {
+        guard !stopped, nextIndex < batchCount else {
             stopped = true
             return nil
         }
-        let batch = loader.makeBatch(nextIndex, epoch: epoch, order: order)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let batch: Batch
+        do {
+            if let queue {
+                guard let result = queue.take() else {
+                    stopped = true
+                    return nil
+                }
+                batch = try result.get()
+            } else {
+                if writer == nil { writer = try loader.source.makeWriter() }
+                batch = try loader.makeBatch(nextIndex, epoch: epoch, order: order, writer: writer)
+            }
+        } catch {
+            cancel()
+            throw error
+        }
+        let waited = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        if nextIndex == 0 { firstBatchWaitSeconds = waited } else { laterBatchesWaitSeconds += waited }
+        skipped += batch.skipped
         nextIndex += 1
         return batch
     }
 
-    /// Batches not yet returned by `next()`.
-    public var underestimatedCount: Int { stopped ? 0 : batchCount - nextIndex }
+    /// Every remaining batch, in order.
+    public func collect() throws -> [Batch] {
+        var batches: [Batch] = []
+        while let batch = try nextBatch() { batches.append(batch) }
+        return batches
+    }
 
-    /// Stops the epoch early: the background thread finishes the batch it is on, exits,
-    /// and this call returns once it has; `next()` returns nil from now on.
+    /// Batches not yet returned by `nextBatch()`.
+    public var remaining: Int { stopped ? 0 : batchCount - nextIndex }
+
+    /// Stops the epoch early: the workers finish the batches they are on, exit, and this
+    /// call returns once they have; `nextBatch()` returns nil from now on.
     public func cancel() {
         stopped = true
         guard let queue else { return }
         queue.cancel()
-        queue.waitUntilProducerExits()
+        queue.waitUntilWorkersExit()
     }
 
-    /// The background thread's body: builds the batches in order and hands them over.
-    private static func produce(loader: BatchLoader, epoch: Int, queue: PrefetchQueue<Batch>) {
+    /// A worker thread's body: claims batches in order, builds and delivers them.
+    private static func work(loader: BatchLoader, epoch: Int, order: [Int], queue: BatchQueue) {
         defer {
             ProducerThreads.exited()
-            queue.markProducerExited()
+            queue.workerExited()
         }
-        let order = loader.order(epoch: epoch)
-        for index in 0..<loader.batchesPerEpoch {
-            if queue.isCancelled { return }
-            let batch = loader.makeBatch(index, epoch: epoch, order: order)
-            if !queue.push(batch) { return }
+        let writer: SampleWriter
+        do {
+            writer = try loader.source.makeWriter()
+        } catch {
+            if let index = queue.claim() { queue.deliver(index, .failure(error)) }
+            return
         }
-        queue.finish()
+        while let index = queue.claim() {
+            queue.deliver(index, Result { try loader.makeBatch(index, epoch: epoch, order: order, writer: writer) })
+        }
     }
 }
 
-/// Counts the batch producer threads alive, so tests can check none is left behind.
+/// Counts the batch worker threads alive, so tests can check none is left behind.
 enum ProducerThreads {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var count = 0
 
-    /// Producer threads started and not yet exited.
+    /// Worker threads started and not yet exited.
     static var running: Int {
         lock.lock()
         defer { lock.unlock() }

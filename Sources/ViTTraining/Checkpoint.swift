@@ -26,6 +26,8 @@ public enum Checkpoint {
     /// The number of processes that trained together (data parallel), whose batches at the
     /// stored `batch_size` made each global batch.
     public static let processesKey = "processes"
+    /// The names of the classes, in class-index order (JSON array), so that predictions can be named.
+    public static let classNamesKey = "class_names"
 
     /// Where the optimizer state of the checkpoint at `url` lives.
     public static func optimizerURL(for url: URL) -> URL {
@@ -37,7 +39,7 @@ public enum Checkpoint {
     /// the step, `run`, the run's `options` and its number of `processes` in their metadata.
     public static func save(
         model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil,
-        processes: Int = 1, normalization: ChannelStatistics? = nil, to url: URL
+        processes: Int = 1, normalization: ChannelStatistics? = nil, classNames: [String]? = nil, to url: URL
     ) throws {
         var metadata = [
             "format": "pt",
@@ -54,6 +56,7 @@ public enum Checkpoint {
             let object = ["mean": normalization.mean, "std": normalization.standardDeviation]
             metadata[normalizationKey] = String(decoding: try JSONEncoder().encode(object), as: UTF8.self)
         }
+        if let classNames { metadata[classNamesKey] = String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self) }
         try file(of: model.stateTensors, metadata: metadata).write(to: url)
         if let optimizer {
             metadata[optimizerKey] = String(describing: type(of: optimizer))
@@ -81,6 +84,15 @@ public enum Checkpoint {
             throw ViTError.invalidArgument(operation: "checkpoint", detail: "the stored normalization cannot be read: \(text.prefix(200))")
         }
         return ChannelStatistics(mean: mean, standardDeviation: deviation)
+    }
+
+    /// The class names stored in a checkpoint, or nil when it has none.
+    public static func classNames(in file: SafeTensorsFile) throws -> [String]? {
+        guard let text = file.metadata[classNamesKey] else { return nil }
+        guard let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+            throw ViTError.invalidArgument(operation: "checkpoint", detail: "the stored class names cannot be read: \(text.prefix(200))")
+        }
+        return names
     }
 
     /// A configuration that fits the tensors of a checkpoint without one (as timm writes

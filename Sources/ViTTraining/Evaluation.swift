@@ -42,7 +42,9 @@ extension VisionTransformer {
         let classes = configuration.numClasses
         try GradientMode.withoutGradient {
             // A shard's part of the last, short batch may be empty.
-            for batch in loader.epoch(0) where batch.count > 0 {
+            let batches = loader.epoch(0)
+            while let batch = try batches.nextBatch() {
+                guard batch.count > 0 else { continue }
                 let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
                 let labels = try ClassLabels(batch.labels, classes: classes, on: backend)
                 let logits = try self(images, context: ForwardContext(training: false))

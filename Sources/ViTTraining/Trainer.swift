@@ -55,6 +55,8 @@ public final class Trainer {
     /// The newest complete checkpoint of this run (the resumed one, until a save).
     public private(set) var lastCheckpoint: URL?
     private let log: (String) -> Void
+    /// What the data's loading found, logged when the run starts.
+    private let dataNotes: [String]
 
     /// Loads the data and builds the model; `resume` continues from a checkpoint, whose model
     /// `options` must not contradict (see `ResumePoint.check`). With several `processes`,
@@ -74,38 +76,15 @@ public final class Trainer {
         self.backend = backend
         self.processes = processes
         self.log = processes.isWriter ? log : { _ in }
-        let kind = DatasetKind(rawValue: options.dataset)!
-        var train = try kind.load(split: .train, directory: options.dataDirectory)
-        var test = try kind.load(split: .test, directory: options.dataDirectory)
-        if let limit = options.trainingLimit { train = try train.prefix(limit) }
-        if let limit = options.testLimit { test = try test.prefix(limit) }
         let configuration = options.model
-        guard configuration.numChannels == train.channels, configuration.numClasses == train.classCount else {
-            throw TrainingError.mismatch(
-                "the model expects \(configuration.numChannels) channels and \(configuration.numClasses) classes, "
-                    + "but \(train.name) has \(train.channels) and \(train.classCount)")
-        }
-        guard configuration.imageSize >= train.height, configuration.imageSize >= train.width else {
-            throw TrainingError.mismatch(
-                "image_size \(configuration.imageSize) is smaller than the \(train.height)x\(train.width) images of \(train.name)")
-        }
-        // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
-        train = try train.fitted(to: configuration)
-        test = try test.fitted(to: configuration)
-        // A short batch could leave a process without images; one process may train on a short one.
-        guard processes.size == 1 || train.count >= options.batchSize * processes.size else {
-            throw TrainingError.invalidOption(
-                "\(processes.size) processes at --batch-size \(options.batchSize) need at least one global batch of "
-                    + "\(options.batchSize * processes.size) training images; \(train.name) has \(train.count)")
-        }
-        let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))
         if processes.size > 1 { try Self.requireSameOptions(options, across: processes) }
         let shard = try DataShard(index: processes.rank, count: processes.size)
-        trainLoader = try BatchLoader(
-            dataset: train, normalizer: normalizer, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-            augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip),
-            dropLast: processes.size > 1 || train.count >= options.batchSize, shard: shard)
-        testLoader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: options.batchSize, shard: shard)
+        let workers =
+            options.workers ?? TrainingData.defaultWorkers(deviceComputesOnCPU: backend.device == .cpu, processes: processes.size)
+        let data = try TrainingData(options: options, shard: shard, processes: processes.size, workers: workers)
+        trainLoader = data.train
+        testLoader = data.test
+        dataNotes = data.notes
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options, processes: processes)
@@ -179,8 +158,9 @@ public final class Trainer {
             "model: \(model.parameterCount) parameters, \(model.multiplyAccumulates) MACs per image, attention \(options.model.attention.kind.rawValue), device \(backend.device) (\(backend.info.name))"
         )
         log(
-            "data: \(trainLoader.dataset.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.dataset.count) test images, \(stepsPerEpoch) steps per epoch"
+            "data: \(trainLoader.source.name), \(trainLoader.samplesPerEpoch) training and \(testLoader.source.count) test images, \(stepsPerEpoch) steps per epoch"
         )
+        dataNotes.forEach(log)
         if processes.size > 1 {
             log(
                 "data parallel: \(processes.size) processes, batch \(options.batchSize) each, global batch \(trainLoader.globalBatchSize)"
@@ -196,7 +176,8 @@ public final class Trainer {
             try statistics.reset()
             var learningRate: Float = 0
             var lastCheck = 0.0
-            for batch in trainLoader.epoch(epoch - 1) {
+            let batches = trainLoader.epoch(epoch - 1)
+            while let batch = try batches.nextBatch() {
                 learningRate = schedule.rate(at: optimizer.stepCount)
                 try trainingStep(batch, learningRate: learningRate)
                 if let signal = try stopSignal() {
@@ -243,6 +224,13 @@ public final class Trainer {
                         metrics.trainLoss, metrics.trainTop1, metrics.testLoss, metrics.testTop1, metrics.testTop5, trainSeconds,
                         metrics.imagesPerSecond), elapsed: trainSeconds, final: true)
             history.append(metrics)
+            log(
+                String(
+                    format: "data: the steps waited %.2f s for batches after the first (the first took %.2f s), %d worker thread(s)",
+                    batches.laterBatchesWaitSeconds, batches.firstBatchWaitSeconds, trainLoader.workers))
+            if let first = batches.skipped.first {
+                log("warning: \(batches.skipped.count) image(s) skipped this epoch (--skip-bad-images); the first: \(first.reason)")
+            }
             if let communication = trainingStep.communication {
                 log(
                     String(
@@ -296,7 +284,7 @@ public final class Trainer {
     private func save(epoch: Int, to url: URL) throws {
         try Checkpoint.save(
             model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options, processes: processes.size,
-            normalization: trainLoader.normalizer.statistics, to: url)
+            normalization: trainLoader.normalization, classNames: trainLoader.source.classNames, to: url)
         lastCheckpoint = url
     }
 
@@ -335,7 +323,7 @@ public final class Trainer {
         let header =
             "experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image,latency_std_ms,top1,top5,training_seconds\n"
         if !FileManager.default.fileExists(atPath: url.path) { try AtomicFile.write(Data(header.utf8), to: url) }
-        let sample = testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
+        let sample = try testLoader.makeBatch(0, epoch: 0, order: testLoader.order(epoch: 0))
         let images = try Tensor(sample.images, shape: Shape(sample.imageShape), on: backend)
         let latency = try model.inferenceLatency(images: images)
         let row = [

@@ -34,6 +34,10 @@ public struct TrainingOptions: Codable, Sendable {
     public var saveModelEvery = 0
     public var trainingLimit: Int?
     public var testLimit: Int?
+    /// How image-folder files become inputs (nil: the defaults; only for `--dataset imagefolder`).
+    public var imagePreprocessing: ImagePreprocessing?
+    /// Threads decoding image files (nil: the cores the backend leaves free, at least one).
+    public var workers: Int?
     public var model = ViTConfiguration()
 
     public init() {}
@@ -59,6 +63,8 @@ public struct TrainingOptions: Codable, Sendable {
         case saveModelEvery = "save_model_every"
         case trainingLimit = "train_limit"
         case testLimit = "test_limit"
+        case imagePreprocessing = "image_preprocessing"
+        case workers
         case model
     }
 
@@ -102,8 +108,26 @@ public struct TrainingOptions: Codable, Sendable {
         guard (0...1).contains(labelSmoothing) else { throw fail("--label-smoothing must be in [0, 1], got \(labelSmoothing)") }
         try require("--crop-padding", cropPadding, in: 0...model.imageSize)
         try require("--save-model-every", saveModelEvery, in: 0...Self.maximumEpochs)
-        guard DatasetKind(rawValue: dataset) != nil else {
+        guard let kind = DatasetKind(rawValue: dataset) else {
             throw fail("unknown --dataset '\(dataset)'; choose one of \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let workers { try require("--workers", workers, in: 1...BatchLoader.maximumWorkers) }
+        if kind == .imageFolder {
+            guard dataDirectory != nil else { throw fail("--dataset imagefolder needs --data-dir, the folder holding train/ and val/") }
+            guard cropPadding == 0 else {
+                throw fail("--crop-padding must be 0 for --dataset imagefolder, whose training crop is RandomResizedCrop, got \(cropPadding)")
+            }
+            guard model.numChannels == 1 || model.numChannels == 3 else {
+                throw fail("an image folder's images become 1 or 3 channels; the model's num_channels is \(model.numChannels)")
+            }
+            do {
+                try (imagePreprocessing ?? ImagePreprocessing(channels: model.numChannels)).validate(channels: model.numChannels)
+            } catch let error as DataError {
+                if case .invalidArgument(_, let reason) = error { throw fail(reason) }
+                throw error
+            }
+        } else if imagePreprocessing != nil {
+            throw fail("the image preprocessing options (--interpolation, --crop-scale, --mean, ...) apply to --dataset imagefolder only")
         }
         try Self.validateExperimentName(experimentName)
         guard !outputDirectory.isEmpty else { throw fail("--output-dir must not be empty") }

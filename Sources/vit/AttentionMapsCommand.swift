@@ -59,17 +59,18 @@ struct AttentionMapsCommand: ParsableCommand {
         }
         let url = output.map { URL(fileURLWithPath: $0) } ?? stored.url.deletingLastPathComponent().appendingPathComponent("attention_maps.png")
         try FileSystem.checkWritable(url)
-        let (test, normalizer) = try stored.testSplit(data.dataset, directory: data.dataDir)
-        let shown = try test.prefix(images)
-        let inputs = normalizer.normalize(shown)
-        let rows = try (0..<shown.count).map { index in
-            let pixels = Array(inputs[(index * shown.imageSize)..<((index + 1) * shown.imageSize)])
-            let image = try Tensor(pixels, shape: [1, shown.channels, shown.height, shown.width], on: backend)
+        let test = try stored.testSamples(data.dataset, directory: data.dataDir)
+        let shown = min(images, test.count)
+        let loader = try BatchLoader(source: test, batchSize: shown, prefetchCount: 0)
+        let inputs = try loader.makeBatch(0, epoch: 0, order: loader.order(epoch: 0))
+        let rows = try (0..<shown).map { index in
+            let pixels = Array(inputs.images[(index * test.sampleSize)..<((index + 1) * test.sampleSize)])
+            let image = try Tensor(pixels, shape: [1, test.channels, test.height, test.width], on: backend)
             let attention = try ClassTokenAttention(maps: stored.model.attentionMaps(image))
-            let picture = AttentionMapFigure.Image(
-                channels: shown.channels, height: shown.height, width: shown.width, pixels: shown.image(at: index).map { Double($0) / 255 })
+            let picture = try AttentionMapFigure.Image(
+                channels: test.channels, height: test.height, width: test.width, pixels: test.displayImage(at: index).map { Double($0) / 255 })
             // Short enough for the column's width: the title says these are test images.
-            let label = "#\(index) \(shown.classNames[Int(shown.labels[index])])"
+            let label = "#\(index) \(test.classNames[Int(test.label(of: index))])"
             return AttentionMapFigure.Row(label: label, image: picture, maps: attention.maps(layer: layer.map { $0 - 1 }))
         }
         let figure = AttentionMapFigure(title: title(settings: settings, dataset: test.name), rows: rows)

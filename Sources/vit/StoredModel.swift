@@ -44,23 +44,46 @@ struct StoredModel {
         try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
     }
 
-    /// The test split of `kind`, checked against the model and fitted to its images, with the
-    /// normaliser of the checkpoint's stored statistics (a timm file has none: they are
-    /// computed over the training split).
-    func testSplit(_ kind: DatasetKind, directory: String?) throws -> (dataset: Dataset, normalizer: Normalizer) {
-        var test = try kind.load(split: .test, directory: directory)
-        guard test.channels == configuration.numChannels, test.classCount == configuration.numClasses else {
+    /// The test split of `kind` as the model's inputs, checked against the model: in-memory
+    /// data fitted to its images and normalised by the checkpoint's stored statistics (a timm
+    /// file has none: they are computed over the training split); an image folder's files
+    /// prepared as the checkpoint's training options say (their defaults for a file without them).
+    func testSamples(_ kind: DatasetKind, directory: String?) throws -> any SampleSource {
+        let samples: any SampleSource
+        if kind == .imageFolder {
+            guard let directory else { throw ValidationError("--dataset imagefolder needs --data-dir, the folder holding train/ and val/") }
+            let stored = try file.metadata[Checkpoint.trainingKey].map { try JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)) }
+            if stored?.imagePreprocessing == nil {
+                print("note: \(url.lastPathComponent) does not say how its images were prepared; using the image-folder defaults")
+            }
+            let preprocessing = stored?.imagePreprocessing ?? ImagePreprocessing(channels: configuration.numChannels)
+            let split = try ImageFolder.scan(root: directory, split: .test)
+            if let names = try Checkpoint.classNames(in: file), names != split.classNames {
+                throw ValidationError(
+                    "the checkpoint's classes (\(names.prefix(5).joined(separator: ", "))...) are not the class folders of \(directory)/train "
+                        + "(\(split.classNames.prefix(5).joined(separator: ", "))...)")
+            }
+            samples = try ImageFileSamples(
+                split: split, preprocessing: preprocessing, size: configuration.imageSize, channels: configuration.numChannels,
+                training: false)
+        } else {
+            var test = try kind.load(split: .test, directory: directory)
+            guard test.channels == configuration.numChannels else {
+                throw ValidationError("the checkpoint expects \(configuration.numChannels) channels; \(test.name) has \(test.channels)")
+            }
+            test = try test.fitted(to: configuration)
+            let statistics =
+                try Checkpoint.normalization(in: file)
+                ?? ChannelStatistics(computedOver: kind.load(split: .train, directory: directory).fitted(to: configuration))
+            guard statistics.channels == test.channels else {
+                throw ValidationError("the checkpoint's normalization has \(statistics.channels) channels; \(test.name) has \(test.channels)")
+            }
+            samples = try InMemorySamples(dataset: test, normalizer: Normalizer(statistics: statistics))
+        }
+        guard samples.classNames.count == configuration.numClasses else {
             throw ValidationError(
-                "the checkpoint expects \(configuration.numChannels) channels and \(configuration.numClasses) classes; \(test.name) has \(test.channels) and \(test.classCount)"
-            )
+                "the checkpoint expects \(configuration.numClasses) classes; \(samples.name) has \(samples.classNames.count)")
         }
-        test = try test.fitted(to: configuration)
-        let statistics =
-            try Checkpoint.normalization(in: file)
-            ?? ChannelStatistics(computedOver: kind.load(split: .train, directory: directory).fitted(to: configuration))
-        guard statistics.channels == test.channels else {
-            throw ValidationError("the checkpoint's normalization has \(statistics.channels) channels; \(test.name) has \(test.channels)")
-        }
-        return (test, Normalizer(statistics: statistics))
+        return samples
     }
 }

@@ -112,8 +112,9 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let backend = try DeviceRegistry.shared.backend(for: deviceOptions.resolveDevice())
         let stored = try checkpoint.read(on: backend)
-        let (test, normalizer) = try stored.testSplit(data.dataset, directory: data.dataDir)
-        let loader = try BatchLoader(dataset: test, normalizer: normalizer, batchSize: batchSize)
+        let test = try stored.testSamples(data.dataset, directory: data.dataDir)
+        let loader = try BatchLoader(
+            source: test, batchSize: batchSize, workers: TrainingData.defaultWorkers(deviceComputesOnCPU: backend.device == .cpu, processes: 1))
         let result = try stored.model.evaluate(on: loader)
         print(
             String(

@@ -30,22 +30,110 @@ struct DatasetOptions: ParsableArguments {
 /// What `vit train` reads and how it augments it.
 struct DataOptions: OptionGroupApplying {
     @OptionGroup var source: DatasetOptions
-    @Option(name: .long, help: "Use only the first N training images (quick runs; default: all).")
+    @Option(name: .long, help: "Use only N training images (quick runs; default: all): the first N, or for an image folder N spread evenly over it.")
     var trainLimit: Int?
-    @Option(name: .long, help: "Use only the first N test images (quick runs; default: all).")
+    @Option(name: .long, help: "Use only N test images (quick runs; default: all), chosen as for --train-limit.")
     var testLimit: Int?
-    @Option(name: .long, help: "Random-crop augmentation: pad by this many pixels, then crop back (0: off).")
+    @Option(name: .long, help: "Random-crop augmentation: pad by this many pixels, then crop back (0: off; not for image folders).")
     var cropPadding = TrainingOptions().cropPadding
-    @Flag(name: .long, inversion: .prefixedNo, help: "Random horizontal flips.")
-    var horizontalFlip = TrainingOptions().horizontalFlip
+    @Flag(name: .long, inversion: .prefixedNo, help: "Random horizontal flips (default: on for an image folder, off otherwise).")
+    var horizontalFlip: Bool?
+    @OptionGroup var images: ImageOptions
 
-    func apply(to options: inout TrainingOptions) {
+    func apply(to options: inout TrainingOptions) throws {
         options.dataset = source.dataset.rawValue
         options.dataDirectory = source.dataDir
         options.trainingLimit = trainLimit
         options.testLimit = testLimit
         options.cropPadding = cropPadding
-        options.horizontalFlip = horizontalFlip
+        options.horizontalFlip = horizontalFlip ?? (source.dataset == .imageFolder)
+        options.workers = images.workers
+        options.imagePreprocessing = try images.preprocessing(for: source.dataset, channels: options.model.numChannels)
+    }
+}
+
+/// Numbers separated by commas, as `--mean 0.5,0.5,0.5` takes them.
+struct NumberList: ExpressibleByArgument {
+    let values: [Double]
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, parts.allSatisfy({ $0?.isFinite == true }) else { return nil }
+        values = parts.map { $0! }
+    }
+}
+
+extension Interpolation: ExpressibleByArgument {}
+
+/// How an image folder's files become inputs (timm's transforms), and how many threads decode them.
+struct ImageOptions: ParsableArguments {
+    private static let defaults = ImagePreprocessing()
+
+    @Option(name: .long, help: "Threads decoding image files (default: the cores the backend leaves free, at least 1).")
+    var workers: Int?
+    @Option(
+        name: .long, help: "Resampling of crops and resizes, antialiased like Pillow's (image folders; default \(defaults.interpolation.rawValue)).")
+    var interpolation: Interpolation?
+    @Option(
+        name: .long,
+        help: ArgumentHelp("RandomResizedCrop's area range (image folders; default \(Self.list(defaults.cropScale))).", valueName: "min,max"))
+    var cropScale: NumberList?
+    @Option(name: .long, help: ArgumentHelp("RandomResizedCrop's aspect-ratio range (image folders; default 3/4,4/3).", valueName: "min,max"))
+    var cropRatio: NumberList?
+    @Option(
+        name: .long,
+        help: "Evaluation: resize the shorter side to size / crop-pct, then take the central crop (image folders; default \(defaults.cropFraction)).")
+    var cropPct: Double?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Per-channel mean of the normalisation (image folders; default ImageNet's \(Self.list(defaults.mean))).", valueName: "m1,m2,m3"))
+    var mean: NumberList?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Per-channel deviation of the normalisation (image folders; default ImageNet's \(Self.list(defaults.standardDeviation))).",
+            valueName: "s1,s2,s3"))
+    var std: NumberList?
+    @Flag(name: .long, inversion: .prefixedNo, help: "Train on RandomResizedCrops; off, on the evaluation crop (image folders; default on).")
+    var randomResizedCrop: Bool?
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "Decode JPEGs at the smallest DCT scale that still covers the crop (faster, close to exact; image folders; default on).")
+    var dctScaling: Bool?
+    @Option(name: .long, help: "Refuse images of more pixels, as decompression bombs (image folders; default \(defaults.maximumPixels)).")
+    var maxImagePixels: Int?
+    @Flag(name: .long, help: "Leave undecodable images out of their batch and count them, instead of stopping (image folders).")
+    var skipBadImages = false
+
+    private static func list(_ values: [Double]) -> String { values.map { "\($0)" }.joined(separator: ",") }
+
+    /// The preprocessing these flags give for `dataset` (nil unless it is an image folder;
+    /// an error naming the flag when one is given for another data set).
+    func preprocessing(for dataset: DatasetKind, channels: Int) throws -> ImagePreprocessing? {
+        let given: [(String, Bool)] = [
+            ("--interpolation", interpolation != nil), ("--crop-scale", cropScale != nil), ("--crop-ratio", cropRatio != nil),
+            ("--crop-pct", cropPct != nil), ("--mean", mean != nil), ("--std", std != nil), ("--random-resized-crop", randomResizedCrop != nil),
+            ("--dct-scaling", dctScaling != nil), ("--max-image-pixels", maxImagePixels != nil), ("--skip-bad-images", skipBadImages),
+        ]
+        guard dataset == .imageFolder else {
+            if let flag = given.first(where: { $0.1 }) {
+                throw ValidationError("\(flag.0) applies to --dataset imagefolder only (the data set is \(dataset.rawValue))")
+            }
+            return nil
+        }
+        var settings = ImagePreprocessing(channels: channels)
+        if let interpolation { settings.interpolation = interpolation }
+        if let cropScale { settings.cropScale = cropScale.values }
+        if let cropRatio { settings.cropRatio = cropRatio.values }
+        if let cropPct { settings.cropFraction = cropPct }
+        if let mean { settings.mean = mean.values }
+        if let std { settings.standardDeviation = std.values }
+        if let randomResizedCrop { settings.randomResizedCrop = randomResizedCrop }
+        if let dctScaling { settings.dctScaling = dctScaling }
+        if let maxImagePixels { settings.maximumPixels = maxImagePixels }
+        settings.skipBadImages = skipBadImages
+        return settings
     }
 }
 
@@ -153,9 +241,10 @@ struct ModelOptions: OptionGroupApplying {
 
     /// The configuration file's model, else the `resumed` checkpoint's, else the training
     /// default for `dataset`, with the flags applied.
-    func configuration(for dataset: DatasetKind, resuming resumed: ViTConfiguration? = nil) throws -> ViTConfiguration {
+    func configuration(for dataset: DatasetKind, directory: String?, resuming resumed: ViTConfiguration? = nil) throws -> ViTConfiguration {
         var configuration =
-            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? resumed ?? .trainingDefault(for: dataset)
+            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? resumed
+            ?? .trainingDefault(for: dataset, classCount: dataset.classCount(directory: directory))
         apply(to: &configuration)
         return configuration
     }
@@ -179,8 +268,8 @@ extension TrainingOptions {
     ) throws {
         self.init()
         experiment.apply(to: &self)
-        data.apply(to: &self)
         optimization.apply(to: &self)
-        self.model = try model.configuration(for: data.source.dataset, resuming: resumed)
+        self.model = try model.configuration(for: data.source.dataset, directory: data.source.dataDir, resuming: resumed)
+        try data.apply(to: &self)
     }
 }

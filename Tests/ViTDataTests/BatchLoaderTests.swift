@@ -15,12 +15,14 @@ final class BatchLoaderTests: XCTestCase {
 
     private func makeLoader(
         _ dataset: Dataset, batchSize: Int = 16, shuffle: Bool = true, seed: UInt64 = 1,
-        augmentation: Augmentation = .standard, dropLast: Bool = false, prefetchCount: Int = 2, shard: DataShard = .whole
+        augmentation: Augmentation = .standard, dropLast: Bool = false, prefetchCount: Int = 2, workers: Int = 1,
+        shard: DataShard = .whole
     ) throws -> BatchLoader {
         try BatchLoader(
-            dataset: dataset, normalizer: Normalizer(statistics: ChannelStatistics(computedOver: dataset)),
-            batchSize: batchSize, shuffle: shuffle, seed: seed, augmentation: augmentation, dropLast: dropLast,
-            prefetchCount: prefetchCount, shard: shard)
+            source: InMemorySamples(
+                dataset: dataset, normalizer: Normalizer(statistics: ChannelStatistics(computedOver: dataset)), augmentation: augmentation),
+            batchSize: batchSize, shuffle: shuffle, seed: seed, dropLast: dropLast, prefetchCount: prefetchCount, workers: workers,
+            shard: shard)
     }
 
     /// DistributedSampler's dealing: three shards of batch 5 take positions r, r + 3, ... of
@@ -29,13 +31,13 @@ final class BatchLoaderTests: XCTestCase {
     func testShardsTogetherSeeTheBatchesOfOneLoader() throws {
         let dataset = try makeDataset(count: 47)
         for dropLast in [false, true] {
-            let whole = Array(try makeLoader(dataset, batchSize: 15, augmentation: .none, dropLast: dropLast).epoch(2))
+            let whole = try makeLoader(dataset, batchSize: 15, augmentation: .none, dropLast: dropLast).epoch(2).collect()
             let shards = try (0..<3).map { index in
                 let loader = try makeLoader(
                     dataset, batchSize: 5, augmentation: .none, dropLast: dropLast, shard: try DataShard(index: index, count: 3))
                 XCTAssertEqual(loader.globalBatchSize, 15)
                 XCTAssertEqual(loader.batchesPerEpoch, whole.count)
-                return Array(loader.epoch(2))
+                return try loader.epoch(2).collect()
             }
             for (index, batch) in whole.enumerated() {
                 let parts = shards.map { $0[index].sampleIndices }
@@ -52,7 +54,7 @@ final class BatchLoaderTests: XCTestCase {
         let dataset = try makeDataset()
         let loader = try makeLoader(dataset)
         XCTAssertEqual(loader.batchesPerEpoch, 7)
-        let batches = Array(loader.epoch(0))
+        let batches = try loader.epoch(0).collect()
         XCTAssertEqual(batches.map(\.count), [16, 16, 16, 16, 16, 16, 7])
         XCTAssertEqual(batches.map(\.index), Array(0..<7))
         let seen = batches.flatMap(\.sampleIndices)
@@ -70,18 +72,18 @@ final class BatchLoaderTests: XCTestCase {
         let loader = try makeLoader(try makeDataset(), dropLast: true)
         XCTAssertEqual(loader.batchesPerEpoch, 6)
         XCTAssertEqual(loader.samplesPerEpoch, 96)
-        let batches = Array(loader.epoch(3))
+        let batches = try loader.epoch(3).collect()
         XCTAssertEqual(batches.map(\.count), [Int](repeating: 16, count: 6))
         XCTAssertEqual(Set(batches.flatMap(\.sampleIndices)).count, 96)
     }
 
-    func testSameSeedSameBatchesWhateverThePrefetch() throws {
+    func testSameSeedSameBatchesWhateverThePrefetchAndWorkers() throws {
         let dataset = try makeDataset()
-        let reference = Array(try makeLoader(dataset, prefetchCount: 0).epoch(2))
-        for prefetch in [1, 3] {
-            let iterator = try makeLoader(dataset, prefetchCount: prefetch).epoch(2)
+        let reference = try makeLoader(dataset, prefetchCount: 0).epoch(2).collect()
+        for (prefetch, workers) in [(1, 1), (3, 1), (1, 3), (4, 4)] {
+            let iterator = try makeLoader(dataset, prefetchCount: prefetch, workers: workers).epoch(2)
             var index = 0
-            while let batch = iterator.next() {
+            while let batch = try iterator.nextBatch() {
                 if index % 2 == 0 {
                     Thread.sleep(forTimeInterval: 0.002)  // a slow consumer lets the producer run ahead
                 }
@@ -93,9 +95,9 @@ final class BatchLoaderTests: XCTestCase {
             XCTAssertEqual(index, reference.count)
         }
         // Another epoch or another seed gives different orders and augmentations.
-        let otherEpoch = Array(try makeLoader(dataset).epoch(3))
+        let otherEpoch = try makeLoader(dataset).epoch(3).collect()
         XCTAssertNotEqual(otherEpoch[0].sampleIndices, reference[0].sampleIndices)
-        let otherSeed = Array(try makeLoader(dataset, seed: 2).epoch(2))
+        let otherSeed = try makeLoader(dataset, seed: 2).epoch(2).collect()
         XCTAssertNotEqual(otherSeed[0].sampleIndices, reference[0].sampleIndices)
         // The epoch's order is exposed and matches.
         XCTAssertEqual(try makeLoader(dataset).order(epoch: 2), reference.flatMap(\.sampleIndices))
@@ -103,8 +105,8 @@ final class BatchLoaderTests: XCTestCase {
 
     func testAugmentationIsAppliedPerSample() throws {
         let dataset = try makeDataset()
-        let plain = Array(try makeLoader(dataset, augmentation: .none).epoch(0))
-        let augmented = Array(try makeLoader(dataset).epoch(0))
+        let plain = try makeLoader(dataset, augmentation: .none).epoch(0).collect()
+        let augmented = try makeLoader(dataset).epoch(0).collect()
         XCTAssertEqual(plain[0].sampleIndices, augmented[0].sampleIndices, "augmentation does not change the order")
         XCTAssertNotEqual(plain[0].images, augmented[0].images)
         XCTAssertEqual(plain[0].images.count, augmented[0].images.count)
@@ -113,31 +115,34 @@ final class BatchLoaderTests: XCTestCase {
     func testUnshuffledUnaugmentedBatchesAreTheNormalisedDataset() throws {
         let dataset = try makeDataset()
         let loader = try makeLoader(dataset, batchSize: 10, shuffle: false, augmentation: .none)
-        let batches = Array(loader.epoch(0))
+        let batches = try loader.epoch(0).collect()
         XCTAssertEqual(batches.flatMap(\.sampleIndices), Array(0..<103))
-        XCTAssertEqual(batches.flatMap(\.images), loader.normalizer.normalize(dataset))
+        XCTAssertEqual(batches.flatMap(\.images), Normalizer(statistics: loader.normalization).normalize(dataset))
         XCTAssertEqual(batches.flatMap(\.labels), dataset.labels.map(Float.init))
     }
 
     func testAbandoningMidEpochStopsTheThread() throws {
         let dataset = try makeDataset(count: 2000, side: 16)
-        let loader = try makeLoader(dataset, batchSize: 8, prefetchCount: 2)
+        let loader = try makeLoader(dataset, batchSize: 8, prefetchCount: 2, workers: 3)
         let start = Date()
         for _ in 0..<5 {
-            var taken = 0
-            for batch in loader.epoch(0) {
-                XCTAssertEqual(batch.count, 8)
-                taken += 1
-                if taken == 2 { break }
-            }
-            // The epoch object is gone: its thread has been joined.
+            try {
+                var taken = 0
+                let batches = loader.epoch(0)
+                while let batch = try batches.nextBatch() {
+                    XCTAssertEqual(batch.count, 8)
+                    taken += 1
+                    if taken == 2 { break }
+                }
+            }()
+            // The epoch object is gone: its threads have been joined.
             XCTAssertEqual(ProducerThreads.running, 0)
         }
         // Explicit cancel; next() then returns nil.
         let epoch = loader.epoch(1)
-        XCTAssertNotNil(epoch.next())
+        XCTAssertNotNil(try epoch.nextBatch())
         epoch.cancel()
-        XCTAssertNil(epoch.next())
+        XCTAssertNil(try epoch.nextBatch())
         XCTAssertEqual(ProducerThreads.running, 0)
         // Dropped before the first batch was ever asked for.
         _ = loader.epoch(2)
@@ -149,6 +154,7 @@ final class BatchLoaderTests: XCTestCase {
         let dataset = try makeDataset()
         assertDataError(["batch size 0"]) { _ = try makeLoader(dataset, batchSize: 0) }
         assertDataError(["prefetch"]) { _ = try makeLoader(dataset, prefetchCount: -1) }
+        assertDataError(["--workers", "0"]) { _ = try makeLoader(dataset, workers: 0) }
         let grayscale = Normalizer(statistics: ChannelStatistics(mean: [0.5], standardDeviation: [0.5]))
         assertDataError(["1 channels", "3"]) {
             _ = try BatchLoader(dataset: dataset, normalizer: grayscale, batchSize: 4)

@@ -55,7 +55,7 @@ final class TrainerTests: TrainingOutputTestCase {
         XCTAssertEqual(checkpoint["cls_token"]?.shape, [1, 1, 48])
         XCTAssertEqual(try Checkpoint.configuration(in: checkpoint)?.numHiddenLayers, 1)
         // The preprocessing travels with the model: evaluation normalises as training did.
-        XCTAssertEqual(try Checkpoint.normalization(in: checkpoint), trainer.trainLoader.normalizer.statistics)
+        XCTAssertEqual(try Checkpoint.normalization(in: checkpoint), trainer.trainLoader.normalization)
         let summary = try String(contentsOf: output.appendingPathComponent("summary.csv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(summary.count, 2)
         XCTAssertTrue(summary[0].hasPrefix("experiment,attention,device,params,macs_per_image,peak_memory_bytes,latency_ms_per_image"))
