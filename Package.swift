@@ -56,7 +56,9 @@ let package = Package(
         .target(name: "ViTKernels", path: "Kernels", sources: ["KernelSources.swift"], resources: kernelResources),
         .target(name: "ViTOpenCL", dependencies: ["ViTCore", "ViTKernels", "COpenCL", "CCLBlast"]),
         // JPEG (libjpeg-turbo's TurboJPEG API), PNG (libpng) and Pillow's resampling, for image folders.
-        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
+        .target(
+            name: "CImageCodecs", cSettings: hostVectorCSettings + [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("turbojpeg"), .linkedLibrary("png16")]),
         .target(name: "ViTData", dependencies: ["ViTCore", "CZlib", "CImageCodecs"]),
         .target(name: "ViTNN", dependencies: ["ViTCore", "COpenBLAS"]),
         .target(name: "ViTTraining", dependencies: ["ViTNN", "ViTData", "ViTSerialization"]),

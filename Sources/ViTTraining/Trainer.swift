@@ -77,7 +77,6 @@ public final class Trainer {
         self.processes = processes
         self.log = processes.isWriter ? log : { _ in }
         let configuration = options.model
-        if processes.size > 1 { try Self.requireSameOptions(options, across: processes) }
         let shard = try DataShard(index: processes.rank, count: processes.size)
         let workers =
             options.workers ?? TrainingData.defaultWorkers(deviceComputesOnCPU: backend.device == .cpu, processes: processes.size)
@@ -85,6 +84,7 @@ public final class Trainer {
         trainLoader = data.train
         testLoader = data.test
         dataNotes = data.notes
+        if processes.size > 1 { try Self.requireSameOptions(options, across: processes) }
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)
         trainingStep = try TrainingStep(model: model, optimizer: optimizer, options: options, processes: processes)

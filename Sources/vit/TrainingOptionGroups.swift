@@ -16,15 +16,22 @@ extension DatasetKind: ExpressibleByArgument {}
 
 /// The data set and its folder (`vit train` and `vit eval`).
 struct DatasetOptions: ParsableArguments {
-    @Option(name: .long, help: "The data set.")
+    @Option(name: .long, help: "The data set (imagefolder: DIR/train/CLASS/*.jpg|png and DIR/val/CLASS/..., as torchvision's ImageFolder).")
     var dataset = DatasetKind(rawValue: TrainingOptions().dataset) ?? .fashionMNIST
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Folder of the data set files (default: "
-                + DatasetKind.allCases.map { "\($0.defaultDirectory) for \($0.rawValue)" }.joined(separator: ", ") + ").",
+                + DatasetKind.allCases.filter { $0 != .imageFolder }.map { "\($0.defaultDirectory) for \($0.rawValue)" }.joined(separator: ", ")
+                + "; required for imagefolder).",
             valueName: "folder"))
     var dataDir: String?
+
+    func validate() throws {
+        if dataset == .imageFolder && dataDir == nil {
+            throw ValidationError("--dataset imagefolder needs --data-dir, the folder holding train/ and val/")
+        }
+    }
 }
 
 /// What `vit train` reads and how it augments it.

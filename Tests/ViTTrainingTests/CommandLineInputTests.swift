@@ -157,6 +157,51 @@ final class CommandLineInputTests: XCTestCase {
             ])
     }
 
+    /// An image folder through the command line: train (with its data-wait line), eval and
+    /// attention maps over the images, and each image-folder flag's clean error.
+    func testImageFolderEndToEndAndFlagsOutOfRange() throws {
+        let data = folder.appendingPathComponent("images").path
+        try SyntheticImageFolder.write(to: data, classes: 2, trainPerClass: 6, validationPerClass: 2)
+        let (status, output) = try run(
+            "vit",
+            [
+                "train", "--dataset", "imagefolder", "--data-dir", data, "--device", "cpu", "--output-dir", folder.path, "--exp-name", "images",
+                "--epochs", "1", "--batch-size", "4", "--workers", "2",
+            ], timeout: 300)
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("12 training images in \(data)/train, 4 test images in \(data)/val, 2 classes; 2 files"), output)
+        XCTAssertTrue(output.contains("the steps waited"), output)
+        let checkpoint = folder.appendingPathComponent("images/model_final.safetensors").path
+        let evaluation = try run("vit", ["eval", "--checkpoint", checkpoint, "--dataset", "imagefolder", "--data-dir", data, "--device", "cpu"])
+        XCTAssertEqual(evaluation.status, 0, evaluation.output)
+        XCTAssertTrue(evaluation.output.contains("on imagefolder/val (4 images)"), evaluation.output)
+        let quick = ["train", "--dataset", "imagefolder", "--data-dir", data, "--output-dir", folder.path, "--epochs", "1"]
+        try expectCleanErrors(
+            "vit",
+            [
+                (["train", "--dataset", "imagefolder", "--epochs", "1"], "--dataset imagefolder needs --data-dir"),
+                (quick + ["--data-dir", folder.appendingPathComponent("absent").path], "imagefolder not found"),
+                (quick + ["--mean", "0.5,0.5"], "--mean must have 3 finite value(s)"),
+                (quick + ["--std", "0.2,0,0.2"], "--std must have 3 positive value(s)"),
+                (quick + ["--mean", "a,b,c"], "--mean"),
+                (quick + ["--crop-scale", "0.5"], "--crop-scale must be two numbers MIN,MAX"),
+                (quick + ["--crop-ratio", "2,1"], "--crop-ratio must be two positive numbers MIN,MAX with MIN <= MAX"),
+                (quick + ["--crop-pct", "0"], "--crop-pct must be in (0, 1], got 0.0"),
+                (quick + ["--max-image-pixels", "0"], "--max-image-pixels must be in 1...4294967296, got 0"),
+                (quick + ["--workers", "0"], "--workers must be in 1...256, got 0"),
+                (quick + ["--interpolation", "nearest"], "--interpolation"),
+                (quick + ["--crop-padding", "4"], "--crop-padding must be 0 for --dataset imagefolder"),
+                (["train", "--epochs", "1", "--crop-pct", "0.9"], "--crop-pct applies to --dataset imagefolder only"),
+            ])
+        try expectCleanErrors(
+            "vit-bench",
+            [
+                (["data", "--data-dir", data, "--workers", "0"], "--workers must be in 1...256, got 0"),
+                (["data", "--data-dir", data, "--image-size", "0"], "--image-size must be in 1...4096, got 0"),
+                (["data", "--data-dir", folder.path], "imagefolder not found"),
+            ])
+    }
+
     func testCompareAndPlotInputs() throws {
         let quick = ["compare", "--output-dir", folder.path, "--epochs", "1", "--train-limit", "64", "--test-limit", "32"]
         let empty = folder.appendingPathComponent("empty-run")

@@ -9,8 +9,8 @@ import ViTCore
 struct Benchmarks: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vit-bench",
-        abstract: "Kernel and training benchmarks.",
-        subcommands: [KernelBenchmark.self, TrainingBenchmark.self, AttentionBenchmark.self],
+        abstract: "Kernel, training, attention and data-pipeline benchmarks.",
+        subcommands: [KernelBenchmark.self, TrainingBenchmark.self, AttentionBenchmark.self, DataBenchmark.self],
         defaultSubcommand: KernelBenchmark.self
     )
 
