@@ -111,3 +111,41 @@ put("config", "not-an-object.json", b"[1, 2, 3]")
 put("config", "invalid.json", b'{"patch_size": 0, "hidden_size": -1, "hidden_dropout_prob": 1.5}')
 # found by fuzzing: image_size / patch_size squared overflowed in the checks
 put("config", "too-many-patches.json", b'{"image_size": 17179869184}')
+
+# JPEG and PNG images, written by Pillow (Debian's python3-pil) when it is there
+try:
+    import io
+    from PIL import Image
+except ImportError:
+    Image = None
+if Image is not None:
+    def picture(mode, width=16, height=12):
+        image = Image.new("RGB", (width, height))
+        image.putdata([((x * 16) % 256, (y * 21) % 256, (x * y * 5) % 256) for y in range(height) for x in range(width)])
+        return image.convert(mode) if mode != "RGB" else image
+
+    def encoded(image, format, **options):
+        buffer = io.BytesIO()
+        image.save(buffer, format=format, **options)
+        return buffer.getvalue()
+
+    rgb = encoded(picture("RGB"), "JPEG", quality=90)
+    put("jpeg", "rgb-420", rgb)
+    put("jpeg", "rgb-444", encoded(picture("RGB"), "JPEG", quality=95, subsampling=0))
+    put("jpeg", "gray", encoded(picture("L"), "JPEG", quality=90))
+    put("jpeg", "cmyk", encoded(picture("CMYK"), "JPEG", quality=90))
+    put("jpeg", "progressive", encoded(picture("RGB", 24, 20), "JPEG", quality=80, progressive=True))
+    put("jpeg", "odd-size", encoded(picture("RGB", 7, 5), "JPEG", quality=75))
+    put("jpeg", "truncated", rgb[: len(rgb) // 2])
+    put("jpeg", "header-only", rgb[:200])
+    png = encoded(picture("RGB"), "PNG")
+    put("png", "rgb", png)
+    put("png", "rgba", encoded(picture("RGBA"), "PNG"))
+    put("png", "gray", encoded(picture("L"), "PNG"))
+    put("png", "gray-alpha", encoded(picture("LA"), "PNG"))
+    put("png", "palette", encoded(picture("RGB").quantize(colors=7), "PNG", transparency=2))
+    put("png", "one-bit", encoded(picture("1"), "PNG"))
+    put("png", "gray16", encoded(picture("L").convert("I;16"), "PNG"))
+    put("png", "optimized", encoded(picture("RGB", 9, 9), "PNG", optimize=True))
+    put("png", "truncated", png[: len(png) // 2])
+    put("png", "bad-crc", png[:40] + bytes([png[40] ^ 0xFF]) + png[41:])

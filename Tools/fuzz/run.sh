@@ -3,16 +3,17 @@
 #
 #   Tools/fuzz/run.sh TARGET SECONDS [libFuzzer options...]
 #
-# TARGET is safetensors, idx, cifar, gzip or config. The reader's module and its
+# TARGET is safetensors, idx, cifar, gzip, config, jpeg or png. The reader's module and its
 # dependencies are compiled straight from Sources/ with -sanitize=fuzzer,address into
-# .build/fuzz/ (rebuilt when a source changes), then linked with Tools/fuzz/TARGET.swift.
+# .build/fuzz/ (rebuilt when a source changes; the image codecs' C files with clang and the
+# same sanitizers), then linked with Tools/fuzz/TARGET.swift.
 # The committed seeds in Tools/fuzz/corpus/TARGET are only read; new inputs go to the
 # working corpus .build/fuzz/corpus/TARGET, which grows from run to run, and crashes,
 # leaks and timeouts to .build/fuzz/artifacts/TARGET/. SECONDS=0 runs each seed once
 # (and the working corpus, if any) without fuzzing. Exits non-zero on any finding.
 set -euo pipefail
 
-usage="usage: $0 safetensors|idx|cifar|gzip|config SECONDS [libFuzzer options...]"
+usage="usage: $0 safetensors|idx|cifar|gzip|config|jpeg|png SECONDS [libFuzzer options...]"
 [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 target=$1 seconds=$2
 shift 2
@@ -25,12 +26,35 @@ case $target in
   idx | gzip) modules=(ViTCore ViTData) max_len=4096 extra_sources=("$root/Tools/fuzz/ScratchFile.swift") ;;
   cifar) modules=(ViTCore ViTData) max_len=12000 ;;
   config) modules=(ViTCore ViTNN) max_len=4096 ;;
+  jpeg | png) modules=(ViTCore ViTData) max_len=16384 extra_sources=("$root/Tools/fuzz/ImageFuzzing.swift") ;;
   *) echo "$usage" >&2; exit 2 ;;
 esac
 
 flags=(-swift-version 5 -O -g -sanitize=fuzzer,address -parse-as-library
-  -I "$build" -I "$root/Sources/CZlib" -I "$root/Sources/COpenBLAS")
-mkdir -p "$build/corpus/$target" "$build/artifacts/$target"
+  -I "$build" -I "$build/CImageCodecs" -I "$root/Sources/CZlib" -I "$root/Sources/COpenBLAS")
+mkdir -p "$build/corpus/$target" "$build/artifacts/$target" "$build/CImageCodecs"
+
+# The image codecs' C target: SwiftPM makes its module map, so one is written here too.
+codec_sources=("$root"/Sources/CImageCodecs/*.c)
+cat >"$build/CImageCodecs/module.modulemap" <<MAP
+module CImageCodecs {
+    header "$root/Sources/CImageCodecs/include/ImageCodecs.h"
+    link "turbojpeg"
+    link "png16"
+    export *
+}
+MAP
+build_codecs() {
+  local object=$build/CImageCodecs.o
+  if [ -f "$object" ] && [ -z "$(find "${codec_sources[@]}" "$root/Sources/CImageCodecs/include" "$0" -newer "$object")" ]; then return; fi
+  echo "fuzz: compiling CImageCodecs"
+  local parts=()
+  for source in "${codec_sources[@]}"; do
+    clang -O1 -g -fsanitize=fuzzer-no-link,address -I "$root/Sources/CImageCodecs/include" -c "$source" -o "$build/$(basename "$source" .c).o"
+    parts+=("$build/$(basename "$source" .c).o")
+  done
+  ld -r "${parts[@]}" -o "$object"
+}
 
 # Compiles module $1 (every Swift file under Sources/$1) into $build/$1.o and its
 # .swiftmodule, unless both are newer than every source and this script.
@@ -48,14 +72,15 @@ build_module() {
 # One build at a time: runs of two targets share the modules.
 exec 9>"$build/build.lock"
 flock 9
-objects=()
+build_codecs
+objects=("$build/CImageCodecs.o")
 for module in "${modules[@]}"; do
   build_module "$module"
   objects+=("$build/$module.o")
 done
 binary=$build/fuzz-$target
 echo "fuzz: linking $binary"
-swiftc "${flags[@]}" "$root/Tools/fuzz/$target.swift" "${extra_sources[@]}" "${objects[@]}" -o "$binary" 2>&1 |
+swiftc "${flags[@]}" "$root/Tools/fuzz/$target.swift" "${extra_sources[@]}" "${objects[@]}" -lturbojpeg -lpng16 -o "$binary" 2>&1 |
   { grep -v "ld.gold: warning: Cannot export local symbol" || true; }
 [ -x "$binary" ]
 flock -u 9
