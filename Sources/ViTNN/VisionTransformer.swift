@@ -180,8 +180,9 @@ public final class VisionTransformer: Layer {
     public var multiplyAccumulates: Int {
         let c = configuration
         let tokens = c.tokenCount
+        // The attention's products, then the MLP's two (parenthesised: `??` binds looser than `+`).
         let perBlock =
-            blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0
+            (blocks.first.map { $0.attention.multiplyAccumulates(tokens: tokens) } ?? 0)
             + 2 * tokens * c.hiddenSize * c.intermediateSize
         return patchEmbedding.multiplyAccumulates + c.numHiddenLayers * perBlock + c.hiddenSize * c.numClasses
     }

@@ -34,6 +34,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Line by line even into a pipe or a log file, so a run's progress can be followed.
         setvbuf(stdout, nil, _IOLBF, 0)
+        if model.preset == "list" { return try Self.listPresets() }
         let processes = try MPIProcesses()
         guard processes.size > 1 else {
             let stopped = try train(processes: processes)
@@ -51,6 +52,22 @@ struct TrainCommand: ParsableCommand {
             processes.abort("\(error)")
         }
         if let stopped { throw stopped }
+    }
+
+    /// `--model list`: every preset with its architecture, parameters and MACs per image (3
+    /// channels, 1000 classes, as timm counts them), from the model built on the CPU backend.
+    static func listPresets() throws {
+        let backend = try DeviceRegistry.shared.backend(for: .cpu)
+        print("name                    aliases                 image  patch  width  depth  heads    MLP   parameters   MACs/image")
+        for preset in ModelPreset.all {
+            let model = try VisionTransformer(configuration: preset.configuration(channels: 3, classes: 1000), on: backend)
+            let aliases = preset.aliases.isEmpty ? "-" : preset.aliases.joined(separator: ",")
+            print(
+                preset.name.padding(toLength: 24, withPad: " ", startingAt: 0) + aliases.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + String(
+                        format: "%6d %6d %6d %6d %6d %6d %12ld %12ld", preset.imageSize, preset.patchSize, preset.hiddenSize, preset.depth,
+                        preset.heads, preset.intermediateSize, model.parameterCount, model.multiplyAccumulates))
+        }
     }
 
     /// Trains; returns the exit status of a run stopped by a signal (128 + its number), nil

@@ -220,6 +220,13 @@ struct ModelOptions: OptionGroupApplying {
             valueName: "file"))
     var config: String?
     @Option(
+        name: .customLong("model"),
+        help: ArgumentHelp(
+            "A standard architecture by timm's name (\(ModelPreset.names.joined(separator: ", ")); default \(ModelPreset.seedName), the seed ViT); "
+                + "channels and classes follow the data set; 'list' prints them with parameters and MACs.",
+            valueName: "name"))
+    var preset: String?
+    @Option(
         name: .long,
         help:
             "What the head sees, as timm's global_pool: the class token or the mean of the patch tokens (config global_pool; default \(withFile.globalPool.rawValue))."
@@ -249,11 +256,27 @@ struct ModelOptions: OptionGroupApplying {
     /// The configuration file's model, else the `resumed` checkpoint's, else the training
     /// default for `dataset`, with the flags applied.
     func configuration(for dataset: DatasetKind, directory: String?, resuming resumed: ViTConfiguration? = nil) throws -> ViTConfiguration {
+        if preset != nil && config != nil { throw ValidationError("--model and --config both give the architecture; give one of them") }
         var configuration =
-            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? resumed
-            ?? .trainingDefault(for: dataset, classCount: dataset.classCount(directory: directory))
+            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? presetConfiguration(for: dataset, directory: directory)
+            ?? resumed ?? .trainingDefault(for: dataset, classCount: dataset.classCount(directory: directory))
         apply(to: &configuration)
         return configuration
+    }
+
+    /// The `--model` preset's configuration for `dataset` (the seed ViT's is the training
+    /// default), nil without `--model`.
+    private func presetConfiguration(for dataset: DatasetKind, directory: String?) throws -> ViTConfiguration? {
+        guard let preset else { return nil }
+        guard let found = ModelPreset.named(preset) else {
+            throw ValidationError("unknown --model '\(preset)'; choose one of \(ModelPreset.names.joined(separator: ", ")), or list")
+        }
+        let classes = try dataset.classCount(directory: directory)
+        if found.name == ModelPreset.seedName { return .trainingDefault(for: dataset, classCount: classes) }
+        // timm's initialisation; smaller images (Fashion-MNIST's) are resized, not padded.
+        var base = ViTConfiguration()
+        base.imageFit = .resize
+        return found.configuration(channels: dataset.channels, classes: classes, base: base)
     }
 
     func apply(to configuration: inout ViTConfiguration) {

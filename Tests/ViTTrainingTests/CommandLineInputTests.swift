@@ -192,7 +192,13 @@ final class CommandLineInputTests: XCTestCase {
                 (quick + ["--interpolation", "nearest"], "--interpolation"),
                 (quick + ["--crop-padding", "4"], "--crop-padding must be 0 for --dataset imagefolder"),
                 (["train", "--epochs", "1", "--crop-pct", "0.9"], "--crop-pct applies to --dataset imagefolder only"),
+                (quick + ["--model", "vit_huge_patch14_224"], "unknown --model 'vit_huge_patch14_224'; choose one of vit_seed_patch4_32"),
+                (quick + ["--model", "vit_tiny_patch16_224", "--config", "x.json"], "--model and --config both give the architecture"),
             ])
+        let list = try run("vit", ["train", "--model", "list"], timeout: 300)
+        XCTAssertEqual(list.status, 0, list.output)
+        XCTAssertTrue(list.output.contains("vit_small_patch16_224   deit_small_patch16_224"), list.output)
+        XCTAssertTrue(list.output.contains("22050664"), list.output)
         try expectCleanErrors(
             "vit-bench",
             [
