@@ -13,8 +13,13 @@ import XCTest
 final class ModelPresetTests: XCTestCase {
     private struct Fixture: Decodable {
         struct Preset: Decodable {
-            let state_dict: [String: [Int]]
-            let logits_depth_1: [Float]
+            let stateDict: [String: [Int]]
+            let logitsAtDepthOne: [Float]
+
+            enum CodingKeys: String, CodingKey {
+                case stateDict = "state_dict"
+                case logitsAtDepthOne = "logits_depth_1"
+            }
         }
         let classes: Int
         let presets: [String: Preset]
@@ -49,7 +54,7 @@ final class ModelPresetTests: XCTestCase {
                 guard key.hasPrefix("blocks.0.") else { continue }
                 for block in 0..<preset.depth { ours["blocks.\(block)." + key.dropFirst("blocks.0.".count)] = tensor.shape.dimensions }
             }
-            XCTAssertEqual(ours, expected.state_dict, name)
+            XCTAssertEqual(ours, expected.stateDict, name)
             XCTAssertEqual(model.stateTensors.filter { $0.name.hasPrefix("blocks.1.") }.count, ours.keys.filter { $0.hasPrefix("blocks.1.") }.count)
         }
     }
@@ -74,9 +79,9 @@ final class ModelPresetTests: XCTestCase {
             let logits = try GradientMode.withoutGradient {
                 try model(Tensor(input, shape: [2, 3, side, side], on: cpu), context: ForwardContext(training: false)).toArray()
             }
-            let scale = max(expected.logits_depth_1.map(abs).max() ?? 1, 1e-3)
-            let worst = zip(logits, expected.logits_depth_1).map { abs($0 - $1) }.max() ?? .infinity
-            XCTAssertEqual(logits.count, expected.logits_depth_1.count, name)
+            let scale = max(expected.logitsAtDepthOne.map(abs).max() ?? 1, 1e-3)
+            let worst = zip(logits, expected.logitsAtDepthOne).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertEqual(logits.count, expected.logitsAtDepthOne.count, name)
             XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(name): max difference \(worst) (scale \(scale))")
         }
     }
