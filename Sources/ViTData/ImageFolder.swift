@@ -19,6 +19,18 @@ public struct ImageFolderSplit: Sendable {
     /// Files without an image extension, which are not samples.
     public let ignoredFiles: Int
 
+    /// A split of `files` (their classes `labels`, indices into `classNames`), for images
+    /// that come from elsewhere than a scan, such as `vit predict`'s arguments.
+    public init(name: String, folder: String, files: [String], labels: [Int32], classNames: [String], ignoredFiles: Int = 0) {
+        precondition(files.count == labels.count, "ImageFolderSplit: one label per file")
+        self.name = name
+        self.folder = folder
+        self.files = files
+        self.labels = labels
+        self.classNames = classNames
+        self.ignoredFiles = ignoredFiles
+    }
+
     /// Number of images.
     public var count: Int { files.count }
 

@@ -39,7 +39,8 @@ public enum Checkpoint {
     /// the step, `run`, the run's `options` and its number of `processes` in their metadata.
     public static func save(
         model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil,
-        processes: Int = 1, normalization: ChannelStatistics? = nil, classNames: [String]? = nil, to url: URL
+        processes: Int = 1, normalization: ChannelStatistics? = nil, classNames: [String]? = nil, preparation: InputPreparation? = nil,
+        to url: URL
     ) throws {
         var metadata = [
             "format": "pt",
@@ -57,6 +58,7 @@ public enum Checkpoint {
             metadata[normalizationKey] = String(decoding: try JSONEncoder().encode(object), as: UTF8.self)
         }
         if let classNames { metadata[classNamesKey] = String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self) }
+        if let preparation { metadata[InputPreparation.metadataKey] = String(decoding: try JSONEncoder().encode(preparation), as: UTF8.self) }
         try file(of: model.stateTensors, metadata: metadata).write(to: url)
         if let optimizer {
             metadata[optimizerKey] = String(describing: type(of: optimizer))

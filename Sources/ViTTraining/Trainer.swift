@@ -284,7 +284,9 @@ public final class Trainer {
     private func save(epoch: Int, to url: URL) throws {
         try Checkpoint.save(
             model: model, optimizer: optimizer, epoch: epoch, run: runIdentifier, options: options, processes: processes.size,
-            normalization: trainLoader.normalization, classNames: trainLoader.source.classNames, to: url)
+            normalization: trainLoader.normalization, classNames: trainLoader.source.classNames,
+            preparation: InputPreparation(options: options, normalization: trainLoader.normalization, classNames: trainLoader.source.classNames),
+            to: url)
         lastCheckpoint = url
     }
 

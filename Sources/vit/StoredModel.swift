@@ -44,6 +44,27 @@ struct StoredModel {
         try Checkpoint.load(file, into: model.stateTensors, source: url.lastPathComponent)
     }
 
+    /// How image files become this model's inputs: the checkpoint's `pretrained_cfg`, else the
+    /// image preprocessing of its stored training options, else (a timm file, an older
+    /// checkpoint) the image-folder defaults, with a note.
+    func imagePreprocessing() throws -> ImagePreprocessing {
+        if let preparation = try InputPreparation.stored(in: file) {
+            guard preparation.mean.count == configuration.numChannels, preparation.standardDeviation.count == configuration.numChannels else {
+                throw ValidationError("the checkpoint's pretrained_cfg has \(preparation.mean.count) means for \(configuration.numChannels) channels")
+            }
+            return preparation.imagePreprocessing
+        }
+        let stored = try file.metadata[Checkpoint.trainingKey].map { try JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)) }
+        if let settings = stored?.imagePreprocessing { return settings }
+        print("note: \(url.lastPathComponent) does not say how its images were prepared; using the image-folder defaults (ImageNet's mean and std)")
+        return ImagePreprocessing(channels: configuration.numChannels)
+    }
+
+    /// The class names: the checkpoint's, else "class 0", "class 1", ...
+    func classNames() throws -> [String] {
+        try InputPreparation.stored(in: file)?.classNames ?? Checkpoint.classNames(in: file) ?? (0..<configuration.numClasses).map { "class \($0)" }
+    }
+
     /// The test split of `kind` as the model's inputs, checked against the model: in-memory
     /// data fitted to its images and normalised by the checkpoint's stored statistics (a timm
     /// file has none: they are computed over the training split); an image folder's files
@@ -52,11 +73,7 @@ struct StoredModel {
         let samples: any SampleSource
         if kind == .imageFolder {
             guard let directory else { throw ValidationError("--dataset imagefolder needs --data-dir, the folder holding train/ and val/") }
-            let stored = try file.metadata[Checkpoint.trainingKey].map { try JSONDecoder().decode(TrainingOptions.self, from: Data($0.utf8)) }
-            if stored?.imagePreprocessing == nil {
-                print("note: \(url.lastPathComponent) does not say how its images were prepared; using the image-folder defaults")
-            }
-            let preprocessing = stored?.imagePreprocessing ?? ImagePreprocessing(channels: configuration.numChannels)
+            let preprocessing = try imagePreprocessing()
             let split = try ImageFolder.scan(root: directory, split: .test)
             if let names = try Checkpoint.classNames(in: file), names != split.classNames {
                 throw ValidationError(

@@ -55,18 +55,25 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// `--model list`: every preset with its architecture, parameters and MACs per image (3
-    /// channels, 1000 classes, as timm counts them), from the model built on the CPU backend.
+    /// channels, 1000 classes, as timm counts them). The blocks are alike, so the model is
+    /// built with one block on the CPU backend and its per-block figures scaled to the depth.
     static func listPresets() throws {
         let backend = try DeviceRegistry.shared.backend(for: .cpu)
         print("name                    aliases                 image  patch  width  depth  heads    MLP   parameters   MACs/image")
         for preset in ModelPreset.all {
-            let model = try VisionTransformer(configuration: preset.configuration(channels: 3, classes: 1000), on: backend)
+            var configuration = preset.configuration(channels: 3, classes: 1000)
+            configuration.numHiddenLayers = 1
+            let oneBlock = try VisionTransformer(configuration: configuration, on: backend)
+            let blockParameters = oneBlock.blocks[0].stateTensors.reduce(0) { $0 + $1.tensor.shape.elementCount }
+            let blockProducts = oneBlock.multiplyAccumulates - oneBlock.patchEmbedding.multiplyAccumulates - preset.hiddenSize * 1000
+            let parameters = oneBlock.parameterCount + (preset.depth - 1) * blockParameters
+            let products = oneBlock.multiplyAccumulates + (preset.depth - 1) * blockProducts
             let aliases = preset.aliases.isEmpty ? "-" : preset.aliases.joined(separator: ",")
             print(
                 preset.name.padding(toLength: 24, withPad: " ", startingAt: 0) + aliases.padding(toLength: 22, withPad: " ", startingAt: 0)
                     + String(
                         format: "%6d %6d %6d %6d %6d %6d %12ld %12ld", preset.imageSize, preset.patchSize, preset.hiddenSize, preset.depth,
-                        preset.heads, preset.intermediateSize, model.parameterCount, model.multiplyAccumulates))
+                        preset.heads, preset.intermediateSize, parameters, products))
         }
     }
 

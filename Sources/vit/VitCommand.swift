@@ -9,7 +9,7 @@ struct VitCommand: ParsableCommand {
         abstract: "Train and measure Vision Transformers with efficient attention on OpenCL devices or the CPU.",
         subcommands: [
             TrainCommand.self, CompareCommand.self, PlotCommand.self, EvaluateCommand.self, AttentionMapsCommand.self, DevicesCommand.self,
-            CheckCommand.self, TuneCommand.self,
+            CheckCommand.self, TuneCommand.self, PredictCommand.self,
         ]
     )
 

@@ -175,6 +175,23 @@ final class CommandLineInputTests: XCTestCase {
         let evaluation = try run("vit", ["eval", "--checkpoint", checkpoint, "--dataset", "imagefolder", "--data-dir", data, "--device", "cpu"])
         XCTAssertEqual(evaluation.status, 0, evaluation.output)
         XCTAssertTrue(evaluation.output.contains("on imagefolder/val (4 images)"), evaluation.output)
+        let image = try data + "/val/class_1/" + XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: data + "/val/class_1").sorted().first)
+        let prediction = try run("vit", ["predict", "--checkpoint", checkpoint, "--device", "cpu", "--json", "--top", "2", image])
+        XCTAssertEqual(prediction.status, 0, prediction.output)
+        let parsed = try JSONSerialization.jsonObject(with: Data(prediction.output.utf8)) as? [[String: Any]]
+        let classes = try XCTUnwrap(parsed?.first?["classes"] as? [[String: Any]], prediction.output)
+        XCTAssertEqual(parsed?.first?["file"] as? String, image)
+        XCTAssertEqual(classes.count, 2)
+        XCTAssertTrue(classes.allSatisfy { ["class_0", "class_1"].contains($0["name"] as? String ?? "") }, prediction.output)
+        let total = classes.compactMap { $0["probability"] as? Double }.reduce(0, +)
+        XCTAssertEqual(total, 1, accuracy: 1e-9, "two classes: the top two hold all the probability")
+        try expectCleanErrors(
+            "vit",
+            [
+                (["predict", "--checkpoint", checkpoint, folder.path + "/absent.jpg"], "absent.jpg: opening the file failed"),
+                (["predict", "--checkpoint", checkpoint, "--top", "0", image], "--top must be in 1...1000, got 0"),
+                (["predict", "--checkpoint", checkpoint], "Missing expected argument '<image> ...'"),
+            ])
         let quick = ["train", "--dataset", "imagefolder", "--data-dir", data, "--output-dir", folder.path, "--epochs", "1"]
         try expectCleanErrors(
             "vit",
@@ -199,6 +216,7 @@ final class CommandLineInputTests: XCTestCase {
         XCTAssertEqual(list.status, 0, list.output)
         XCTAssertTrue(list.output.contains("vit_small_patch16_224   deit_small_patch16_224"), list.output)
         XCTAssertTrue(list.output.contains("22050664"), list.output)
+        XCTAssertTrue(list.output.contains("5717416   1253683200"), list.output)
         try expectCleanErrors(
             "vit-bench",
             [

@@ -61,6 +61,41 @@ final class ImageFolderTrainingTests: XCTestCase {
         XCTAssertEqual(openCLHistory[0].testLoss, cpuHistory[0].testLoss, accuracy: 1e-5)
     }
 
+    /// The checkpoint says how its inputs were prepared (timm's pretrained_cfg), and
+    /// classifying the validation files with it gives the probabilities of the evaluation
+    /// loader's logits: the same pixels, the same model.
+    func testPredictionsAgreeWithTheEvaluationPipeline() throws {
+        let cpu = try DeviceRegistry.shared.backend(for: .cpu)
+        let trainer = try Trainer(options: options(name: "predict"), backend: cpu, log: { _ in })
+        _ = try trainer.run()
+        let checkpoint = try SafeTensorsFile.read(from: trainer.experimentFolder.appendingPathComponent("model_final.safetensors"))
+        let preparation = try XCTUnwrap(try InputPreparation.stored(in: checkpoint))
+        XCTAssertEqual(preparation.inputSize, [3, 32, 32])
+        XCTAssertEqual(preparation.interpolation, "bicubic")
+        XCTAssertEqual(preparation.cropFraction, 0.875)
+        XCTAssertEqual(preparation.classNames, ["class_0", "class_1", "class_2"])
+        XCTAssertEqual(preparation.mean, ImagePreprocessing.imageNetMean.map { Double(Float($0)) })
+        let source = try XCTUnwrap(trainer.testLoader.source as? ImageFileSamples)
+        let predictions = try ImageClassifier.classify(
+            files: source.split.files, model: trainer.model, preprocessing: preparation.imagePreprocessing, classNames: preparation.classNames,
+            top: 3, batchSize: 4)
+        let batch = try trainer.testLoader.makeBatch(0, epoch: 0, order: trainer.testLoader.order(epoch: 0))
+        let logits = try GradientMode.withoutGradient {
+            try trainer.model(Tensor(batch.images, shape: Shape(batch.imageShape), on: cpu), context: ForwardContext(training: false)).toArray()
+        }
+        XCTAssertEqual(predictions.map(\.file), source.split.files)
+        XCTAssertEqual(batch.sampleIndices, Array(0..<batch.count), "evaluation reads the files in order")
+        for (row, prediction) in predictions.prefix(batch.count).enumerated() {
+            let probabilities = ImageClassifier.softmax(Array(logits[(row * 3)..<((row + 1) * 3)]))
+            XCTAssertEqual(prediction.classes.count, 3)
+            XCTAssertEqual(prediction.classes.map(\.index), probabilities.indices.sorted { probabilities[$0] > probabilities[$1] })
+            for entry in prediction.classes {
+                XCTAssertEqual(entry.probability, probabilities[entry.index], accuracy: 1e-12)
+                XCTAssertEqual(entry.name, "class_\(entry.index)")
+            }
+        }
+    }
+
     func testResumingGivesTheUninterruptedRun() throws {
         let cpu = try DeviceRegistry.shared.backend(for: .cpu)
         let straight = try Trainer(options: options(epochs: 2, name: "straight"), backend: cpu, log: { _ in })
