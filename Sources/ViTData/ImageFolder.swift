@@ -177,7 +177,7 @@ public enum ImageFolder {
     }
 
     /// The entries of `folder` but . and .., whose names must be UTF-8.
-    private static func entries(of folder: String) throws -> [(name: String, path: String)] {
+    static func entries(of folder: String) throws -> [(name: String, path: String)] {
         guard let directory = opendir(folder) else {
             throw DataError.unreadableFile(path: folder, reason: "the folder cannot be listed: \(String(cString: strerror(errno)))")
         }

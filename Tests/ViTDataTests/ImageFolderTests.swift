@@ -176,7 +176,11 @@ final class ImageFolderTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: empty.path + "/train", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: empty.path + "/val", withIntermediateDirectories: true)
         assertDataError(["no class folders"]) { _ = try ImageFolder.scan(root: empty.path, split: .train) }
-        // An unreadable folder (permissions bind only when not running as root).
+        // A folder that cannot be listed: opendir's failure names the folder and the system's
+        // reason (here a file in a folder's place; permissions, below, bind only when not root).
+        assertDataError(["image_0", "cannot be listed", "Not a directory"]) {
+            _ = try ImageFolder.entries(of: try XCTUnwrap(ImageFolder.scan(root: root, split: .train).files.first))
+        }
         if getuid() != 0 {
             chmod(root + "/train/class_1", 0)
             defer { chmod(root + "/train/class_1", 0o755) }

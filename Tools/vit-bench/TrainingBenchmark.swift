@@ -28,6 +28,8 @@ struct TrainingBenchmark: ParsableCommand {
     var optimizerName = "adamw"
     @Option(name: .long, help: "Model configuration JSON (default: the seed ViT).")
     var config: String?
+    @Option(name: .customLong("model"), help: "A timm architecture instead (\(ModelPreset.names.joined(separator: ", "))), 3 channels, 1000 classes.")
+    var preset: String?
     @Option(name: .long, help: "Write a Chrome trace of the timed steps' kernels to this file (also $VIT_TRACE).")
     var trace: String?
 
@@ -36,11 +38,19 @@ struct TrainingBenchmark: ParsableCommand {
             throw ValidationError("--batch-size must be in 1...\(TrainingOptions.maximumBatchSize), got \(batchSize)")
         }
         guard (1...1_000_000).contains(steps) else { throw ValidationError("--steps must be in 1...1000000, got \(steps)") }
+        if let preset {
+            guard ModelPreset.named(preset) != nil else {
+                throw ValidationError("unknown --model '\(preset)'; choose one of \(ModelPreset.names.joined(separator: ", "))")
+            }
+            guard config == nil else { throw ValidationError("--model and --config both give the architecture; give one of them") }
+        }
     }
 
     func run() throws {
         let backend = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: device))
-        var configuration = try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) } ?? ViTConfiguration()
+        var configuration =
+            try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) }
+            ?? preset.flatMap { ModelPreset.named($0)?.configuration(channels: 3, classes: 1000) } ?? ViTConfiguration()
         configuration.attention.kind = try AttentionKind(name: attention, field: "--attention")
         let model = try VisionTransformer(configuration: configuration, on: backend)
         var options = TrainingOptions()
