@@ -22,8 +22,10 @@ final class CPUHostMemory: PinnedHostMemory {
         return CompletedTransfer()
     }
 
-    func startWrite(to storage: DeviceStorage, from offset: Int) throws {
+    @discardableResult
+    func startWrite(to storage: DeviceStorage, from offset: Int) throws -> DeviceTransfer {
         precondition(offset >= 0 && offset + storage.count <= values.count, "a write of \(storage.count) floats from \(offset) past \(values.count)")
         backend.host(storage).update(from: values.baseAddress! + offset, count: storage.count)
+        return CompletedTransfer()
     }
 }

@@ -9,9 +9,10 @@ public protocol PinnedHostMemory: AnyObject {
     /// values are there once the returned transfer is complete.
     func startRead(_ storage: DeviceStorage, at offset: Int) throws -> DeviceTransfer
     /// Enqueues a copy of `storage.count` values from `offset` into `storage` without waiting:
-    /// commands enqueued later see them. The host must leave those values as they are until a
-    /// transfer enqueued after this one has completed.
-    func startWrite(to storage: DeviceStorage, from offset: Int) throws
+    /// commands enqueued later see them. The host must leave those values as they are until
+    /// the returned transfer (or one enqueued after it) has completed.
+    @discardableResult
+    func startWrite(to storage: DeviceStorage, from offset: Int) throws -> DeviceTransfer
 }
 
 /// A copy between a device and pinned host memory that runs while the host goes on.

@@ -34,6 +34,8 @@ public struct BatchLoader: Sendable {
     public let workers: Int
     /// The part of every epoch's order this process reads (all of it in a single-process run).
     public let shard: DataShard
+    /// Pinned buffers to assemble batches in (nil: batches are arrays).
+    public let memoryPool: BatchMemoryPool?
 
     /// The most worker threads a loader may have.
     public static let maximumWorkers = 256
@@ -42,7 +44,7 @@ public struct BatchLoader: Sendable {
     /// worker count is not positive or the prefetch count is negative.
     public init(
         source: any SampleSource, batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, dropLast: Bool = false,
-        prefetchCount: Int = 2, workers: Int = 1, shard: DataShard = .whole
+        prefetchCount: Int = 2, workers: Int = 1, shard: DataShard = .whole, memoryPool: BatchMemoryPool? = nil
     ) throws {
         guard batchSize > 0 else {
             throw DataError.invalidArgument(operation: "BatchLoader", reason: "batch size \(batchSize) must be positive")
@@ -63,7 +65,13 @@ public struct BatchLoader: Sendable {
         self.prefetchCount = prefetchCount
         self.workers = workers
         self.shard = shard
+        self.memoryPool = memoryPool
     }
+
+    /// Batches that can be held at once while an epoch runs: those the workers prepare ahead,
+    /// the one a step uses and the one whose upload may still be running. A `BatchMemoryPool`
+    /// of this many buffers runs dry only when the consumer keeps batches.
+    public static func batchesInFlight(prefetchCount: Int = 2, workers: Int) -> Int { max(prefetchCount, workers) + 2 }
 
     /// A loader of the in-memory `dataset`, normalised by `normalizer` and augmented by
     /// `augmentation`; throws as `init(source:...)` does and when the normaliser's channel
@@ -125,21 +133,32 @@ public struct BatchLoader: Sendable {
         var samples = stride(from: start + shard.index, to: min(start + globalBatchSize, order.count), by: shard.count).map { order[$0] }
         let sampleSize = source.sampleSize
         let writer = try writer ?? source.makeWriter()
-        var skipped: [(position: Int, skipped: SkippedImage)] = []
-        var images = try [Float](unsafeUninitializedCapacity: samples.count * sampleSize) { buffer, initialized in
-            skipped = try writer.write(samples, batch: index, epoch: epoch, seed: seed, into: buffer.baseAddress!)
-            initialized = samples.count * sampleSize
-        }
-        if !skipped.isEmpty {
-            // Left out: the images after each skipped one move up.
+        // Writes the samples from `destination` and moves the kept ones together; returns
+        // the kept samples and the skipped images.
+        func assemble(into destination: UnsafeMutablePointer<Float>) throws -> (kept: [Int], skipped: [SkippedImage]) {
+            let skipped = try writer.write(samples, batch: index, epoch: epoch, seed: seed, into: destination)
             let dropped = Set(skipped.map(\.position))
             let kept = samples.indices.filter { !dropped.contains($0) }
-            images = kept.flatMap { images[($0 * sampleSize)..<(($0 + 1) * sampleSize)] }
-            samples = kept.map { samples[$0] }
+            for (slot, position) in kept.enumerated() where slot != position {
+                (destination + slot * sampleSize).update(from: destination + position * sampleSize, count: sampleSize)
+            }
+            return (kept.map { samples[$0] }, skipped.map(\.skipped))
+        }
+        let total = samples.count * sampleSize
+        if let pooled = memoryPool.flatMap({ $0.capacity >= total ? $0.acquire() : nil }) {
+            let (kept, skipped) = try assemble(into: pooled.memory.values.baseAddress!)
+            return Batch(
+                index: index, pinned: pooled, labels: kept.map { Float(source.label(of: $0)) }, sampleIndices: kept,
+                channels: source.channels, height: source.height, width: source.width, skipped: skipped)
+        }
+        var skipped: [SkippedImage] = []
+        let images = try [Float](unsafeUninitializedCapacity: total) { buffer, initialized in
+            (samples, skipped) = try assemble(into: buffer.baseAddress!)
+            initialized = samples.count * sampleSize
         }
         return Batch(
             index: index, images: images, labels: samples.map { Float(source.label(of: $0)) }, sampleIndices: samples,
-            channels: source.channels, height: source.height, width: source.width, skipped: skipped.map(\.skipped))
+            channels: source.channels, height: source.height, width: source.width, skipped: skipped)
     }
 }
 

@@ -53,14 +53,18 @@ final class OpenCLHostMemory: PinnedHostMemory {
         return OpenCLTransfer(event: event)
     }
 
-    func startWrite(to storage: DeviceStorage, from offset: Int) throws {
+    @discardableResult
+    func startWrite(to storage: DeviceStorage, from offset: Int) throws -> DeviceTransfer {
         precondition(offset >= 0 && offset + storage.count <= values.count, "a write of \(storage.count) floats from \(offset) past \(values.count)")
         let bytes = storage.count * MemoryLayout<Float>.size
+        var event: cl_event?
         try CLStatus.check(
-            clEnqueueWriteBuffer(backend.queue, backend.buffer(storage), cl_bool(CL_FALSE), 0, bytes, values.baseAddress! + offset, 0, nil, nil),
+            clEnqueueWriteBuffer(backend.queue, backend.buffer(storage), cl_bool(CL_FALSE), 0, bytes, values.baseAddress! + offset, 0, nil, &event),
             "clEnqueueWriteBuffer (non-blocking, \(bytes) bytes)")
         backend.commandCounts.writes += 1
         backend.commandCounts.bytesWritten += bytes
+        guard let event else { throw ViTError.openCL(call: "clEnqueueWriteBuffer", code: "no event") }
+        return OpenCLTransfer(event: event)
     }
 }
 

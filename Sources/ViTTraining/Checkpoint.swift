@@ -37,6 +37,8 @@ public enum Checkpoint {
 
     /// Writes the model (and the optimizer state, when given), each atomically, both with
     /// the step, `run`, the run's `options` and its number of `processes` in their metadata.
+    /// The optimizer file is renamed into place first and the model file last, so a model
+    /// checkpoint that exists after a kill has its optimizer state beside it.
     public static func save(
         model: VisionTransformer, optimizer: Optimizer?, epoch: Int, run: String? = nil, options: TrainingOptions? = nil,
         processes: Int = 1, normalization: ChannelStatistics? = nil, classNames: [String]? = nil, preparation: InputPreparation? = nil,
@@ -59,11 +61,13 @@ public enum Checkpoint {
         }
         if let classNames { metadata[classNamesKey] = String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self) }
         if let preparation { metadata[InputPreparation.metadataKey] = String(decoding: try JSONEncoder().encode(preparation), as: UTF8.self) }
-        try file(of: model.stateTensors, metadata: metadata).write(to: url)
+        let modelFile = try file(of: model.stateTensors, metadata: metadata)
         if let optimizer {
-            metadata[optimizerKey] = String(describing: type(of: optimizer))
-            try file(of: optimizer.stateTensors, metadata: metadata).write(to: optimizerURL(for: url))
+            var optimizerMetadata = metadata
+            optimizerMetadata[optimizerKey] = String(describing: type(of: optimizer))
+            try file(of: optimizer.stateTensors, metadata: optimizerMetadata).write(to: optimizerURL(for: url))
         }
+        try modelFile.write(to: url)
     }
 
     /// The configuration stored in a checkpoint, or nil when it has none (a file from timm).
@@ -144,13 +148,20 @@ public enum Checkpoint {
         return configuration
     }
 
-    /// Copies the tensors of `file` into `tensors` after checking every name and shape;
-    /// a difference names the tensor and both shapes.
+    /// Copies the tensors of `file` into `tensors` after checking every name and shape and
+    /// that every value is finite; a difference names the tensor and both shapes, a NaN or
+    /// infinity the tensor and the element (a model with one gives no meaningful output).
     public static func load(_ file: SafeTensorsFile, into tensors: [(name: String, tensor: Tensor)], source: String) throws {
         do {
             try file.requireShapes(tensors.map { ($0.name, $0.tensor.shape.dimensions) }, file: source)
         } catch let error as SerializationError {
             throw ViTError.invalidArgument(operation: "checkpoint", detail: error.description)
+        }
+        for (name, _) in tensors {
+            guard let values = file[name]?.values, let bad = values.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw ViTError.invalidArgument(
+                operation: "checkpoint",
+                detail: "\(source): tensor '\(name)' holds \(values[bad]) at element \(bad); the file is corrupt or was saved from a diverged run")
         }
         for (name, tensor) in tensors {
             guard let values = file[name]?.values else { continue }

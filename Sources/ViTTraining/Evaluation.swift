@@ -45,7 +45,7 @@ extension VisionTransformer {
             let batches = loader.epoch(0)
             while let batch = try batches.nextBatch() {
                 guard batch.count > 0 else { continue }
-                let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
+                let images = try batch.imageTensor(on: backend)
                 let labels = try ClassLabels(batch.labels, classes: classes, on: backend)
                 let logits = try self(images, context: ForwardContext(training: false))
                 let loss = try crossEntropy(logits: logits, classLabels: labels, labelSmoothing: labelSmoothing).item()

@@ -80,6 +80,11 @@ public struct ResumePoint {
                     + "; leave out the flags or configuration fields that change the model")
         }
         guard let options else { return [] }
+        guard options.optimizer == requested.optimizer else {
+            throw TrainingError.mismatch(
+                "--resume \(name) was trained with --optimizer \(options.optimizer), whose state cannot continue as \(requested.optimizer); "
+                    + "resume with --optimizer \(options.optimizer), or start a new run")
+        }
         var stored = options
         stored.model = requested.model
         var changes: [String] = []

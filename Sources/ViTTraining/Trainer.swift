@@ -80,7 +80,11 @@ public final class Trainer {
         let shard = try DataShard(index: processes.rank, count: processes.size)
         let workers =
             options.workers ?? TrainingData.defaultWorkers(deviceComputesOnCPU: backend.device == .cpu, processes: processes.size)
-        let data = try TrainingData(options: options, shard: shard, processes: processes.size, workers: workers)
+        // On a device the batches are assembled in pinned memory it copies from directly; the
+        // CPU backend's "pinned" memory is ordinary memory, so arrays serve it as well.
+        let data = try TrainingData(
+            options: options, shard: shard, processes: processes.size, workers: workers,
+            pinnedMemory: backend.device == .cpu ? nil : { try backend.allocatePinnedHost(count: $0) })
         trainLoader = data.train
         testLoader = data.test
         dataNotes = data.notes

@@ -1,4 +1,5 @@
 import Foundation
+import ViTCore
 import ViTData
 import ViTNN
 
@@ -12,8 +13,11 @@ public struct TrainingData {
     public let notes: [String]
 
     /// The loaders `options` describe for shard `shard` of `processes` processes, with
-    /// `workers` threads preparing each.
-    public init(options: TrainingOptions, shard: DataShard, processes: Int, workers: Int) throws {
+    /// `workers` threads preparing each; with `pinnedMemory` (a device backend's
+    /// `allocatePinnedHost`) the batches are assembled in pinned buffers the device copies from.
+    public init(
+        options: TrainingOptions, shard: DataShard, processes: Int, workers: Int, pinnedMemory: ((Int) throws -> PinnedHostMemory)? = nil
+    ) throws {
         let kind = DatasetKind(rawValue: options.dataset) ?? .fashionMNIST
         let configuration = options.model
         let trainSource: any SampleSource
@@ -68,10 +72,15 @@ public struct TrainingData {
                 "\(processes) processes at --batch-size \(options.batchSize) need at least one global batch of "
                     + "\(options.batchSize * processes) training images; \(trainSource.name) has \(trainSource.count)")
         }
+        func pool(_ source: any SampleSource) throws -> BatchMemoryPool? {
+            guard let pinnedMemory else { return nil }
+            return try BatchMemoryPool(
+                capacity: options.batchSize * source.sampleSize, buffers: BatchLoader.batchesInFlight(workers: workers), allocate: pinnedMemory)
+        }
         train = try BatchLoader(
             source: trainSource, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-            dropLast: processes > 1 || trainSource.count >= options.batchSize, workers: workers, shard: shard)
-        test = try BatchLoader(source: testSource, batchSize: options.batchSize, workers: workers, shard: shard)
+            dropLast: processes > 1 || trainSource.count >= options.batchSize, workers: workers, shard: shard, memoryPool: pool(trainSource))
+        test = try BatchLoader(source: testSource, batchSize: options.batchSize, workers: workers, shard: shard, memoryPool: pool(testSource))
         self.notes = notes
     }
 

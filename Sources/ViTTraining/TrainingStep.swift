@@ -105,7 +105,7 @@ public final class TrainingStep {
     /// Trains on `batch` at `learningRate`.
     public func callAsFunction(_ batch: Batch, learningRate: Float) throws {
         let backend = model.backend
-        let images = try Tensor(batch.images, shape: Shape(batch.imageShape), on: backend)
+        let images = try batch.imageTensor(on: backend)
         let labels = try ClassLabels(batch.labels, classes: model.configuration.numClasses, on: backend)
         let context = ForwardContext(training: true, seed: seed, step: optimizer.stepCount)
         let logits = try model(images, context: context)

@@ -49,6 +49,9 @@ final class ImageFolderTrainingTests: XCTestCase {
         guard !DeviceRegistry.shared.openCLDevices.isEmpty else { throw XCTSkip("no OpenCL platform found: the device half is skipped") }
         let device = try DeviceRegistry.shared.backend(for: DeviceRegistry.shared.device(for: "opencl"))
         let openCL = try Trainer(options: options(name: "opencl"), backend: device, log: { _ in })
+        // On a device the batches are assembled in pinned memory that the step copies from.
+        XCTAssertNil(cpu.trainLoader.memoryPool)
+        XCTAssertNotNil(try openCL.trainLoader.epoch(0).nextBatch()?.pinnedImages)
         for epoch in 0..<2 {
             let expected = try cpu.trainLoader.epoch(epoch).collect()
             let actual = try openCL.trainLoader.epoch(epoch).collect()

@@ -1,0 +1,73 @@
+import Foundation
+import ViTBackends
+import ViTCore
+import ViTNN
+import ViTSerialization
+import ViTTraining
+import XCTest
+
+/// Checkpoints a user can break: non-finite weights, an optimizer that cannot continue
+/// another's state, and the order in which a save puts its two files in place.
+final class CheckpointHardeningTests: XCTestCase {
+    private var folder: URL!
+    private let cpu = try! DeviceRegistry.shared.backend(for: .cpu)
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("vit-checkpoints-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    private func save(optimizer name: String = "muon") throws -> (url: URL, options: TrainingOptions, model: VisionTransformer) {
+        var options = TrainingOptions()
+        options.optimizer = name
+        options.model.numHiddenLayers = 1
+        let model = try VisionTransformer(configuration: options.model, on: cpu)
+        let optimizer = try options.makeOptimizer(for: model.optimizedParameters)
+        let url = folder.appendingPathComponent("checkpoint_epoch_1.safetensors")
+        try Checkpoint.save(model: model, optimizer: optimizer, epoch: 1, run: "run", options: options, to: url)
+        return (url, options, model)
+    }
+
+    func testNonFiniteWeightsAreRefusedByName() throws {
+        let (url, _, model) = try save()
+        var file = try SafeTensorsFile.read(from: url)
+        file.tensors["blocks.0.mlp.fc1.weight"]?.values[7] = .nan
+        XCTAssertThrowsError(try Checkpoint.load(file, into: model.stateTensors, source: "broken.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("broken.safetensors: tensor 'blocks.0.mlp.fc1.weight' holds nan at element 7"), "\(error)")
+        }
+        file.tensors["blocks.0.mlp.fc1.weight"]?.values[7] = 0
+        file.tensors["head.bias"]?.values[0] = -.infinity
+        XCTAssertThrowsError(try Checkpoint.load(file, into: model.stateTensors, source: "broken.safetensors")) { error in
+            XCTAssertTrue("\(error)".contains("tensor 'head.bias' holds -inf"), "\(error)")
+        }
+    }
+
+    func testResumingWithAnotherOptimizerNamesTheStoredOne() throws {
+        let (url, options, _) = try save(optimizer: "muon")
+        var requested = options
+        requested.epochs = 2
+        requested.optimizer = "adamw"
+        XCTAssertThrowsError(try ResumePoint(url: url).check(requested)) { error in
+            XCTAssertTrue("\(error)".contains("was trained with --optimizer muon"), "\(error)")
+            XCTAssertTrue("\(error)".contains("resume with --optimizer muon"), "\(error)")
+        }
+        requested.optimizer = "muon"
+        XCTAssertNoThrow(try ResumePoint(url: url).check(requested))
+    }
+
+    /// The optimizer file is in place before the model file: its modification time is not
+    /// later (a kill between the two renames leaves an optimizer file without its model,
+    /// which no resume picks, never a model without its optimizer state).
+    func testTheOptimizerFileIsWrittenBeforeTheModelFile() throws {
+        let (url, _, _) = try save()
+        let optimizerURL = Checkpoint.optimizerURL(for: url)
+        func modified(_ url: URL) throws -> Date {
+            try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
+        }
+        XCTAssertLessThanOrEqual(try modified(optimizerURL), try modified(url))
+    }
+}
