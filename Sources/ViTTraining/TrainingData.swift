@@ -72,15 +72,16 @@ public struct TrainingData {
                 "\(processes) processes at --batch-size \(options.batchSize) need at least one global batch of "
                     + "\(options.batchSize * processes) training images; \(trainSource.name) has \(trainSource.count)")
         }
-        func pool(_ source: any SampleSource) throws -> BatchMemoryPool? {
-            guard let pinnedMemory else { return nil }
-            return try BatchMemoryPool(
-                capacity: options.batchSize * source.sampleSize, buffers: BatchLoader.batchesInFlight(workers: workers), allocate: pinnedMemory)
+        // One pool serves both loaders: evaluation runs between training epochs, never beside
+        // them, and a test batch is no larger than a training batch.
+        let pool = try pinnedMemory.map {
+            try BatchMemoryPool(
+                capacity: options.batchSize * trainSource.sampleSize, buffers: BatchLoader.batchesInFlight(workers: workers), allocate: $0)
         }
         train = try BatchLoader(
             source: trainSource, batchSize: options.batchSize, shuffle: true, seed: options.seed,
-            dropLast: processes > 1 || trainSource.count >= options.batchSize, workers: workers, shard: shard, memoryPool: pool(trainSource))
-        test = try BatchLoader(source: testSource, batchSize: options.batchSize, workers: workers, shard: shard, memoryPool: pool(testSource))
+            dropLast: processes > 1 || trainSource.count >= options.batchSize, workers: workers, shard: shard, memoryPool: pool)
+        test = try BatchLoader(source: testSource, batchSize: options.batchSize, workers: workers, shard: shard, memoryPool: pool)
         self.notes = notes
     }
 
