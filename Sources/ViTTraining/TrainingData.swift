@@ -62,6 +62,8 @@ public struct TrainingData {
                 augmentation: Augmentation(cropPadding: options.cropPadding, horizontalFlip: options.horizontalFlip))
             testSource = try InMemorySamples(dataset: test, normalizer: normalizer)
         }
+        try Self.requireImages(trainSource, for: "train on")
+        try Self.requireImages(testSource, for: "evaluate on")
         guard configuration.numClasses == trainSource.classNames.count else {
             throw TrainingError.mismatch(
                 "the model expects \(configuration.numClasses) classes, but \(trainSource.name) has \(trainSource.classNames.count)")
@@ -83,6 +85,14 @@ public struct TrainingData {
             dropLast: processes > 1 || trainSource.count >= options.batchSize, workers: workers, shard: shard, memoryPool: pool)
         test = try BatchLoader(source: testSource, batchSize: options.batchSize, workers: workers, shard: shard, memoryPool: pool)
         self.notes = notes
+    }
+
+    /// Throws, naming `source`, when it has no image to `purpose` (an IDX file of 0 images
+    /// is well-formed, but a run on it would print figures of nothing).
+    public static func requireImages(_ source: any SampleSource, for purpose: String) throws {
+        guard source.count > 0 else {
+            throw TrainingError.invalidOption("\(source.name) has no images: there is nothing to \(purpose)")
+        }
     }
 
     /// `limit` images of `split` spread evenly over its sorted files, so that every class

@@ -97,6 +97,7 @@ struct StoredModel {
             }
             samples = try InMemorySamples(dataset: test, normalizer: Normalizer(statistics: statistics))
         }
+        try TrainingData.requireImages(samples, for: "evaluate on")
         guard samples.classNames.count == configuration.numClasses else {
             throw ValidationError(
                 "the checkpoint expects \(configuration.numClasses) classes; \(samples.name) has \(samples.classNames.count)")

@@ -1,6 +1,7 @@
 import Foundation
 import ViTBackends
 import ViTCore
+import ViTData
 import ViTNN
 import ViTSerialization
 import ViTTraining
@@ -69,5 +70,16 @@ final class CheckpointHardeningTests: XCTestCase {
             try XCTUnwrap(FileManager.default.attributesOfItem(atPath: url.path)[.modificationDate] as? Date)
         }
         XCTAssertLessThanOrEqual(try modified(optimizerURL), try modified(url))
+    }
+
+    /// A split of 0 images (a well-formed IDX file can have them) is refused before a run
+    /// prints figures of nothing; before, training ran and the summary trapped.
+    func testEmptySplitsAreRefused() throws {
+        let empty = try Dataset(name: "fashion-mnist/test", images: [], labels: [], channels: 1, height: 28, width: 28, classCount: 10)
+        let samples = try InMemorySamples(
+            dataset: empty, normalizer: Normalizer(statistics: ChannelStatistics(mean: [0.5], standardDeviation: [0.5])))
+        XCTAssertThrowsError(try TrainingData.requireImages(samples, for: "evaluate on")) { error in
+            XCTAssertEqual("\(error)", "fashion-mnist/test has no images: there is nothing to evaluate on")
+        }
     }
 }
