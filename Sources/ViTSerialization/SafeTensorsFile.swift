@@ -45,10 +45,18 @@ public struct SafeTensorsFile: Equatable, Sendable {
     public var metadata: [String: String]
     /// The tensors by name.
     public var tensors: [String: NamedTensor]
+    /// For a file that was read, the element type each tensor was stored in before it was
+    /// converted to `Float` (empty for a file built in memory). Not part of the file's value:
+    /// two files with the same metadata and tensors are equal.
+    public internal(set) var storedTypes: [String: SafeTensorsDType] = [:]
 
     public init(metadata: [String: String] = [:], tensors: [String: NamedTensor] = [:]) {
         self.metadata = metadata
         self.tensors = tensors
+    }
+
+    public static func == (left: SafeTensorsFile, right: SafeTensorsFile) -> Bool {
+        left.metadata == right.metadata && left.tensors == right.tensors
     }
 
     /// The tensor called `name`, or nil; assigning nil removes it.

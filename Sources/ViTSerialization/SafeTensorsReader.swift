@@ -30,11 +30,15 @@ extension SafeTensorsFile {
     static func load(from source: ByteSource, file: String) throws -> SafeTensorsFile {
         let header = try parseHeader(of: source, file: file)
         var tensors = [String: NamedTensor](minimumCapacity: header.entries.count)
+        var types = [String: SafeTensorsDType](minimumCapacity: header.entries.count)
         for entry in header.entries {
             let values = try readValues(of: entry, from: source, dataStart: header.dataStart)
             tensors[entry.name] = NamedTensor(shape: entry.shape, values: values)
+            types[entry.name] = entry.dtype
         }
-        return SafeTensorsFile(metadata: header.metadata, tensors: tensors)
+        var loaded = SafeTensorsFile(metadata: header.metadata, tensors: tensors)
+        loaded.storedTypes = types
+        return loaded
     }
 
     /// The elements of one validated entry, converted to `Float`.

@@ -35,6 +35,15 @@ public struct ResumePoint {
         }
         optimizerState = try Checkpoint.read(optimizerURL)
         let (modelFile, optimizerFile) = (url.lastPathComponent, optimizerURL.lastPathComponent)
+        // vit train writes float32 only: another type of the same size would be read as
+        // numbers it never held.
+        for (file, name) in [(model, modelFile), (optimizerState, optimizerFile)] {
+            if let (tensor, type) = file.storedTypes.sorted(by: { $0.key < $1.key }).first(where: { $0.value != .float32 }) {
+                throw TrainingError.mismatch(
+                    "\(name): tensor '\(tensor)' is stored as \(type.rawValue), but vit train writes F32: the file was not written by it or was changed since"
+                )
+            }
+        }
         func integer(_ key: String, in file: SafeTensorsFile, named name: String) throws -> Int {
             guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
                 throw TrainingError.mismatch("\(name) has no valid '\(key)' in its metadata: it was not written by vit train")

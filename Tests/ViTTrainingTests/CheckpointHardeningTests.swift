@@ -72,6 +72,23 @@ final class CheckpointHardeningTests: XCTestCase {
         XCTAssertLessThanOrEqual(try modified(optimizerURL), try modified(url))
     }
 
+    /// A checkpoint whose tensor was relabelled I32 (the same bytes, read as other numbers)
+    /// is refused on resume, naming the tensor and its type.
+    func testResumingAFileWithAnotherElementTypeIsRefused() throws {
+        let (url, options, _) = try save()
+        var bytes = [UInt8](try Data(contentsOf: url))
+        let from = Array(#""head.bias":{"dtype":"F32""#.utf8)
+        let to = Array(#""head.bias":{"dtype":"I32""#.utf8)
+        let start = try XCTUnwrap((0...(bytes.count - from.count)).first { Array(bytes[$0..<($0 + from.count)]) == from })
+        bytes.replaceSubrange(start..<(start + from.count), with: to)
+        try Data(bytes).write(to: url)
+        var requested = options
+        requested.epochs = 2
+        XCTAssertThrowsError(try ResumePoint(url: url).check(requested)) { error in
+            XCTAssertTrue("\(error)".contains("tensor 'head.bias' is stored as I32, but vit train writes F32"), "\(error)")
+        }
+    }
+
     /// A split of 0 images (a well-formed IDX file can have them) is refused before a run
     /// prints figures of nothing; before, training ran and the summary trapped.
     func testEmptySplitsAreRefused() throws {
