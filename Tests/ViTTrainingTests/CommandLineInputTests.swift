@@ -414,6 +414,10 @@ final class CommandLineInputTests: XCTestCase {
                 (["attention", "--tokens", "1000000", "--quadratic-limit", "1000000"], "N 1000000 needs about"),
                 (["training", "--batch-size=-3"], "--batch-size must be in 1...1048576, got -3"),
                 (["training", "--steps", "0"], "--steps must be in 1...1000000, got 0"),
+                // A folder where the CSV should go, or a place no file can be made: named before measuring.
+                (["attention", "--tokens", "65", "--csv", folder.path], "'\(folder.path)': creating the file failed: Is a directory"),
+                (["attention", "--tokens", "65", "--csv", "/proc/rows.csv"], "'/proc/rows.csv': creating the file failed"),
+                (["training", "--model", "vit_giant"], "unknown --model 'vit_giant'"),
             ])
     }
 }

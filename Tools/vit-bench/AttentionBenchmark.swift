@@ -78,7 +78,8 @@ struct AttentionBenchmark: ParsableCommand {
     }
 
     func run() throws {
-        // A missing gnuplot or an unwritable PNG is reported before minutes of measuring.
+        // A missing gnuplot or an unwritable CSV or PNG is reported before minutes of measuring.
+        if let csv { try FileSystem.checkWritable(URL(fileURLWithPath: csv)) }
         let plotter = try plot.map { file in
             try FileSystem.checkWritable(URL(fileURLWithPath: file))
             return try Gnuplot()
@@ -139,7 +140,7 @@ struct AttentionBenchmark: ParsableCommand {
                 }
             }
         }
-        if let csv { try (rows.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8) }
+        if let csv { try AtomicFile.write(Data((rows.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: csv)) }
         if let plot, let plotter {
             let setup =
                 "random Q, K, V [batch \(batch), \(heads) heads, N tokens, head size \(headSize)] on "
