@@ -88,6 +88,9 @@ public final class Trainer {
         trainLoader = data.train
         testLoader = data.test
         dataNotes = data.notes
+        // A batch is never larger than the training set (one short batch then).
+        try MemoryEstimate.requireFits(
+            configuration, batchSize: min(options.batchSize, data.train.source.count), on: backend, flag: "--batch-size")
         if processes.size > 1 { try Self.requireSameOptions(options, across: processes) }
         model = try VisionTransformer(configuration: configuration, on: backend, seed: options.seed)
         optimizer = try options.makeOptimizer(for: model.optimizedParameters)

@@ -53,7 +53,17 @@ public struct TrainingData {
                 throw TrainingError.mismatch(
                     "image_size \(configuration.imageSize) is smaller than the \(train.height)x\(train.width) images of \(train.name)")
             }
-            // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized.
+            // Smaller images (Fashion-MNIST's 28 px for a 32 px model) are padded or resized,
+            // in memory: refused when that memory is not there (before, the allocation trapped).
+            let fittedBytes = Double(train.count + test.count) * Double(train.channels) * Double(configuration.imageSize * configuration.imageSize)
+            let memory = Double(ProcessInfo.processInfo.physicalMemory)
+            guard fittedBytes <= memory else {
+                throw TrainingError.invalidOption(
+                    String(
+                        format:
+                            "%@'s %d images at image_size %d take %.1f GiB in memory, more than this machine's %.1f GiB; lower image_size or --train-limit",
+                        train.name, train.count + test.count, configuration.imageSize, fittedBytes / 1_073_741_824, memory / 1_073_741_824))
+            }
             train = try train.fitted(to: configuration)
             test = try test.fitted(to: configuration)
             let normalizer = Normalizer(statistics: ChannelStatistics(computedOver: train))

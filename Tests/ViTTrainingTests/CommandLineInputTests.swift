@@ -267,9 +267,19 @@ final class CommandLineInputTests: XCTestCase {
         let heavy = try write(#"{"hidden_size": 65536, "num_attention_heads": 1, "num_hidden_layers": 1024, "num_channels": 1}"#, to: "heavy.json")
         let initializer = try write(#"{"initializer_range": -1, "num_channels": 1}"#, to: "initializer.json")
         let wrongType = try write(#"{"hidden_size": "wide"}"#, to: "type.json")
+        let wide = try write(#"{"image_size": 4096, "patch_size": 16, "num_channels": 1}"#, to: "wide.json")
         try expectCleanErrors(
             "vit",
             [
+                // Before: "Fatal error: failed to allocate ... bytes".
+                (["train", "--output-dir", folder.path, "--epochs", "1", "--config", wide], "images at image_size 4096 take"),
+                (
+                    quick + [
+                        "--test-limit", "32", "--batch-size", "4096", "--config",
+                        try write(#"{"image_size": 2048, "patch_size": 8, "num_channels": 1}"#, to: "tokens.json"),
+                    ],
+                    "a training step at --batch-size 64 needs at least"
+                ),
                 (quick + ["--config", huge], "hidden_size must be at most 65536, got 4000000000"),
                 (quick + ["--config", heavy], "with gradients and optimizer state need"),
                 (quick + ["--config", initializer], "initializer_range must be finite and not negative, got -1.0"),
@@ -418,6 +428,8 @@ final class CommandLineInputTests: XCTestCase {
                 (["attention", "--tokens", "65", "--csv", folder.path], "'\(folder.path)': creating the file failed: Is a directory"),
                 (["attention", "--tokens", "65", "--csv", "/proc/rows.csv"], "'/proc/rows.csv': creating the file failed"),
                 (["training", "--model", "vit_giant"], "unknown --model 'vit_giant'"),
+                // Before: "Fatal error: failed to allocate ... bytes".
+                (["training", "--batch-size", "1000000"], "a training step at --batch-size 1000000 needs at least"),
             ])
     }
 }

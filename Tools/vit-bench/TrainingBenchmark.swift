@@ -52,6 +52,7 @@ struct TrainingBenchmark: ParsableCommand {
             try config.map { try ViTConfiguration.load(from: URL(fileURLWithPath: $0)) }
             ?? preset.flatMap { ModelPreset.named($0)?.configuration(channels: 3, classes: 1000) } ?? ViTConfiguration()
         configuration.attention.kind = try AttentionKind(name: attention, field: "--attention")
+        try MemoryEstimate.requireFits(configuration, batchSize: batchSize, on: backend, flag: "--batch-size")
         let model = try VisionTransformer(configuration: configuration, on: backend)
         var options = TrainingOptions()
         options.optimizer = optimizerName
