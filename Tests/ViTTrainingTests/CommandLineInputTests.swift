@@ -185,6 +185,13 @@ final class CommandLineInputTests: XCTestCase {
         XCTAssertTrue(classes.allSatisfy { ["class_0", "class_1"].contains($0["name"] as? String ?? "") }, prediction.output)
         let total = classes.compactMap { $0["probability"] as? Double }.reduce(0, +)
         XCTAssertEqual(total, 1, accuracy: 1e-9, "two classes: the top two hold all the probability")
+        // The same weights as timm writes them (no metadata): the defaults, with a note, and class numbers.
+        let timmFile = folder.appendingPathComponent("timm.safetensors")
+        try SafeTensorsFile(tensors: SafeTensorsFile.read(from: URL(fileURLWithPath: checkpoint)).tensors).write(to: timmFile)
+        let bare = try run("vit", ["predict", "--checkpoint", timmFile.path, "--model", "vit_seed_patch4_32", "--device", "cpu", image])
+        XCTAssertEqual(bare.status, 0, bare.output)
+        XCTAssertTrue(bare.output.contains("does not say how its images were prepared"), bare.output)
+        XCTAssertTrue(bare.output.contains("1. class "), bare.output)
         try expectCleanErrors(
             "vit",
             [
