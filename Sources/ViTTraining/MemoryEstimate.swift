@@ -25,9 +25,13 @@ public enum MemoryEstimate {
         let available = Double(backend.info.memoryBytes)
         guard available <= 0 || needed <= available else {
             throw TrainingError.invalidOption(
-                String(
-                    format: "a training step at %@ %d needs at least %.1f GiB, but %@ has %.1f GiB; lower %@ or the image size",
-                    flag, batchSize, needed / 1_073_741_824, backend.info.name, available / 1_073_741_824, flag))
+                "a training step at \(flag) \(batchSize) needs at least \(size(needed)), but \(backend.info.name) has \(size(available)); "
+                    + "lower \(flag) or the image size")
         }
+    }
+
+    /// Bytes in GiB, or in MiB below one GiB.
+    static func size(_ bytes: Double) -> String {
+        bytes >= 1_073_741_824 ? String(format: "%.1f GiB", bytes / 1_073_741_824) : String(format: "%.1f MiB", bytes / 1_048_576)
     }
 }
